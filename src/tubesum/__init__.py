@@ -1,0 +1,3 @@
+"""tubesum: YouTube and media transcripts and summaries."""
+
+from __future__ import annotations

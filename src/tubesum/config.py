@@ -1,0 +1,132 @@
+"""Settings: one pydantic-settings model, read from ``TUBESUM_*`` variables, a ``.env`` file and ``HF_TOKEN``.
+
+Build it once at the edge (``Settings()`` in the CLI or app factory) and pass it down; tests build
+``Settings(output_dir=tmp_path, ...)`` directly. Every field is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["OUTPUT_FORMATS", "CaptionsMode", "Device", "OutputFormat", "Settings"]
+
+Device = Literal["auto", "cpu", "cuda"]
+CaptionsMode = Literal["auto", "only", "never"]
+OutputFormat = Literal["txt", "srt", "vtt", "json", "md", "pdf"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "srt", "vtt", "json", "md", "pdf")
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback) / "tubesum"
+
+
+class Settings(BaseSettings):
+    """Every knob tubesum has. Field docs are the reference (``.env.example`` repeats them)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TUBESUM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # -- runtime ---------------------------------------------------------------------------------------
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses unsafe test-only switches."
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["auto", "console", "json"] = Field(
+        "auto", description="auto: pretty on a terminal, JSON otherwise."
+    )
+
+    # -- speech recognition ----------------------------------------------------------------------------
+    model: str = Field(
+        "small", description="Whisper model name (tiny, base, small, medium, large-v3, large-v3-turbo, *.en) "
+        "or a path to a CTranslate2 model directory."
+    )
+    device: Device = Field("auto", description="auto picks CUDA when CTranslate2 sees a GPU, else CPU.")
+    compute_type: str = Field(
+        "auto", description="auto: float16 on GPU, int8 on CPU; or any CTranslate2 type (int8_float16, ...)."
+    )
+    batch_size: int = Field(8, ge=0, description="Batched inference size on GPU (0 disables batching).")
+    cpu_threads: int = Field(0, ge=0, description="CPU threads for CTranslate2 (0: its default).")
+    beam_size: int = Field(5, ge=1, le=20, description="Beam size for decoding.")
+    vad_filter: bool = Field(True, description="Skip silence with the Silero VAD that ships with faster-whisper.")
+    language: str | None = Field(None, description="Spoken language code (en, de, ...); empty: detect.")
+    word_timestamps: bool = Field(False, description="Add per-word timings to the transcript.")
+    model_cache_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache") / "models",
+        description="Where Whisper models are downloaded and looked up.",
+    )
+
+    # -- captions --------------------------------------------------------------------------------------
+    captions: CaptionsMode = Field(
+        "auto", description="auto: use human-made subtitles when the video has them; only; never."
+    )
+    auto_captions: bool = Field(False, description="Also accept YouTube's automatic captions.")
+
+    # -- sources and downloads -------------------------------------------------------------------------
+    allow_generic_urls: bool = Field(False, description="Accept any http(s) media URL, not only YouTube.")
+    allow_private_addresses: bool = Field(
+        False, description="TEST ONLY: let generic URLs reach loopback/private hosts. Refused in production."
+    )
+    max_duration: int = Field(4 * 3600, ge=0, description="Longest media accepted, in seconds (0: no limit).")
+    max_filesize_mb: int = Field(2048, ge=0, description="Largest download accepted, in MB (0: no limit).")
+    max_playlist_items: int = Field(
+        0, ge=0, description="Playlist URLs expand to at most this many videos (0: playlists refused)."
+    )
+    cookies_file: Path | None = Field(None, description="Netscape cookies.txt for yt-dlp (age/login gates).")
+    socket_timeout: float = Field(30.0, gt=0, description="Network timeout for downloads, in seconds.")
+    download_retries: int = Field(3, ge=0, description="yt-dlp retries for a failing download.")
+
+    # -- files -----------------------------------------------------------------------------------------
+    output_dir: Path = Field(Path("outputs"), description="Where transcripts are written.")
+    work_dir: Path | None = Field(
+        None, description="Parent of per-job temporary directories (empty: the system temp dir)."
+    )
+    formats: Annotated[tuple[OutputFormat, ...], NoDecode] = Field(
+        ("txt", "srt", "vtt", "json", "md"), description="Default output formats (comma separated)."
+    )
+
+    # -- secrets ---------------------------------------------------------------------------------------
+    hf_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("TUBESUM_HF_TOKEN", "HF_TOKEN", "hf_token"),
+        description="Hugging Face token (pyannote diarization, gated models). Never logged.",
+    )
+
+    @field_validator("language", "cookies_file", "work_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _split_formats(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        if self.environment == "production" and self.allow_private_addresses:
+            raise ValueError("allow_private_addresses is a test-only switch and is refused in production")
+        return self
+
+    @property
+    def max_filesize_bytes(self) -> int | None:
+        return self.max_filesize_mb * 1024 * 1024 if self.max_filesize_mb else None

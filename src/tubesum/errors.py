@@ -1,0 +1,255 @@
+"""One error family for tubesum, each error with a stable code.
+
+Library code raises these; front ends translate them at the edge (the CLI prints the message and exits with
+``exit_code``; the API returns ``http_status`` with ``code`` in a problem+json body). Codes are part of the
+public contract: never rename one, add a new one instead.
+
+    * TubesumError                      tubesum_error          exit 1
+      + ConfigError                     config_invalid         exit 2
+      + MissingExtraError               missing_extra          exit 7
+      + SourceError                     invalid_source         exit 3
+      |  + InvalidUrlError              invalid_url
+      |  + UnsafeUrlError               unsafe_url             (SSRF guard)
+      |  + GenericUrlNotAllowedError    generic_url_disabled
+      |  + SourceNotFoundError          file_not_found
+      |  + UnsupportedMediaError        not_media
+      |  + EmptyAudioError              empty_audio
+      |  + DurationLimitError           duration_limit
+      |  + SizeLimitError               size_limit
+      + FetchError                      fetch_failed           exit 4
+      |  + VideoUnavailableError        video_unavailable
+      |  + PrivateVideoError            video_private
+      |  + GeoBlockedError              geo_blocked
+      |  + AgeRestrictedError           age_restricted
+      |  + LoginRequiredError           login_required
+      |  + CaptionsUnavailableError     captions_unavailable
+      |  + NetworkError                 network                (transient)
+      |  + RateLimitedError             rate_limited           (transient)
+      + TranscriptionError              transcription_failed   exit 5
+      |  + ModelNotFoundError           model_not_found
+      |  + ModelLoadError               model_load_failed
+      |  + DeviceUnavailableError       device_unavailable
+      + OutputError                     output_failed          exit 6
+         + OutputDirError               output_unwritable
+         + DiskFullError                disk_full
+
+Usage::
+
+    try:
+        result = transcribe(source, settings=settings)
+    except tubesum.TubesumError as exc:
+        print(exc.code, exc)       # "video_private", "This video is private."
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AgeRestrictedError",
+    "CaptionsUnavailableError",
+    "ConfigError",
+    "DeviceUnavailableError",
+    "DiskFullError",
+    "DurationLimitError",
+    "EmptyAudioError",
+    "FetchError",
+    "GenericUrlNotAllowedError",
+    "GeoBlockedError",
+    "InvalidUrlError",
+    "LoginRequiredError",
+    "MissingExtraError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "NetworkError",
+    "OutputDirError",
+    "OutputError",
+    "PrivateVideoError",
+    "RateLimitedError",
+    "SizeLimitError",
+    "SourceError",
+    "SourceNotFoundError",
+    "TranscriptionError",
+    "TubesumError",
+    "UnsafeUrlError",
+    "UnsupportedMediaError",
+    "VideoUnavailableError",
+]
+
+
+class TubesumError(Exception):
+    """Root of every error tubesum raises on purpose.
+
+    ``message`` is one human line; ``hint`` says what to do about it; ``details`` are machine-readable extras
+    (never secrets). ``transient`` errors may succeed when retried later.
+    """
+
+    code: ClassVar[str] = "tubesum_error"
+    exit_code: ClassVar[int] = 1
+    http_status: ClassVar[int] = 500
+    transient: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the error as a JSON-ready mapping (code, message, hint, details)."""
+        data: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.hint:
+            data["hint"] = self.hint
+        if self.details:
+            data["details"] = {k: str(v) if not isinstance(v, int | float | bool) else v
+                               for k, v in self.details.items()}
+        return data
+
+
+class ConfigError(TubesumError):
+    code = "config_invalid"
+    exit_code = 2
+
+
+class MissingExtraError(TubesumError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    code = "missing_extra"
+    exit_code = 7
+
+    def __init__(self, feature: str, extra: str, *, package: str | None = None) -> None:
+        super().__init__(
+            f"{feature} needs the optional '{extra}' extra{f' ({package})' if package else ''}.",
+            hint=f"Install it with: pip install 'tubesum[{extra}]'",
+            extra=extra,
+        )
+
+
+# -- the source the user gave us ---------------------------------------------------------------------------
+class SourceError(TubesumError):
+    code = "invalid_source"
+    exit_code = 3
+    http_status = 422
+
+
+class InvalidUrlError(SourceError):
+    code = "invalid_url"
+
+
+class UnsafeUrlError(SourceError):
+    code = "unsafe_url"
+
+
+class GenericUrlNotAllowedError(SourceError):
+    code = "generic_url_disabled"
+
+
+class SourceNotFoundError(SourceError):
+    code = "file_not_found"
+    http_status = 404
+
+
+class UnsupportedMediaError(SourceError):
+    code = "not_media"
+    http_status = 415
+
+
+class EmptyAudioError(SourceError):
+    code = "empty_audio"
+
+
+class DurationLimitError(SourceError):
+    code = "duration_limit"
+    http_status = 413
+
+
+class SizeLimitError(SourceError):
+    code = "size_limit"
+    http_status = 413
+
+
+# -- fetching media from the network -----------------------------------------------------------------------
+class FetchError(TubesumError):
+    code = "fetch_failed"
+    exit_code = 4
+    http_status = 502
+
+
+class VideoUnavailableError(FetchError):
+    code = "video_unavailable"
+    http_status = 404
+
+
+class PrivateVideoError(FetchError):
+    code = "video_private"
+    http_status = 403
+
+
+class GeoBlockedError(FetchError):
+    code = "geo_blocked"
+    http_status = 451
+
+
+class AgeRestrictedError(FetchError):
+    code = "age_restricted"
+    http_status = 403
+
+
+class LoginRequiredError(FetchError):
+    code = "login_required"
+    http_status = 403
+
+
+class CaptionsUnavailableError(FetchError):
+    code = "captions_unavailable"
+    http_status = 404
+
+
+class NetworkError(FetchError):
+    code = "network"
+    http_status = 503
+    transient = True
+
+
+class RateLimitedError(FetchError):
+    code = "rate_limited"
+    http_status = 503
+    transient = True
+
+
+# -- speech recognition ------------------------------------------------------------------------------------
+class TranscriptionError(TubesumError):
+    code = "transcription_failed"
+    exit_code = 5
+
+
+class ModelNotFoundError(TranscriptionError):
+    code = "model_not_found"
+    http_status = 422
+
+
+class ModelLoadError(TranscriptionError):
+    code = "model_load_failed"
+
+
+class DeviceUnavailableError(TranscriptionError):
+    code = "device_unavailable"
+    http_status = 503
+
+
+# -- writing results ---------------------------------------------------------------------------------------
+class OutputError(TubesumError):
+    code = "output_failed"
+    exit_code = 6
+
+
+class OutputDirError(OutputError):
+    code = "output_unwritable"
+
+
+class DiskFullError(OutputError):
+    code = "disk_full"
+    http_status = 507

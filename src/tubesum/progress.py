@@ -1,0 +1,22 @@
+"""Progress reporting: stages call ``progress(stage, done, total)`` while they work.
+
+Front ends turn the calls into progress bars (CLI), job state (API) or events (SSE). ``done`` and ``total`` are in
+the stage's own unit: bytes for ``download``, audio seconds for ``transcribe``; ``total`` may be unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+__all__ = ["STAGES", "ProgressFn", "Stage", "no_progress"]
+
+Stage = Literal["ingest", "download", "captions", "decode", "load_model", "transcribe", "write"]
+STAGES: tuple[Stage, ...] = ("ingest", "download", "captions", "decode", "load_model", "transcribe", "write")
+
+
+class ProgressFn(Protocol):
+    def __call__(self, stage: Stage, done: float, total: float | None = None, /) -> None: ...
+
+
+def no_progress(stage: Stage, done: float, total: float | None = None, /) -> None:
+    """Ignore progress (the default when nobody is watching)."""
