@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["OUTPUT_FORMATS", "CaptionsMode", "Device", "OutputFormat", "Settings"]
+__all__ = ["OUTPUT_FORMATS", "CaptionsMode", "Device", "OutputFormat", "Settings", "env_example"]
 
 Device = Literal["auto", "cpu", "cuda"]
 CaptionsMode = Literal["auto", "only", "never"]
@@ -54,7 +54,10 @@ class Settings(BaseSettings):
     compute_type: str = Field(
         "auto", description="auto: float16 on GPU, int8 on CPU; or any CTranslate2 type (int8_float16, ...)."
     )
-    batch_size: int = Field(8, ge=0, description="Batched inference size on GPU (0 disables batching).")
+    batched: Literal["auto", "on", "off"] = Field(
+        "auto", description="Batched inference (needs the VAD filter): auto = on GPU only."
+    )
+    batch_size: int = Field(8, ge=1, le=256, description="Batch size for batched inference.")
     cpu_threads: int = Field(0, ge=0, description="CPU threads for CTranslate2 (0: its default).")
     beam_size: int = Field(5, ge=1, le=20, description="Beam size for decoding.")
     vad_filter: bool = Field(True, description="Skip silence with the Silero VAD that ships with faster-whisper.")
@@ -62,7 +65,7 @@ class Settings(BaseSettings):
     word_timestamps: bool = Field(False, description="Add per-word timings to the transcript.")
     model_cache_dir: Path = Field(
         default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache") / "models",
-        description="Where Whisper models are downloaded and looked up.",
+        description="Where Whisper models are downloaded and looked up (default $XDG_CACHE_HOME/tubesum/models).",
     )
 
     # -- captions --------------------------------------------------------------------------------------
@@ -106,6 +109,11 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("model_cache_dir", "output_dir", "work_dir", "cookies_file")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
     @field_validator("formats", mode="before")
     @classmethod
     def _split_formats(cls, value: object) -> object:
@@ -130,3 +138,36 @@ class Settings(BaseSettings):
     @property
     def max_filesize_bytes(self) -> int | None:
         return self.max_filesize_mb * 1024 * 1024 if self.max_filesize_mb else None
+
+
+def env_example() -> str:
+    """Render ``.env.example`` from the Settings fields: every variable, its default and its meaning."""
+    lines = [
+        "# tubesum configuration. Copy to .env and edit; every line shows the default.",
+        "# Generated from tubesum.config.Settings by `tubesum config env-example > .env.example`.",
+        "",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = info.get_default(call_default_factory=False)
+        if name == "hf_token":
+            env = "HF_TOKEN"
+            value = ""
+        else:
+            env = f"TUBESUM_{name.upper()}"
+            value = _env_value(default)
+        if info.default_factory is not None:  # machine-dependent: show the documented default
+            value = "~/.cache/tubesum/models"
+        lines.append(f"# {info.description}")
+        lines.append(f"{env}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def _env_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+

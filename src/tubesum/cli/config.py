@@ -1,0 +1,28 @@
+"""``tubesum config show|env-example``: the effective settings (secrets masked) and the documented template."""
+
+from __future__ import annotations
+
+import click
+
+from tubesum.cli._common import AppContext, echo_json, pass_app
+from tubesum.config import env_example
+
+__all__ = ["config"]
+
+
+@click.group()
+def config() -> None:
+    """Inspect configuration."""
+
+
+@config.command(name="show")
+@pass_app
+def config_show(app: AppContext) -> None:
+    """Print the effective settings as JSON (secrets are shown as '**********')."""
+    echo_json(app.settings.model_dump(mode="json"))
+
+
+@config.command(name="env-example")
+def config_env_example() -> None:
+    """Print a .env template with every variable, its default and its meaning."""
+    click.echo(env_example(), nl=False)

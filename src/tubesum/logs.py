@@ -1,0 +1,76 @@
+"""Structured logging: structlog renders every record (ours, yt-dlp's, faster-whisper's) as JSON or console.
+
+Modules log with the standard library (``logging.getLogger(__name__)``, extras as fields); this module turns
+those records into structlog events. Values whose key looks secret are masked before rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import IO, Any
+
+import structlog
+
+__all__ = ["configure_logging", "redact"]
+
+_SECRET_KEY = re.compile(r"(token|secret|password|passwd|api[_-]?key|authorization|cookie)", re.IGNORECASE)
+_SECRET_VALUE = re.compile(r"\b(hf_[A-Za-z0-9]{8,}|sk-[A-Za-z0-9_-]{8,})\b")
+_MASK = "***"
+
+
+def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Mask values under secret-looking keys and token-shaped strings anywhere in the event."""
+    for key, value in list(event.items()):
+        if _SECRET_KEY.search(key) and value not in (None, "", False):
+            event[key] = _MASK
+        elif isinstance(value, str):
+            event[key] = _SECRET_VALUE.sub(_MASK, value)
+    return event
+
+
+def configure_logging(*, level: str = "INFO", fmt: str = "auto", stream: IO[str] | None = None) -> None:
+    """Route standard logging through structlog; ``fmt`` is ``json``, ``console`` or ``auto`` (TTY → console)."""
+    stream = stream or sys.stderr
+    if fmt == "auto":
+        fmt = "console" if stream.isatty() else "json"
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if fmt == "json" else _identity,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Chatty libraries stay at WARNING unless we debug.
+    for name in ("faster_whisper", "httpx", "huggingface_hub", "urllib3"):
+        logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def _identity(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    return event

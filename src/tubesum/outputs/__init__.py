@@ -1,0 +1,75 @@
+"""Output writers: pure functions of a ``Transcript`` (no I/O, no clock).
+
+``render(transcript, "srt")`` returns the bytes of one format; ``CONTENT_TYPES`` and ``EXTENSIONS`` tell a
+front end how to serve or name them. Each format also has its own ``to_<format>`` function returning ``str``
+(``bytes`` for PDF). PDF needs the optional ``pdf`` extra (pycairo); asking for it without raises
+``MissingExtraError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from tubesum.config import OutputFormat
+from tubesum.errors import OutputError
+from tubesum.outputs.jsonout import from_json, load_schema, to_json
+from tubesum.outputs.pdf import to_pdf
+from tubesum.outputs.subtitles import to_srt, to_vtt
+from tubesum.outputs.text import to_markdown, to_txt
+from tubesum.records import Transcript
+
+__all__ = [
+    "CONTENT_TYPES",
+    "EXTENSIONS",
+    "from_json",
+    "load_schema",
+    "render",
+    "to_json",
+    "to_markdown",
+    "to_pdf",
+    "to_srt",
+    "to_txt",
+    "to_vtt",
+]
+
+#: Media type of each format, for HTTP responses.
+CONTENT_TYPES: Mapping[OutputFormat, str] = MappingProxyType({
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip",
+    "vtt": "text/vtt",
+    "json": "application/json",
+    "md": "text/markdown; charset=utf-8",
+    "pdf": "application/pdf",
+})
+
+#: File name extension of each format, with its dot.
+EXTENSIONS: Mapping[OutputFormat, str] = MappingProxyType({
+    "txt": ".txt",
+    "srt": ".srt",
+    "vtt": ".vtt",
+    "json": ".json",
+    "md": ".md",
+    "pdf": ".pdf",
+})
+
+_TEXT_WRITERS: Mapping[OutputFormat, Callable[[Transcript], str]] = MappingProxyType({
+    "txt": to_txt,
+    "srt": to_srt,
+    "vtt": to_vtt,
+    "json": to_json,
+    "md": to_markdown,
+})
+
+
+def render(transcript: Transcript, fmt: OutputFormat) -> bytes:
+    """Return ``transcript`` rendered as ``fmt`` (text formats as UTF-8).
+
+    Raises ``OutputError`` for an unknown format and ``MissingExtraError`` for PDF without pycairo.
+    """
+    if fmt == "pdf":
+        return to_pdf(transcript)
+    writer = _TEXT_WRITERS.get(fmt)
+    if writer is None:
+        raise OutputError(f"Unknown output format {fmt!r}.", hint=f"Use one of: {', '.join(EXTENSIONS)}.")
+    return writer(transcript).encode("utf-8", "replace")

@@ -1,0 +1,92 @@
+"""Plain text (``.txt``) and Markdown (``.md``) writers.
+
+* txt: no header; one segment per line, ``SPEAKER_00: `` in front of every line that has a speaker (so each
+  line stands alone under ``grep``), whitespace and control characters cleaned.
+* md: ``# Title``, a metadata list, then ``## Transcript`` in paragraphs (see ``_common.paragraphs``): each
+  starts with a ``[mm:ss]`` timestamp, a link into the video for YouTube sources, and speaker turns are shown
+  as ``**SPEAKER_00:**`` where the speaker changes. Everything that came from the internet (title, uploader,
+  text) is escaped, so it renders as the text it is: no HTML, no links, no headings.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from tubesum.outputs._common import (
+    Paragraph,
+    clean_text,
+    http_url,
+    metadata_items,
+    paragraphs,
+    source_url,
+    timestamp,
+    timestamp_url,
+)
+from tubesum.records import Transcript
+
+__all__ = ["md_escape", "to_markdown", "to_txt"]
+
+# Characters that can start markup inside a line: emphasis, code, links and images, raw HTML and autolinks,
+# entities, headings' closing sequences, tables, strikethrough, math (GitHub) and the escape itself.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&$])")
+# Characters left as they are in a link destination; everything else is percent-encoded.
+_URL_SAFE = "/:?#[]@!$&'*+,;=%~-._"
+
+
+def to_txt(transcript: Transcript) -> str:
+    """Render the transcript as plain text, one segment per line."""
+    lines = []
+    for segment in transcript.segments:
+        text = clean_text(segment.text)
+        if text:
+            lines.append(f"{clean_text(segment.speaker)}: {text}" if segment.speaker else text)
+    return "".join(f"{line}\n" for line in lines)
+
+
+def md_escape(text: str) -> str:
+    """Escape ``text`` so Markdown shows it literally (it is also put on one line)."""
+    return _MD_SPECIAL.sub(r"\\\1", clean_text(text))
+
+
+def to_markdown(transcript: Transcript) -> str:
+    """Render the transcript as a Markdown document."""
+    parts = [f"# {md_escape(transcript.title) or 'Transcript'}", _metadata(transcript), "## Transcript"]
+    blocks = _paragraphs(transcript)
+    parts += blocks or ["*No speech was transcribed.*"]
+    return "\n\n".join(parts) + "\n"
+
+
+def _metadata(transcript: Transcript) -> str:
+    url = source_url(transcript)
+    lines = []
+    for label, value in metadata_items(transcript):
+        shown = _link(md_escape(value), url) if label == "Source" and url else md_escape(value)
+        lines.append(f"- **{label}:** {shown}")
+    return "\n".join(lines)
+
+
+def _paragraphs(transcript: Transcript) -> list[str]:
+    blocks = []
+    speaker: str | None = None
+    for paragraph in paragraphs(transcript.segments):
+        head = _stamp(transcript, paragraph)
+        if paragraph.speaker and paragraph.speaker != speaker:
+            head += f" **{md_escape(paragraph.speaker)}:**"
+        speaker = paragraph.speaker
+        blocks.append(f"{head} {md_escape(paragraph.text)}")
+    return blocks
+
+
+def _stamp(transcript: Transcript, paragraph: Paragraph) -> str:
+    label = f"[{timestamp(paragraph.start)}]"
+    url = timestamp_url(transcript, paragraph.start)
+    return _link(label, url) if url else label
+
+
+def _link(text: str, url: str) -> str:
+    """Return a Markdown link; the URL must be http(s) and is percent-encoded so it cannot end the link."""
+    safe = http_url(url)
+    if safe is None:
+        return text
+    return f"[{text}]({urllib.parse.quote(safe, safe=_URL_SAFE)})"

@@ -1,0 +1,197 @@
+"""Use cases every front end calls: turn a source into a transcript and write the outputs.
+
+The CLI, the API worker and the UIs go through here; stages in ``tubesum.pipeline`` stay free of front-end
+concerns. Usage::
+
+    settings = Settings()
+    outcome = transcribe("https://youtu.be/dQw4w9WgXcQ", settings=settings,
+                         options=TranscribeOptions(formats=("srt", "json")))
+    print(outcome.files["srt"])
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tubesum import __version__
+from tubesum.errors import CaptionsUnavailableError, ConfigError
+from tubesum.files import ensure_writable_dir, job_workdir, safe_stem, write_atomic
+from tubesum.pipeline import decode, fetch, models
+from tubesum.pipeline.captions import fetch_captions
+from tubesum.pipeline.ingest import parse_source
+from tubesum.pipeline.transcribe import WhisperOptions, transcribe_speech
+from tubesum.progress import ProgressFn, no_progress
+from tubesum.records import Audio, MediaInfo, Source, Transcript
+
+if TYPE_CHECKING:
+    from tubesum.config import CaptionsMode, OutputFormat, Settings
+
+__all__ = [
+    "TranscribeOptions",
+    "TranscriptionOutcome",
+    "expand_sources",
+    "sample_path",
+    "transcribe",
+    "transcribe_source",
+    "write_outputs",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribeOptions:
+    """Per-request overrides; ``None`` means "use the setting"."""
+
+    model: str | None = None
+    device: str | None = None
+    compute_type: str | None = None
+    language: str | None = None
+    word_timestamps: bool | None = None
+    vad_filter: bool | None = None
+    captions: CaptionsMode | None = None
+    auto_captions: bool | None = None
+    formats: tuple[OutputFormat, ...] | None = None
+    output_dir: Path | None = None
+
+    def effective(self, settings: Settings) -> Settings:
+        """Return ``settings`` with these overrides applied (validated like any setting)."""
+        updates = {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+        if not updates:
+            return settings
+        try:
+            return settings.model_validate({**settings.model_dump(), **updates})
+        except ValueError as exc:
+            raise ConfigError(f"Invalid option: {_first_error(exc)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionOutcome:
+    transcript: Transcript
+    files: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+    device: str | None = None
+
+
+def sample_path() -> Path:
+    """Return the bundled sample recording (a few seconds of synthetic English speech)."""
+    return Path(str(resources.files("tubesum") / "data" / "sample.ogg"))
+
+
+def expand_sources(texts: Sequence[str], *, settings: Settings) -> list[Source]:
+    """Parse every input; playlist URLs expand to their videos (bounded by max_playlist_items)."""
+    sources: list[Source] = []
+    for text in texts:
+        source = parse_source(text, settings)
+        if source.kind == "youtube" and source.playlist_id and not source.video_id:
+            sources.extend(fetch.expand_playlist(source, settings=settings))
+        else:
+            sources.append(source)
+    return sources
+
+
+def transcribe(source: str | Source, *, settings: Settings, options: TranscribeOptions | None = None,
+               progress: ProgressFn = no_progress) -> TranscriptionOutcome:
+    """Transcribe one source and write every requested format to the output directory."""
+    started = time.perf_counter()
+    effective = (options or TranscribeOptions()).effective(settings)
+    output_dir = ensure_writable_dir(effective.output_dir)  # fail before any long work
+    parsed = parse_source(source, effective) if isinstance(source, str) else source
+    transcript = transcribe_source(parsed, settings=effective, progress=progress)
+    files = write_outputs(transcript, formats=effective.formats, output_dir=output_dir, progress=progress)
+    return TranscriptionOutcome(transcript=transcript, files=files, seconds=time.perf_counter() - started)
+
+
+def transcribe_source(source: Source, *, settings: Settings, progress: ProgressFn = no_progress) -> Transcript:
+    """Run the pipeline for one parsed source: captions first when allowed, else audio → Whisper."""
+    with job_workdir(settings.work_dir) as workdir:
+        if source.kind == "file":
+            assert source.path is not None
+            return _from_audio(Audio(path=source.path, source=source,
+                                     info=MediaInfo(title=source.path.stem)), settings, progress)
+        progress("ingest", 0, None)
+        info = fetch.probe(source, settings=settings)
+        if settings.captions != "never":
+            progress("captions", 0, None)
+            captioned = fetch_captions(source, settings=settings, workdir=workdir, language=settings.language,
+                                       progress=progress, info=info)
+            if captioned is not None:
+                logger.info("transcript from captions", extra={"source": source.label,
+                                                               "origin": captioned.origin})
+                return _stamp(captioned)
+            if settings.captions == "only":
+                raise CaptionsUnavailableError(
+                    f"{source.label} has no {'' if settings.auto_captions else 'human-made '}subtitles "
+                    f"in {settings.language or 'its language'}.",
+                    hint="Use --captions auto to fall back to Whisper"
+                    + ("" if settings.auto_captions else ", or --auto-captions to accept YouTube's") + ".",
+                )
+        audio = fetch.fetch_audio(source, settings=settings, workdir=workdir, progress=progress, info=info)
+        return _from_audio(audio, settings, progress)
+
+
+def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> Transcript:
+    name = audio.path.name if audio.source.kind == "file" else audio.source.label
+    duration = decode.probe_duration(audio.path)
+    decode.check_duration(duration, max_duration=settings.max_duration, name=name)
+    size_limit = settings.max_filesize_bytes
+    if audio.source.kind == "file" and size_limit and audio.path.stat().st_size > size_limit:
+        from tubesum.errors import SizeLimitError
+
+        raise SizeLimitError(
+            f"{name} is {audio.path.stat().st_size / 2**20:.0f} MB; the limit is {settings.max_filesize_mb} MB.",
+            hint="Raise TUBESUM_MAX_FILESIZE_MB (0 = no limit).",
+        )
+    progress("decode", 0, duration)
+    samples = decode.decode_audio(audio.path)
+    progress("decode", samples.duration, samples.duration)
+    progress("load_model", 0, None)
+    loaded = models.load_model(settings)
+    progress("load_model", 1, 1)
+    result = transcribe_speech(samples, model=loaded, options=WhisperOptions.from_settings(settings),
+                               progress=progress)
+    info = audio.info if audio.info.duration else replace(audio.info, duration=round(samples.duration, 3))
+    return _stamp(Transcript(
+        source=audio.source,
+        segments=result.segments,
+        language=result.language,
+        language_probability=result.language_probability,
+        origin="whisper",
+        info=info,
+        model=loaded.resolved.name,
+        duration=round(samples.duration, 3),
+    ))
+
+
+def _stamp(transcript: Transcript) -> Transcript:
+    return replace(transcript, tubesum_version=__version__,
+                   created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def write_outputs(transcript: Transcript, *, formats: Sequence[OutputFormat], output_dir: Path,
+                  progress: ProgressFn = no_progress) -> dict[str, Path]:
+    """Render each format and write it atomically as ``<safe title>-<video id>.<ext>``."""
+    from tubesum.outputs import EXTENSIONS, render
+
+    stem = safe_stem(transcript.info.title or transcript.source.label, video_id=transcript.source.video_id)
+    files: dict[str, Path] = {}
+    for done, fmt in enumerate(dict.fromkeys(formats)):
+        data = render(transcript, fmt)
+        files[fmt] = write_atomic(output_dir / f"{stem}.{EXTENSIONS[fmt]}", data)
+        progress("write", done + 1, len(formats))
+    return files
+
+
+def _first_error(exc: Any) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc).splitlines()[0]
