@@ -21,8 +21,7 @@ import pytest
 from tubesum.config import Settings
 
 SPEECH_TEXT = (
-    "The quick brown fox jumps over the lazy dog. "
-    "Tomorrow morning we will visit the museum and the library."
+    "The quick brown fox jumps over the lazy dog. Tomorrow morning we will visit the museum and the library."
 )
 SPEECH_WORDS = {"quick", "brown", "fox", "lazy", "dog", "tomorrow", "morning", "museum", "library"}
 
@@ -97,8 +96,21 @@ def make_media(media_dir: Path, speech_wav: Path):  # type: ignore[no-untyped-de
             return out
         cmd = [_need("ffmpeg"), "-hide_banner", "-loglevel", "error", "-y"]
         if name.endswith(".mp4"):
-            cmd += ["-f", "lavfi", "-i", "color=c=blue:s=160x120:r=5", "-i", str(speech_wav), "-shortest",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+            cmd += [
+                "-f",
+                "lavfi",
+                "-i",
+                "color=c=blue:s=160x120:r=5",
+                "-i",
+                str(speech_wav),
+                "-shortest",
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+            ]
         else:
             cmd += ["-i", str(speech_wav)]
         cmd += [*extra, str(out)]

@@ -63,8 +63,12 @@ VALID = [
     (ID, ID, None, None),
     ("_-abcdEFG12", "_-abcdEFG12", None, None),
     (f"https://www.youtube.com/playlist?list={PL}", None, PL, None),
-    ("https://music.youtube.com/playlist?list=OLAK5uy_kR3bVd7n1DbXNzRyt3qIsMBpH1VTfqXAc", None,
-     "OLAK5uy_kR3bVd7n1DbXNzRyt3qIsMBpH1VTfqXAc", None),
+    (
+        "https://music.youtube.com/playlist?list=OLAK5uy_kR3bVd7n1DbXNzRyt3qIsMBpH1VTfqXAc",
+        None,
+        "OLAK5uy_kR3bVd7n1DbXNzRyt3qIsMBpH1VTfqXAc",
+        None,
+    ),
     (f"https://www.youtube.com/embed/videoseries?list={PL}", None, PL, None),
 ]
 

@@ -53,12 +53,13 @@ def test_unknown_model_name_lists_known_ones(settings: Settings) -> None:
 
 def test_directory_without_model_bin_is_refused(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "empty-model").mkdir()
-    with pytest.raises(ModelNotFoundError, match="no model.bin"):
+    with pytest.raises(ModelNotFoundError, match=r"no model\.bin"):
         models.resolve_model(str(tmp_path / "empty-model"), settings=settings)
 
 
-def test_corrupt_model_fails_to_load_with_a_clear_error(settings: Settings, tmp_path: Path,
-                                                        tiny_model_path: Path) -> None:
+def test_corrupt_model_fails_to_load_with_a_clear_error(
+    settings: Settings, tmp_path: Path, tiny_model_path: Path
+) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     for f in tiny_model_path.iterdir():

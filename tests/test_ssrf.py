@@ -105,7 +105,9 @@ def test_check_url_refuses_other_schemes(url: str) -> None:
             check_url(url, allow_private=allow_private)
 
 
-@pytest.mark.parametrize("url", ["http://user@8.8.8.8/", "http://a:b@8.8.8.8/", "http://8.8.8.8\\@127.0.0.1/"])
+@pytest.mark.parametrize(
+    "url", ["http://user@8.8.8.8/", "http://a:b@8.8.8.8/", "http://8.8.8.8\\@127.0.0.1/"]
+)
 def test_check_url_refuses_userinfo_even_when_private_allowed(url: str) -> None:
     for allow_private in (False, True):
         with pytest.raises(UnsafeUrlError, match="user name or password"):
@@ -113,7 +115,16 @@ def test_check_url_refuses_userinfo_even_when_private_allowed(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http:///x", "http://8.8.8.8:99999/", "http://8.8.8.8:0/", "http://ex%61mple.com/", "http://[::1/"]
+    "url",
+    [
+        "http:///x",
+        "http://8.8.8.8:99999/",
+        "http://8.8.8.8:0/",
+        "http://ex%61mple.com/",
+        "http://[::1/",
+        "http://[fe80::1%25eth0]/",
+        "http://[fe80::1%eth0]/",
+    ],
 )
 def test_check_url_refuses_malformed_urls(url: str) -> None:
     with pytest.raises(InvalidUrlError):

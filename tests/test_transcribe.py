@@ -20,8 +20,12 @@ def tiny(settings: Settings) -> models.LoadedModel:
 
 def test_transcribe_speech_contains_the_spoken_words(speech_wav: Path, tiny: models.LoadedModel) -> None:
     calls: list[tuple[str, float, float | None]] = []
-    result = transcribe_speech(decode.decode_audio(speech_wav), model=tiny,
-                               options=WhisperOptions(), progress=lambda *a: calls.append(a))
+    result = transcribe_speech(
+        decode.decode_audio(speech_wav),
+        model=tiny,
+        options=WhisperOptions(),
+        progress=lambda *a: calls.append(a),
+    )
     text = " ".join(s.text for s in result.segments)
     assert word_overlap(SPEECH_WORDS, text) >= 0.7, text
     assert result.language == "en"
@@ -33,8 +37,11 @@ def test_transcribe_speech_contains_the_spoken_words(speech_wav: Path, tiny: mod
 
 @pytest.mark.parametrize("batched", ["on", "off"])
 def test_word_timestamps_in_both_modes(speech_wav: Path, tiny: models.LoadedModel, batched: str) -> None:
-    result = transcribe_speech(decode.decode_audio(speech_wav), model=tiny,
-                               options=WhisperOptions(word_timestamps=True, batched=batched))
+    result = transcribe_speech(
+        decode.decode_audio(speech_wav),
+        model=tiny,
+        options=WhisperOptions(word_timestamps=True, batched=batched),
+    )
     words = [w for s in result.segments for w in s.words]
     assert result.batched is (batched == "on")
     assert len(words) >= 8
@@ -79,8 +86,22 @@ def test_zero_length_audio_is_refused(tmp_path: Path) -> None:
     import subprocess
 
     silent = tmp_path / "zero.wav"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "anullsrc=r=16000:cl=mono", "-t", "0", str(silent)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=16000:cl=mono",
+            "-t",
+            "0",
+            str(silent),
+        ],
+        check=True,
+    )
     with pytest.raises(EmptyAudioError) as excinfo:
         decode.decode_audio(silent)
     assert excinfo.value.code == "empty_audio"

@@ -17,6 +17,7 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "__version__",
     "MediaInfo",
     "Segment",
     "Settings",
@@ -24,5 +25,4 @@ __all__ = [
     "Transcript",
     "TubesumError",
     "Word",
-    "__version__",
 ]

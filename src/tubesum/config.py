@@ -47,8 +47,9 @@ class Settings(BaseSettings):
 
     # -- speech recognition ----------------------------------------------------------------------------
     model: str = Field(
-        "small", description="Whisper model name (tiny, base, small, medium, large-v3, large-v3-turbo, *.en) "
-        "or a path to a CTranslate2 model directory."
+        "small",
+        description="Whisper model name (tiny, base, small, medium, large-v3, large-v3-turbo, *.en) "
+        "or a path to a CTranslate2 model directory.",
     )
     device: Device = Field("auto", description="auto picks CUDA when CTranslate2 sees a GPU, else CPU.")
     compute_type: str = Field(
@@ -60,12 +61,14 @@ class Settings(BaseSettings):
     batch_size: int = Field(8, ge=1, le=256, description="Batch size for batched inference.")
     cpu_threads: int = Field(0, ge=0, description="CPU threads for CTranslate2 (0: its default).")
     beam_size: int = Field(5, ge=1, le=20, description="Beam size for decoding.")
-    vad_filter: bool = Field(True, description="Skip silence with the Silero VAD that ships with faster-whisper.")
+    vad_filter: bool = Field(
+        True, description="Skip silence with the Silero VAD that ships with faster-whisper."
+    )
     language: str | None = Field(None, description="Spoken language code (en, de, ...); empty: detect.")
     word_timestamps: bool = Field(False, description="Add per-word timings to the transcript.")
     model_cache_dir: Path = Field(
         default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache") / "models",
-        description="Where Whisper models are downloaded and looked up (default $XDG_CACHE_HOME/tubesum/models).",
+        description="Where Whisper models are downloaded and looked up ($XDG_CACHE_HOME/tubesum/models).",
     )
 
     # -- captions --------------------------------------------------------------------------------------
@@ -170,4 +173,3 @@ def _env_value(value: object) -> str:
     if isinstance(value, tuple | list):
         return ",".join(str(v) for v in value)
     return str(value)
-

@@ -53,8 +53,18 @@ def failed(checks: list[Check]) -> list[Check]:
 
 def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
-    for producer in (_python, _pyav, _ffmpeg, _ctranslate2, _cuda, _ytdlp, _extras, _hf_token, _disks,
-                     _models):
+    for producer in (
+        _python,
+        _pyav,
+        _ffmpeg,
+        _ctranslate2,
+        _cuda,
+        _ytdlp,
+        _extras,
+        _hf_token,
+        _disks,
+        _models,
+    ):
         checks.extend(producer(settings))
     return checks
 
@@ -68,16 +78,22 @@ def _version(dist: str) -> str | None:
 
 def _python(_: Settings) -> Iterator[Check]:
     ok = sys.version_info >= (3, 11)
-    yield Check("python", "ok" if ok else "fail", sys.version.split()[0], required=True,
-                hint=None if ok else "tubesum needs Python 3.11 or newer.")
+    yield Check(
+        "python",
+        "ok" if ok else "fail",
+        sys.version.split()[0],
+        required=True,
+        hint=None if ok else "tubesum needs Python 3.11 or newer.",
+    )
 
 
 def _pyav(_: Settings) -> Iterator[Check]:
     try:
         import av
     except ImportError as exc:
-        yield Check("pyav", "fail", f"cannot import av: {exc}", required=True,
-                    hint="pip install --force-reinstall av")
+        yield Check(
+            "pyav", "fail", f"cannot import av: {exc}", required=True, hint="pip install --force-reinstall av"
+        )
         return
     libs = getattr(av, "library_versions", {})
     avcodec = ".".join(map(str, libs.get("libavcodec", ()))) or "?"
@@ -86,8 +102,12 @@ def _pyav(_: Settings) -> Iterator[Check]:
 
 def _ffmpeg(_: Settings) -> Iterator[Check]:
     path = shutil.which("ffmpeg")
-    yield Check("ffmpeg", "ok" if path else "warn", path or "not on PATH",
-                hint=None if path else "Optional: yt-dlp uses ffmpeg for some sources (apt install ffmpeg).")
+    yield Check(
+        "ffmpeg",
+        "ok" if path else "warn",
+        path or "not on PATH",
+        hint=None if path else "Optional: yt-dlp uses ffmpeg for some sources (apt install ffmpeg).",
+    )
 
 
 def _ctranslate2(_: Settings) -> Iterator[Check]:
@@ -107,18 +127,27 @@ def _cuda(settings: Settings) -> Iterator[Check]:
     count, why_not = cuda_device_count()
     wanted = settings.device == "cuda"
     if not count:
-        yield Check("cuda", "fail" if wanted else "ok", why_not or "no CUDA device", required=wanted,
-                    hint="TUBESUM_DEVICE=cuda needs an NVIDIA GPU and driver." if wanted else None)
+        yield Check(
+            "cuda",
+            "fail" if wanted else "ok",
+            why_not or "no CUDA device",
+            required=wanted,
+            hint="TUBESUM_DEVICE=cuda needs an NVIDIA GPU and driver." if wanted else None,
+        )
         return
     types = ", ".join(sorted(supported_compute_types("cuda")))
     yield Check("cuda", "ok", f"{count} CUDA device(s); compute types: {types}", required=wanted)
     found = [name for name in ("cudnn", "cudnn_ops", "cublas") if ctypes.util.find_library(name)]
     cudnn = any(name.startswith("cudnn") for name in found)
-    yield Check("cudnn", "ok" if cudnn else "fail",
-                f"found: {', '.join(found)}" if found else "libcudnn/libcublas not found by the loader",
-                required=wanted,
-                hint=None if cudnn else "Install cuDNN 9 for CUDA 12 (pip install nvidia-cudnn-cu12) "
-                "or use the tubesum CUDA image.")
+    yield Check(
+        "cudnn",
+        "ok" if cudnn else "fail",
+        f"found: {', '.join(found)}" if found else "libcudnn/libcublas not found by the loader",
+        required=wanted,
+        hint=None
+        if cudnn
+        else "Install cuDNN 9 for CUDA 12 (pip install nvidia-cudnn-cu12) or use the tubesum CUDA image.",
+    )
 
 
 def _ytdlp(_: Settings) -> Iterator[Check]:
@@ -132,8 +161,13 @@ def _ytdlp(_: Settings) -> Iterator[Check]:
     except ValueError:
         age = 0
     stale = age > 90
-    yield Check("yt-dlp", "warn" if stale else "ok", f"yt-dlp {version}" + (f" ({age} days old)" if stale else ""),
-                required=True, hint="YouTube changes often: pip install -U yt-dlp" if stale else None)
+    yield Check(
+        "yt-dlp",
+        "warn" if stale else "ok",
+        f"yt-dlp {version}" + (f" ({age} days old)" if stale else ""),
+        required=True,
+        hint="YouTube changes often: pip install -U yt-dlp" if stale else None,
+    )
 
 
 def _extras(_: Settings) -> Iterator[Check]:
@@ -142,15 +176,22 @@ def _extras(_: Settings) -> Iterator[Check]:
             present = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):  # a parent package missing
             present = False
-        yield Check(f"extra:{extra}", "ok" if present else "warn",
-                    f"{purpose}: {'installed' if present else 'not installed'}",
-                    hint=None if present else f"pip install 'tubesum[{extra}]'")
+        yield Check(
+            f"extra:{extra}",
+            "ok" if present else "warn",
+            f"{purpose}: {'installed' if present else 'not installed'}",
+            hint=None if present else f"pip install 'tubesum[{extra}]'",
+        )
 
 
 def _hf_token(settings: Settings) -> Iterator[Check]:
     present = settings.hf_token is not None and bool(settings.hf_token.get_secret_value())
-    yield Check("hf_token", "ok" if present else "warn", "set" if present else "not set",
-                hint=None if present else "Needed for speaker diarization (pyannote): set HF_TOKEN.")
+    yield Check(
+        "hf_token",
+        "ok" if present else "warn",
+        "set" if present else "not set",
+        hint=None if present else "Needed for speaker diarization (pyannote): set HF_TOKEN.",
+    )
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -164,18 +205,24 @@ def _disks(settings: Settings) -> Iterator[Check]:
     import os
     import tempfile
 
-    dirs = {"model_cache_dir": settings.model_cache_dir, "output_dir": settings.output_dir,
-            "work_dir": settings.work_dir or Path(tempfile.gettempdir())}
+    dirs = {
+        "model_cache_dir": settings.model_cache_dir,
+        "output_dir": settings.output_dir,
+        "work_dir": settings.work_dir or Path(tempfile.gettempdir()),
+    }
     for name, path in dirs.items():
         existing = _nearest_existing(path)
         free = shutil.disk_usage(existing).free
         writable = os.access(existing, os.W_OK)
         required = name != "model_cache_dir"
         status: Status = "fail" if not writable else "warn" if free < _LOW_DISK_BYTES else "ok"
-        yield Check(f"disk:{name}", status, f"{path} — {free / 1024**3:.1f} GiB free"
-                    + ("" if writable else f", {existing} not writable"), required=required,
-                    hint=None if status == "ok" else f"Point TUBESUM_{name.upper()} at a writable disk "
-                    "with space.")
+        yield Check(
+            f"disk:{name}",
+            status,
+            f"{path} — {free / 1024**3:.1f} GiB free" + ("" if writable else f", {existing} not writable"),
+            required=required,
+            hint=None if status == "ok" else f"Point TUBESUM_{name.upper()} at a writable disk with space.",
+        )
 
 
 def _models(settings: Settings) -> Iterator[Check]:
@@ -183,8 +230,9 @@ def _models(settings: Settings) -> Iterator[Check]:
 
     found = cached_models(settings)
     names = ", ".join(f"{m.name} ({m.origin})" for m in found) or "none"
-    yield Check("models:cached", "ok" if found else "warn", names,
-                hint=None if found else "tubesum models pull small")
+    yield Check(
+        "models:cached", "ok" if found else "warn", names, hint=None if found else "tubesum models pull small"
+    )
     try:
         resolved = resolve_model(settings.model, settings=settings)
     except TubesumError as exc:

@@ -104,8 +104,9 @@ class TubesumError(Exception):
         if self.hint:
             data["hint"] = self.hint
         if self.details:
-            data["details"] = {k: str(v) if not isinstance(v, int | float | bool) else v
-                               for k, v in self.details.items()}
+            data["details"] = {
+                k: str(v) if not isinstance(v, int | float | bool) else v for k, v in self.details.items()
+            }
         return data
 
 

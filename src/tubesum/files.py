@@ -21,11 +21,19 @@ logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^\w\-. ]+", re.UNICODE)
 _SPACES = re.compile(r"[\s_]+")
-_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(1, 10)),
+    *(f"lpt{i}" for i in range(1, 10)),
+}
 
 
-def safe_stem(title: str | None, *, video_id: str | None = None, fallback: str = "transcript",
-              max_length: int = 80) -> str:
+def safe_stem(
+    title: str | None, *, video_id: str | None = None, fallback: str = "transcript", max_length: int = 80
+) -> str:
     """Return a file name stem from an untrusted title: no separators, no dots at the ends, bounded length.
 
     ``safe_stem("../../etc/passwd", video_id="abc")`` → ``"etc-passwd-abc"``.
@@ -74,10 +82,14 @@ def write_atomic(path: Path, data: bytes) -> Path:
 
 def _output_error(exc: OSError, path: Path) -> OutputError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(f"No space left on the device holding {path}.",
-                             hint="Free some disk space or point TUBESUM_OUTPUT_DIR elsewhere.")
-    return OutputDirError(f"Cannot write to {path}: {exc.strerror or exc}.",
-                          hint="Choose a writable directory with --output-dir or TUBESUM_OUTPUT_DIR.")
+        return DiskFullError(
+            f"No space left on the device holding {path}.",
+            hint="Free some disk space or point TUBESUM_OUTPUT_DIR elsewhere.",
+        )
+    return OutputDirError(
+        f"Cannot write to {path}: {exc.strerror or exc}.",
+        hint="Choose a writable directory with --output-dir or TUBESUM_OUTPUT_DIR.",
+    )
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def configure_logging(*, level: str = "INFO", fmt: str = "auto", stream: IO[str] | None = None) -> None:
-    """Route standard logging through structlog; ``fmt`` is ``json``, ``console`` or ``auto`` (TTY → console)."""
+    """Route stdlib logging through structlog; ``fmt`` is json, console or auto (TTY → console)."""
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "console" if stream.isatty() else "json"
@@ -48,14 +48,10 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto", stream: IO[str]
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if fmt == "json" else _identity,
-            renderer,
-        ],
-    )
+    final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if fmt == "json":  # the console renderer formats tracebacks itself
+        final.append(structlog.processors.format_exc_info)
+    formatter = structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[*final, renderer])
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
@@ -71,6 +67,3 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto", stream: IO[str]
         cache_logger_on_first_use=True,
     )
 
-
-def _identity(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    return event

@@ -1,7 +1,7 @@
 """Progress reporting: stages call ``progress(stage, done, total)`` while they work.
 
-Front ends turn the calls into progress bars (CLI), job state (API) or events (SSE). ``done`` and ``total`` are in
-the stage's own unit: bytes for ``download``, audio seconds for ``transcribe``; ``total`` may be unknown.
+Front ends turn the calls into progress bars (CLI), job state (API) or events (SSE). ``done`` and ``total``
+are in the stage's own unit: bytes for ``download``, audio seconds for ``transcribe``; ``total`` may be None.
 """
 
 from __future__ import annotations

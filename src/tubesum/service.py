@@ -97,8 +97,13 @@ def expand_sources(texts: Sequence[str], *, settings: Settings) -> list[Source]:
     return sources
 
 
-def transcribe(source: str | Source, *, settings: Settings, options: TranscribeOptions | None = None,
-               progress: ProgressFn = no_progress) -> TranscriptionOutcome:
+def transcribe(
+    source: str | Source,
+    *,
+    settings: Settings,
+    options: TranscribeOptions | None = None,
+    progress: ProgressFn = no_progress,
+) -> TranscriptionOutcome:
     """Transcribe one source and write every requested format to the output directory."""
     started = time.perf_counter()
     effective = (options or TranscribeOptions()).effective(settings)
@@ -109,29 +114,42 @@ def transcribe(source: str | Source, *, settings: Settings, options: TranscribeO
     return TranscriptionOutcome(transcript=transcript, files=files, seconds=time.perf_counter() - started)
 
 
-def transcribe_source(source: Source, *, settings: Settings, progress: ProgressFn = no_progress) -> Transcript:
+def transcribe_source(
+    source: Source, *, settings: Settings, progress: ProgressFn = no_progress
+) -> Transcript:
     """Run the pipeline for one parsed source: captions first when allowed, else audio → Whisper."""
     with job_workdir(settings.work_dir) as workdir:
         if source.kind == "file":
             assert source.path is not None
-            return _from_audio(Audio(path=source.path, source=source,
-                                     info=MediaInfo(title=source.path.stem)), settings, progress)
+            return _from_audio(
+                Audio(path=source.path, source=source, info=MediaInfo(title=source.path.stem)),
+                settings,
+                progress,
+            )
         progress("ingest", 0, None)
         info = fetch.probe(source, settings=settings)
         if settings.captions != "never":
             progress("captions", 0, None)
-            captioned = fetch_captions(source, settings=settings, workdir=workdir, language=settings.language,
-                                       progress=progress, info=info)
+            captioned = fetch_captions(
+                source,
+                settings=settings,
+                workdir=workdir,
+                language=settings.language,
+                progress=progress,
+                info=info,
+            )
             if captioned is not None:
-                logger.info("transcript from captions", extra={"source": source.label,
-                                                               "origin": captioned.origin})
+                logger.info(
+                    "transcript from captions", extra={"source": source.label, "origin": captioned.origin}
+                )
                 return _stamp(captioned)
             if settings.captions == "only":
                 raise CaptionsUnavailableError(
                     f"{source.label} has no {'' if settings.auto_captions else 'human-made '}subtitles "
                     f"in {settings.language or 'its language'}.",
                     hint="Use --captions auto to fall back to Whisper"
-                    + ("" if settings.auto_captions else ", or --auto-captions to accept YouTube's") + ".",
+                    + ("" if settings.auto_captions else ", or --auto-captions to accept YouTube's")
+                    + ".",
                 )
         audio = fetch.fetch_audio(source, settings=settings, workdir=workdir, progress=progress, info=info)
         return _from_audio(audio, settings, progress)
@@ -141,42 +159,45 @@ def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> Trans
     name = audio.path.name if audio.source.kind == "file" else audio.source.label
     duration = decode.probe_duration(audio.path)
     decode.check_duration(duration, max_duration=settings.max_duration, name=name)
-    size_limit = settings.max_filesize_bytes
-    if audio.source.kind == "file" and size_limit and audio.path.stat().st_size > size_limit:
-        from tubesum.errors import SizeLimitError
-
-        raise SizeLimitError(
-            f"{name} is {audio.path.stat().st_size / 2**20:.0f} MB; the limit is {settings.max_filesize_mb} MB.",
-            hint="Raise TUBESUM_MAX_FILESIZE_MB (0 = no limit).",
-        )
+    if audio.source.kind == "file":  # downloads were checked against the limit by fetch
+        decode.check_size(audio.path.stat().st_size, max_mb=settings.max_filesize_mb, name=name)
     progress("decode", 0, duration)
     samples = decode.decode_audio(audio.path)
     progress("decode", samples.duration, samples.duration)
     progress("load_model", 0, None)
     loaded = models.load_model(settings)
     progress("load_model", 1, 1)
-    result = transcribe_speech(samples, model=loaded, options=WhisperOptions.from_settings(settings),
-                               progress=progress)
+    result = transcribe_speech(
+        samples, model=loaded, options=WhisperOptions.from_settings(settings), progress=progress
+    )
     info = audio.info if audio.info.duration else replace(audio.info, duration=round(samples.duration, 3))
-    return _stamp(Transcript(
-        source=audio.source,
-        segments=result.segments,
-        language=result.language,
-        language_probability=result.language_probability,
-        origin="whisper",
-        info=info,
-        model=loaded.resolved.name,
-        duration=round(samples.duration, 3),
-    ))
+    return _stamp(
+        Transcript(
+            source=audio.source,
+            segments=result.segments,
+            language=result.language,
+            language_probability=result.language_probability,
+            origin="whisper",
+            info=info,
+            model=loaded.resolved.name,
+            duration=round(samples.duration, 3),
+        )
+    )
 
 
 def _stamp(transcript: Transcript) -> Transcript:
-    return replace(transcript, tubesum_version=__version__,
-                   created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    return replace(
+        transcript, tubesum_version=__version__, created_at=datetime.now(UTC).isoformat(timespec="seconds")
+    )
 
 
-def write_outputs(transcript: Transcript, *, formats: Sequence[OutputFormat], output_dir: Path,
-                  progress: ProgressFn = no_progress) -> dict[str, Path]:
+def write_outputs(
+    transcript: Transcript,
+    *,
+    formats: Sequence[OutputFormat],
+    output_dir: Path,
+    progress: ProgressFn = no_progress,
+) -> dict[str, Path]:
     """Render each format and write it atomically as ``<safe title>-<video id>.<ext>``."""
     from tubesum.outputs import EXTENSIONS, render
 

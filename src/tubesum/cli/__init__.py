@@ -39,15 +39,21 @@ class TubesumGroup(click.Group):
 def _settings_error(exc: ValidationError) -> ConfigError:
     """Describe invalid settings without echoing their values (one of them may be a secret)."""
     parts = [f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()]
-    return ConfigError("Invalid configuration: " + "; ".join(parts),
-                       hint="Check TUBESUM_* environment variables and .env (see .env.example).")
+    return ConfigError(
+        "Invalid configuration: " + "; ".join(parts),
+        hint="Check TUBESUM_* environment variables and .env (see .env.example).",
+    )
 
 
 @click.group(cls=TubesumGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="tubesum")
 @click.option("--log-level", envvar="TUBESUM_LOG_LEVEL", default=None, help="DEBUG, INFO, WARNING, ERROR.")
-@click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default=None,
-              help="Log rendering (default auto: console on a terminal, JSON otherwise).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default=None,
+    help="Log rendering (default auto: console on a terminal, JSON otherwise).",
+)
 @click.pass_context
 def cli(ctx: click.Context, log_level: str | None, log_format: str | None) -> None:
     """Transcribe and summarise YouTube videos and media files.

@@ -1,4 +1,4 @@
-"""``tubesum config show|env-example``: the effective settings (secrets masked) and the documented template."""
+"""``tubesum config show|env-example``: effective settings (secrets masked) and the .env template."""
 
 from __future__ import annotations
 

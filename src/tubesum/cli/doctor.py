@@ -18,7 +18,7 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @pass_app
 def doctor(app: AppContext, as_json: bool) -> None:
-    """Check Python, PyAV, CTranslate2/CUDA/cuDNN, yt-dlp, extras, HF_TOKEN (never its value), disks, models."""
+    """Check Python, PyAV, CTranslate2/CUDA/cuDNN, yt-dlp, extras, HF_TOKEN (set or not), disks, models."""
     checks = run_checks(app.settings)
     bad = failed(checks)
     if as_json:

@@ -21,10 +21,15 @@ def models() -> None:
 def models_list(app: AppContext, as_json: bool) -> None:
     """List known models and which are available offline."""
     available = {m.name: m for m in cached_models(app.settings)}
-    rows = [{"name": name, "available": name in available,
-             "origin": available[name].origin if name in available else None,
-             "path": str(available[name].path) if name in available else None}
-            for name in known_model_names()]
+    rows = [
+        {
+            "name": name,
+            "available": name in available,
+            "origin": available[name].origin if name in available else None,
+            "path": str(available[name].path) if name in available else None,
+        }
+        for name in known_model_names()
+    ]
     if as_json:
         echo_json({"cache_dir": str(app.settings.model_cache_dir), "models": rows})
         return

@@ -38,26 +38,45 @@ def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ..
 
 @click.command(name="transcribe")
 @click.argument("sources", nargs=-1, metavar="SOURCE...")
-@click.option("--sample", is_flag=True, help=f"Transcribe the bundled sample (offline; model {SAMPLE_MODEL}).")
+@click.option(
+    "--sample", is_flag=True, help=f"Transcribe the bundled sample (offline; model {SAMPLE_MODEL})."
+)
 @click.option("-m", "--model", help="Model name (tiny … large-v3-turbo), Hugging Face repo id or local path.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where Whisper runs.")
 @click.option("--compute-type", help="auto, int8, float16, int8_float16, float32 …")
 @click.option("-l", "--language", help="Spoken language code (en, de, …); default: detect.")
-@click.option("-f", "--format", "formats", multiple=True, callback=_formats,
-              help="Output format: txt, srt, vtt, json, md, pdf or all. Repeatable or comma-separated.")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the outputs (default TUBESUM_OUTPUT_DIR or ./outputs).")
+@click.option(
+    "-f",
+    "--format",
+    "formats",
+    multiple=True,
+    callback=_formats,
+    help="Output format: txt, srt, vtt, json, md, pdf or all. Repeatable or comma-separated.",
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the outputs (default TUBESUM_OUTPUT_DIR or ./outputs).",
+)
 @click.option("--word-timestamps/--no-word-timestamps", default=None, help="Per-word timings.")
 @click.option("--vad/--no-vad", "vad_filter", default=None, help="Skip silence with the VAD filter.")
-@click.option("--captions", type=click.Choice(["auto", "only", "never"]),
-              help="Use the video's own subtitles: auto (when present), only (never run Whisper), never.")
-@click.option("--auto-captions/--no-auto-captions", default=None,
-              help="Accept YouTube's automatic captions as well as human-made ones.")
+@click.option(
+    "--captions",
+    type=click.Choice(["auto", "only", "never"]),
+    help="Use the video's own subtitles: auto (when present), only (never run Whisper), never.",
+)
+@click.option(
+    "--auto-captions/--no-auto-captions",
+    default=None,
+    help="Accept YouTube's automatic captions as well as human-made ones.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout (for scripts and CI).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @pass_app
-def transcribe_command(app: AppContext, sources: tuple[str, ...], sample: bool, as_json: bool, quiet: bool,
-                       **opts: Any) -> None:
+def transcribe_command(
+    app: AppContext, sources: tuple[str, ...], sample: bool, as_json: bool, quiet: bool, **opts: Any
+) -> None:
     """Transcribe YouTube URLs or media files and write txt, srt, vtt, json, md or pdf.
 
     \b
@@ -76,26 +95,23 @@ def transcribe_command(app: AppContext, sources: tuple[str, ...], sample: bool, 
     console = Console(stderr=True)
     reports: list[dict[str, Any]] = []
     first_error: TubesumError | None = None
-    for source in expand_sources(sources, settings=settings):
+    for text in sources:
         try:
-            with cli_progress(source.label, enabled=not (quiet or as_json), console=console) as progress:
-                outcome = transcribe(source, settings=settings, progress=progress)
-        except TubesumError as exc:
-            if len(sources) == 1 and not as_json:
-                raise
+            for source in expand_sources([text], settings=settings):
+                with cli_progress(source.label, enabled=not (quiet or as_json), console=console) as progress:
+                    outcome = transcribe(source, settings=settings, progress=progress)
+                reports.append(_report(outcome))
+                if not as_json:
+                    _print_outcome(outcome)
+        except TubesumError as exc:  # report it and carry on with the next source
             first_error = first_error or exc
-            reports.append({"source": source.original, "ok": False, "error": exc.to_dict()})
+            reports.append({"source": text, "ok": False, "error": exc.to_dict()})
             if not as_json:
                 click.echo(error_line(exc), err=True)
-            continue
-        reports.append(_report(outcome))
-        if not as_json:
-            _print_outcome(outcome)
     if as_json:
         echo_json({"results": reports})
     if first_error is not None:
         raise SystemExit(first_error.exit_code)
-
 
 def _report(outcome: TranscriptionOutcome) -> dict[str, Any]:
     t = outcome.transcript
@@ -118,7 +134,10 @@ def _print_outcome(outcome: TranscriptionOutcome) -> None:
     t = outcome.transcript
     how = f"Whisper {t.model}" if t.origin == "whisper" else t.origin.replace("_", " ")
     audio = f", {t.duration:.1f} s of audio" if t.duration else ""
-    click.echo(f"{t.title}: {len(t.segments)} segments, language {t.language or '?'}{audio}, "
-               f"from {how} in {outcome.seconds:.1f} s", err=True)
+    click.echo(
+        f"{t.title}: {len(t.segments)} segments, language {t.language or '?'}{audio}, "
+        f"from {how} in {outcome.seconds:.1f} s",
+        err=True,
+    )
     for path in outcome.files.values():
         click.echo(str(path))

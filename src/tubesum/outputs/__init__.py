@@ -34,32 +34,38 @@ __all__ = [
 ]
 
 #: Media type of each format, for HTTP responses.
-CONTENT_TYPES: Mapping[OutputFormat, str] = MappingProxyType({
-    "txt": "text/plain; charset=utf-8",
-    "srt": "application/x-subrip",
-    "vtt": "text/vtt",
-    "json": "application/json",
-    "md": "text/markdown; charset=utf-8",
-    "pdf": "application/pdf",
-})
+CONTENT_TYPES: Mapping[OutputFormat, str] = MappingProxyType(
+    {
+        "txt": "text/plain; charset=utf-8",
+        "srt": "application/x-subrip",
+        "vtt": "text/vtt",
+        "json": "application/json",
+        "md": "text/markdown; charset=utf-8",
+        "pdf": "application/pdf",
+    }
+)
 
-#: File name extension of each format, with its dot.
-EXTENSIONS: Mapping[OutputFormat, str] = MappingProxyType({
-    "txt": ".txt",
-    "srt": ".srt",
-    "vtt": ".vtt",
-    "json": ".json",
-    "md": ".md",
-    "pdf": ".pdf",
-})
+#: File name extension of each format, without the dot.
+EXTENSIONS: Mapping[OutputFormat, str] = MappingProxyType(
+    {
+        "txt": "txt",
+        "srt": "srt",
+        "vtt": "vtt",
+        "json": "json",
+        "md": "md",
+        "pdf": "pdf",
+    }
+)
 
-_TEXT_WRITERS: Mapping[OutputFormat, Callable[[Transcript], str]] = MappingProxyType({
-    "txt": to_txt,
-    "srt": to_srt,
-    "vtt": to_vtt,
-    "json": to_json,
-    "md": to_markdown,
-})
+_TEXT_WRITERS: Mapping[OutputFormat, Callable[[Transcript], str]] = MappingProxyType(
+    {
+        "txt": to_txt,
+        "srt": to_srt,
+        "vtt": to_vtt,
+        "json": to_json,
+        "md": to_markdown,
+    }
+)
 
 
 def render(transcript: Transcript, fmt: OutputFormat) -> bytes:

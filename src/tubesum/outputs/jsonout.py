@@ -1,10 +1,10 @@
 """JSON writer and reader, with the JSON Schema the document follows.
 
 The document is ``Transcript.to_dict()`` plus fields that save readers a lookup (``video_id``, ``title``,
-``duration``, ``text``) and a segment ``id`` (0-based, like OpenAI's ``verbose_json``). Keys keep a stable
-insertion order; non-ASCII text is written as UTF-8, not ``\\u`` escapes. ``format_version`` changes only when
-a field is removed or changes meaning; new fields come with a schema update (the schema is strict, so tests
-catch drift between the records and the schema).
+``text``) and a segment ``id`` (0-based, like OpenAI's ``verbose_json``). ``duration`` is the transcript's own
+(``media.duration`` is the site's). Keys keep a stable insertion order; non-ASCII text is written as UTF-8, not
+``\\u`` escapes. ``format_version`` changes only when a field is removed or changes meaning; new fields come
+with a schema update (the schema is strict, so tests catch drift between the records and the schema).
 
 The schema (JSON Schema draft 2020-12) ships as package data: ``transcript.schema.json``, read with
 ``load_schema()``.
@@ -30,7 +30,6 @@ SCHEMA_FILE = "transcript.schema.json"
 def transcript_document(transcript: Transcript) -> dict[str, Any]:
     """Return the JSON document for ``transcript`` as a dict (what ``to_json`` serialises)."""
     data = transcript.to_dict()
-    duration = transcript.duration if transcript.duration is not None else transcript.info.duration
     segments = [{"id": i, **segment} for i, segment in enumerate(data["segments"])]
     return {
         "format_version": FORMAT_VERSION,
@@ -40,7 +39,7 @@ def transcript_document(transcript: Transcript) -> dict[str, Any]:
         "media": data["media"],
         "video_id": transcript.source.video_id,
         "title": transcript.title,
-        "duration": duration,
+        "duration": data["duration"],
         "language": data["language"],
         "language_probability": data["language_probability"],
         "model": data["model"],

@@ -155,14 +155,15 @@ def layout(transcript: Transcript, *, measure: Measure) -> list[list[Run | Rule]
 
 
 def _metadata_block(page: Layout, transcript: Transcript, width: float) -> None:
+    """Place the metadata as a two-column list: bold labels, values wrapped in the second column."""
+    items = metadata_items(transcript)
     link = source_url(transcript)
-    for label, value in metadata_items(transcript):
-        head = f"{label}: "
-        indent = page.measure(head, META_LABEL)
+    indent = max((page.measure(f"{label}:", META_LABEL) for label, _ in items), default=0.0) + 6
+    for label, value in items:
         for i, line in enumerate(wrap(value, width - indent, META, page.measure)):
             page.line(MARGIN + indent, line, META, link=link if label == "Source" else None)
             if i == 0:
-                page.add(Run(MARGIN, page.y, head, META_LABEL))
+                page.add(Run(MARGIN, page.y, f"{label}:", META_LABEL))
 
 
 def _transcript_block(page: Layout, transcript: Transcript, width: float) -> None:

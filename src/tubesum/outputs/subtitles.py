@@ -76,8 +76,8 @@ def build_cues(segments: Sequence[Segment], *, speaker_prefix: bool = False) -> 
     """
     cues: list[Cue] = []
     for start_ms, end_ms, segment in _timed(segments):
-        speaker = clean_text(segment.speaker) if segment.speaker else None
-        width = LINE_WIDTH - (len(speaker) + 2 if speaker and speaker_prefix else 0)
+        speaker = clean_text(segment.speaker or "") or None
+        width = LINE_WIDTH - (_columns(speaker) + 2 if speaker and speaker_prefix else 0)
         cues += _segment_cues(segment, start_ms, end_ms, speaker, max(width, _MIN_FIRST_WIDTH))
     return cues
 
@@ -163,6 +163,27 @@ def _join(units: Sequence[_Unit]) -> str:
 
 
 def _pack(units: Sequence[_Unit], first_width: int) -> list[list[_Unit]]:
+    """Split units into as few cues as greedy filling needs, then even out their lengths.
+
+    Greedy filling alone leaves a stub ("without") in the last cue; the even split spreads the text so each cue
+    stays on screen for a readable time. The greedy result stands when the even split would not fit.
+    """
+    greedy = _pack_greedy(units, first_width)
+    if len(greedy) < 2:
+        return greedy
+    total = _length(units)
+    cuts, width = [], 0
+    for i, unit in enumerate(units):
+        width += unit.width + (1 if unit.space_before else 0)
+        if len(cuts) < len(greedy) - 1 and width >= total * (len(cuts) + 1) / len(greedy) and i + 1 < len(units):
+            cuts.append(i + 1)
+    edges = [0, *cuts, len(units)]
+    even = [list(units[a:b]) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    fits = all(_pack_greedy(chunk, first_width) == [chunk] for chunk in even)
+    return even if fits and len(even) == len(greedy) else greedy
+
+
+def _pack_greedy(units: Sequence[_Unit], first_width: int) -> list[list[_Unit]]:
     """Fill cues greedily: line one up to ``first_width``, the other lines up to ``LINE_WIDTH``."""
     chunks = []
     i = 0
@@ -189,14 +210,19 @@ def _fill(units: Sequence[_Unit], i: int, width: int) -> int:
 
 
 def _balance(units: Sequence[_Unit], first_width: int) -> tuple[str, ...]:
-    """Lay out one cue's units: one line when it fits, else the most even two-line break."""
+    """Lay out one cue's units: one line when it fits, else the most even two-line break.
+
+    The first line is ``LINE_WIDTH - first_width`` columns longer on screen (the speaker prefix).
+    """
     if _length(units) <= first_width:
         return (_join(units),)
+    prefix = LINE_WIDTH - first_width
     best: tuple[int, int] | None = None
     for k in range(1, len(units)):
         top, bottom = _length(units[:k]), _length(units[k:])
-        if top <= first_width and bottom <= LINE_WIDTH and (best is None or max(top, bottom) < best[0]):
-            best = (max(top, bottom), k)
+        score = max(top + prefix, bottom)
+        if top <= first_width and bottom <= LINE_WIDTH and (best is None or score < best[0]):
+            best = (score, k)
     k = best[1] if best else _fill(units, 0, first_width)
     return (_join(units[:k]), _join(units[k:]))
 
@@ -218,15 +244,15 @@ def srt_time(ms: int) -> str:
 
 
 def to_srt(transcript: Transcript) -> str:
-    """Render SubRip subtitles: 1-based numbered cues separated by blank lines."""
+    """Render SubRip subtitles: 1-based numbered cues, each followed by a blank line (as ``srt.compose``)."""
     blocks = []
     for index, cue in enumerate(build_cues(transcript.segments, speaker_prefix=True), start=1):
         lines = list(cue.lines)
         if cue.speaker:
             lines[0] = f"{cue.speaker}: {lines[0]}"
         text = "\n".join(lines).replace("-->", "->")
-        blocks.append(f"{index}\n{srt_time(cue.start_ms)} --> {srt_time(cue.end_ms)}\n{text}\n")
-    return "\n".join(blocks)
+        blocks.append(f"{index}\n{srt_time(cue.start_ms)} --> {srt_time(cue.end_ms)}\n{text}\n\n")
+    return "".join(blocks)
 
 
 # -- WebVTT ------------------------------------------------------------------------------------------------

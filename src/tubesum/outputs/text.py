@@ -38,9 +38,9 @@ def to_txt(transcript: Transcript) -> str:
     """Render the transcript as plain text, one segment per line."""
     lines = []
     for segment in transcript.segments:
-        text = clean_text(segment.text)
+        text, speaker = clean_text(segment.text), clean_text(segment.speaker or "")
         if text:
-            lines.append(f"{clean_text(segment.speaker)}: {text}" if segment.speaker else text)
+            lines.append(f"{speaker}: {text}" if speaker else text)
     return "".join(f"{line}\n" for line in lines)
 
 

@@ -10,13 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tubesum.errors import DurationLimitError, EmptyAudioError, SourceNotFoundError, UnsupportedMediaError
+from tubesum.errors import (
+    DurationLimitError,
+    EmptyAudioError,
+    SizeLimitError,
+    SourceNotFoundError,
+    UnsupportedMediaError,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["SAMPLE_RATE", "DecodedAudio", "check_duration", "decode_audio", "probe_duration"]
+__all__ = ["SAMPLE_RATE", "DecodedAudio", "check_duration", "check_size", "decode_audio", "probe_duration"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +79,17 @@ def check_duration(duration: float | None, *, max_duration: int, name: str) -> N
             hint="Raise TUBESUM_MAX_DURATION (seconds, 0 = no limit) to accept longer media.",
             duration=round(duration, 1),
             limit=max_duration,
+        )
+
+
+def check_size(size: int, *, max_mb: int, name: str) -> None:
+    """Refuse files larger than ``max_mb`` megabytes (0 means no limit)."""
+    if max_mb and size > max_mb * 1024 * 1024:
+        raise SizeLimitError(
+            f"{name} is {size / 2**20:.0f} MB; the limit is {max_mb} MB.",
+            hint="Raise TUBESUM_MAX_FILESIZE_MB (0 = no limit) to accept larger files.",
+            size_mb=round(size / 2**20, 1),
+            limit_mb=max_mb,
         )
 
 

@@ -37,15 +37,17 @@ __all__ = ["MAX_SOURCE_LENGTH", "YOUTUBE_HOSTS", "YouTubeRef", "parse_source", "
 MAX_SOURCE_LENGTH = 2048
 """Longest source text accepted, in characters (URL or path)."""
 
-YOUTUBE_HOSTS = frozenset({
-    "youtube.com",
-    "www.youtube.com",
-    "m.youtube.com",
-    "music.youtube.com",
-    "youtube-nocookie.com",
-    "www.youtube-nocookie.com",
-    "youtu.be",
-})
+YOUTUBE_HOSTS = frozenset(
+    {
+        "youtube.com",
+        "www.youtube.com",
+        "m.youtube.com",
+        "music.youtube.com",
+        "youtube-nocookie.com",
+        "www.youtube-nocookie.com",
+        "youtu.be",
+    }
+)
 """Exact host names treated as YouTube."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

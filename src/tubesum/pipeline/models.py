@@ -231,8 +231,13 @@ _lock = threading.Lock()
 _loaded: dict[tuple[Any, ...], LoadedModel] = {}
 
 
-def load_model(settings: Settings, *, model: str | None = None, device: str | None = None,
-               compute_type: str | None = None) -> LoadedModel:
+def load_model(
+    settings: Settings,
+    *,
+    model: str | None = None,
+    device: str | None = None,
+    compute_type: str | None = None,
+) -> LoadedModel:
     """Return the process-wide model for these options, loading it on first use only.
 
     With ``device=auto``, a CUDA load that fails (missing cuDNN/cuBLAS, out of memory) falls back to CPU and
@@ -279,9 +284,16 @@ def _load(resolved: ResolvedModel, choice: DeviceChoice, settings: Settings) -> 
             model=resolved.name,
         ) from exc
     seconds = time.perf_counter() - started
-    logger.info("model loaded", extra={"model": resolved.name, "device": choice.device,
-                                       "compute_type": choice.compute_type, "seconds": round(seconds, 3),
-                                       "reason": choice.reason})
+    logger.info(
+        "model loaded",
+        extra={
+            "model": resolved.name,
+            "device": choice.device,
+            "compute_type": choice.compute_type,
+            "seconds": round(seconds, 3),
+            "reason": choice.reason,
+        },
+    )
     return LoadedModel(model=model, resolved=resolved, device=choice, load_seconds=seconds)
 
 

@@ -154,8 +154,10 @@ def _ascii_host(parts: SplitResult, url: str) -> str:
     host = (parts.hostname or "").removesuffix(".")
     if not host:
         raise InvalidUrlError(f"URL has no host: '{_clip(url)}'.")
-    if ":" in host:  # urlsplit only lets an IPv6 literal in brackets through; no zone ids
+    if ":" in host:  # urlsplit only lets an IPv6 literal in brackets through
         try:
+            if "%" in host:
+                raise ValueError("zone ids (fe80::1%eth0) name a local interface")
             return f"[{ipaddress.IPv6Address(host)}]"
         except ValueError as exc:
             raise InvalidUrlError(f"Malformed IPv6 host in URL: '{_clip(url)}'.") from exc

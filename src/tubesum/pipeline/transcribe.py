@@ -60,8 +60,9 @@ def _use_batched(options: WhisperOptions, device: str) -> bool:
     return options.batched == "on" or device == "cuda"
 
 
-def transcribe_speech(audio: DecodedAudio, *, model: LoadedModel, options: WhisperOptions,
-                      progress: ProgressFn = no_progress) -> SpeechResult:
+def transcribe_speech(
+    audio: DecodedAudio, *, model: LoadedModel, options: WhisperOptions, progress: ProgressFn = no_progress
+) -> SpeechResult:
     """Transcribe decoded audio, calling ``progress("transcribe", done_s, total_s)`` as segments arrive."""
     from faster_whisper import BatchedInferencePipeline
 
@@ -101,7 +102,8 @@ def transcribe_speech(audio: DecodedAudio, *, model: LoadedModel, options: Whisp
         segments=tuple(segments),
         language=info.language,
         language_probability=round(float(info.language_probability), 4)
-        if info.language_probability is not None else None,
+        if info.language_probability is not None
+        else None,
         duration=total,
         batched=batched,
     )
@@ -109,9 +111,14 @@ def transcribe_speech(audio: DecodedAudio, *, model: LoadedModel, options: Whisp
 
 def _segment(raw: Any) -> Segment:
     words = tuple(
-        Word(start=round(float(w.start), 3), end=round(float(w.end), 3), text=w.word.strip(),
-             probability=round(float(w.probability), 4))
+        Word(
+            start=round(float(w.start), 3),
+            end=round(float(w.end), 3),
+            text=w.word.strip(),
+            probability=round(float(w.probability), 4),
+        )
         for w in (raw.words or ())
     )
-    return Segment(start=round(float(raw.start), 3), end=round(float(raw.end), 3), text=raw.text.strip(),
-                   words=words)
+    return Segment(
+        start=round(float(raw.start), 3), end=round(float(raw.end), 3), text=raw.text.strip(), words=words
+    )

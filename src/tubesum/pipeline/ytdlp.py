@@ -51,8 +51,18 @@ from tubesum.errors import (
     VideoUnavailableError,
 )
 from tubesum.pipeline.ssrf import check_url
+from tubesum.records import Source
 
-__all__ = ["GuardedUrllibRH", "UrlGuard", "clean_message", "default_url_guard", "map_ytdlp_error", "open_ydl"]
+__all__ = [
+    "GuardedUrllibRH",
+    "UrlGuard",
+    "clean_message",
+    "default_url_guard",
+    "map_ytdlp_error",
+    "open_ydl",
+    "source_guard",
+    "source_url",
+]
 
 UrlGuard = Callable[[str], None]
 """Raise a :class:`~tubesum.errors.TubesumError` (usually ``UnsafeUrlError``) to stop a request to a URL."""
@@ -65,6 +75,27 @@ _MAX_MESSAGE = 200
 def default_url_guard(settings: Settings) -> UrlGuard:
     """Return the SSRF guard for generic URLs: ``check_url`` with ``allow_private`` from settings."""
     return functools.partial(check_url, allow_private=settings.allow_private_addresses)
+
+
+def source_guard(source: Source, *, settings: Settings, url_guard: UrlGuard | None) -> UrlGuard | None:
+    """Return the guard for fetching ``source``: generic URLs always get one, YouTube only when given.
+
+    Raises ``ValueError`` for local files, which are never fetched.
+    """
+    if source.kind == "file":
+        raise ValueError("local files are not fetched; decode them directly")
+    if source.kind == "url":
+        return url_guard or default_url_guard(settings)
+    return url_guard
+
+
+def source_url(source: Source) -> str:
+    """Return the URL yt-dlp should open for ``source``."""
+    if source.url:
+        return source.url
+    if source.kind == "youtube" and source.video_id:
+        return f"https://www.youtube.com/watch?v={source.video_id}"
+    raise ValueError(f"source {source.original!r} has no URL")
 
 
 # -- SSRF guard inside yt-dlp's networking layer ------------------------------------------------------------
@@ -320,7 +351,7 @@ def map_ytdlp_error(exc: BaseException) -> TubesumError:
             return item
         if isinstance(item, _RefusedRequest):
             return item.error
-    text = " ".join(str(item) for item in chain if isinstance(item, DownloadError | ExtractorError)) or str(exc)
+    text = " ".join(str(i) for i in chain if isinstance(i, DownloadError | ExtractorError)) or str(exc)
     message = clean_message(str(exc))
     details = {"detail": message}
     lowered = text.lower()
@@ -352,5 +383,7 @@ def _from_status(status: int, message: str, details: dict[str, Any]) -> TubesumE
     return FetchError(message, **details)
 
 
-def _build(error_class: type[TubesumError], message: str, hint: str | None, details: dict[str, Any]) -> TubesumError:
+def _build(
+    error_class: type[TubesumError], message: str, hint: str | None, details: dict[str, Any]
+) -> TubesumError:
     return error_class(message, hint=hint, **details)

@@ -1,0 +1,34 @@
+"""The public surface is explicit, and importing it stays light (no torch, no model, no yt-dlp)."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import tubesum
+
+
+def test_all_is_sorted_and_complete() -> None:
+    public = sorted(
+        (
+            n
+            for n in dir(tubesum)
+            if not n.startswith("_")
+            and n not in {"annotations", "version", "PackageNotFoundError", "config", "errors", "records"}
+        ),
+        key=str.casefold,
+    )
+    assert tubesum.__all__ == sorted(tubesum.__all__, key=str.casefold)
+    assert [n for n in tubesum.__all__ if n != "__version__"] == public
+
+
+def test_import_and_help_do_not_load_heavy_modules() -> None:
+    code = (
+        "import sys; from click.testing import CliRunner; from tubesum.cli import cli;"
+        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output;"
+        "heavy = [m for m in ('torch', 'transformers', 'pyannote', 'faster_whisper', 'ctranslate2', 'cairo')"
+        " if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
