@@ -138,9 +138,29 @@ def test_file_sources_are_not_fetched(settings, workdir) -> None:
 
 def test_missing_cookies_file_is_a_config_error_naming_the_path(http_server, settings, workdir) -> None:
     missing = workdir / "nope" / "cookies.txt"
-    with pytest.raises(ConfigError, match="cookies.txt") as info:
+    with pytest.raises(ConfigError, match=r"cookies\.txt") as info:
         probe(url_source(http_server.url("x.m4a")), settings=settings.model_copy(update={"cookies_file": missing}))
     assert str(missing) in str(info.value)
+    assert http_server.requests == []
+
+
+def test_cookies_file_is_used_but_never_rewritten(http_server, served_m4a, settings, workdir) -> None:
+    cookies = workdir.parent / "cookies.txt"
+    original = "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tsecret-value\n"
+    cookies.write_text(original)
+    cookies.chmod(0o444)
+    probe(url_source(http_server.url("speech.m4a")), settings=settings.model_copy(update={"cookies_file": cookies}))
+    assert cookies.read_text() == original
+
+
+def test_malformed_cookies_file_is_a_config_error_and_not_logged(http_server, settings, workdir, caplog) -> None:
+    cookies = workdir.parent / "cookies.txt"
+    cookies.write_text("not-a-cookie-line secret-value\n")
+    caplog.set_level("DEBUG", logger="tubesum.fetch")
+    with pytest.raises(ConfigError, match="Netscape") as err:
+        probe(url_source(http_server.url("x.m4a")), settings=settings.model_copy(update={"cookies_file": cookies}))
+    assert "TUBESUM_COOKIES_FILE" in str(err.value)
+    assert "secret-value" not in caplog.text and "secret-value" not in str(err.value)
     assert http_server.requests == []
 
 
@@ -257,6 +277,15 @@ def test_name_that_resolves_to_a_refused_address_is_stopped_at_connect(http_serv
     with pytest.raises(UnsafeUrlError, match="address refused"):
         fetch_audio(source, settings=settings, workdir=workdir, url_guard=names_only)
     assert http_server.requests == []
+
+
+def test_generic_hls_is_refused_because_ffmpeg_would_bypass_the_guard(http_server, settings, workdir) -> None:
+    (http_server.root / "a.ts").write_bytes(b"\0" * 188)
+    playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\na.ts\n#EXT-X-ENDLIST\n"
+    (http_server.root / "list.m3u8").write_text(playlist)
+    with pytest.raises(UnsupportedMediaError, match="format is not available"):
+        fetch_audio(url_source(http_server.url("list.m3u8")), settings=settings, workdir=workdir)
+    assert "/a.ts" not in http_server.requests
 
 
 # -- errors from real yt-dlp runs ---------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tubesum import __version__
-from tubesum.errors import CaptionsUnavailableError, ConfigError
+from tubesum.errors import ConfigError
 from tubesum.files import ensure_writable_dir, job_workdir, safe_stem, write_atomic
 from tubesum.pipeline import decode, fetch, models
-from tubesum.pipeline.captions import fetch_captions
+from tubesum.pipeline.captions import captions_for_mode
 from tubesum.pipeline.ingest import parse_source
 from tubesum.pipeline.transcribe import WhisperOptions, transcribe_speech
 from tubesum.progress import ProgressFn, no_progress
@@ -128,29 +128,13 @@ def transcribe_source(
             )
         progress("ingest", 0, None)
         info = fetch.probe(source, settings=settings)
-        if settings.captions != "never":
-            progress("captions", 0, None)
-            captioned = fetch_captions(
-                source,
-                settings=settings,
-                workdir=workdir,
-                language=settings.language,
-                progress=progress,
-                info=info,
-            )
-            if captioned is not None:
-                logger.info(
-                    "transcript from captions", extra={"source": source.label, "origin": captioned.origin}
-                )
-                return _stamp(captioned)
-            if settings.captions == "only":
-                raise CaptionsUnavailableError(
-                    f"{source.label} has no {'' if settings.auto_captions else 'human-made '}subtitles "
-                    f"in {settings.language or 'its language'}.",
-                    hint="Use --captions auto to fall back to Whisper"
-                    + ("" if settings.auto_captions else ", or --auto-captions to accept YouTube's")
-                    + ".",
-                )
+        progress("captions", 0, None)
+        captioned = captions_for_mode(
+            source, settings=settings, workdir=workdir, language=settings.language, progress=progress, info=info
+        )
+        if captioned is not None:
+            logger.info("transcript from captions", extra={"source": source.label, "origin": captioned.origin})
+            return _stamp(captioned)
         audio = fetch.fetch_audio(source, settings=settings, workdir=workdir, progress=progress, info=info)
         return _from_audio(audio, settings, progress)
 

@@ -60,7 +60,7 @@ def cli(ctx: click.Context, log_level: str | None, log_format: str | None) -> No
 
     Settings come from TUBESUM_* environment variables and a .env file; options override them.
     """
-    overrides = {k: v for k, v in {"log_level": log_level, "log_format": log_format}.items() if v}
+    overrides: dict[str, Any] = {k: v for k, v in {"log_level": log_level, "log_format": log_format}.items() if v}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

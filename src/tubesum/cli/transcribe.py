@@ -75,7 +75,8 @@ def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ..
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @pass_app
 def transcribe_command(
-    app: AppContext, sources: tuple[str, ...], sample: bool, as_json: bool, quiet: bool, **opts: Any
+    app: AppContext,
+    /, sources: tuple[str, ...], sample: bool, as_json: bool, quiet: bool, **opts: Any
 ) -> None:
     """Transcribe YouTube URLs or media files and write txt, srt, vtt, json, md or pdf.
 

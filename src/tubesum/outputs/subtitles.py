@@ -172,7 +172,8 @@ def _pack(units: Sequence[_Unit], first_width: int) -> list[list[_Unit]]:
     if len(greedy) < 2:
         return greedy
     total = _length(units)
-    cuts, width = [], 0
+    cuts: list[int] = []
+    width = 0
     for i, unit in enumerate(units):
         width += unit.width + (1 if unit.space_before else 0)
         if len(cuts) < len(greedy) - 1 and width >= total * (len(cuts) + 1) / len(greedy) and i + 1 < len(units):

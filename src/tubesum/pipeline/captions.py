@@ -75,12 +75,14 @@ class Track:
 def select_track(info: Mapping[str, Any], *, language: str | None, allow_auto: bool) -> Track | None:
     """Return the best caption track of ``info`` for ``language``, or None.
 
-    ``language`` None means the video's own language (``info["language"]``) or else English. Human-made
+    ``language`` None means the video's own language (``info["language"]``, else the language of YouTube's
+    ``-orig`` speech recognition track) or, when nothing says, English. Human-made
     subtitles win over automatic captions; regional variants match (``en`` takes ``en-US``, ``en-GB``).
     Automatic captions are used only with ``allow_auto`` and only in the spoken language: YouTube's machine
     translations (``de`` next to ``en-orig``) are never picked. Formats follow :data:`FORMAT_PREFERENCE`.
     """
-    wanted = (language or _str(info.get("language")) or "en").lower().replace("_", "-")
+    spoken = next((k.removesuffix("-orig") for k in info.get("automatic_captions") or () if k.endswith("-orig")), None)
+    wanted = (language or _str(info.get("language")) or spoken or "en").lower().replace("_", "-")
     manual = _tracks(info.get("subtitles"), auto=False)
     ranked = sorted(
         (rank, i, key) for i, key in enumerate(manual) if (rank := _manual_rank(key, wanted)) is not None
@@ -172,6 +174,8 @@ def captions_for_mode(
     mode = mode or settings.captions
     if mode == "never":
         return None
+    if info is None:  # probe errors are the video's errors, whatever the mode: let them through
+        info = probe(source, settings=settings, url_guard=url_guard)
     try:
         transcript = fetch_captions(source, settings=settings, workdir=workdir, language=language,
                                     progress=progress, info=info, url_guard=url_guard)
@@ -212,17 +216,30 @@ _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
 
 
 def _parse_cues(text: str) -> list[_Cue]:
-    """Parse WebVTT and SubRip: blocks with a ``start --> end`` line, then text lines."""
+    """Parse WebVTT and SubRip line by line: a ``start --> end`` line opens a cue, an empty line closes it.
+
+    Whitespace-only lines stay inside the cue (YouTube's automatic vtt has them); the line right before a
+    timing line is its cue id, never text. Cues with unreadable timestamps are skipped.
+    """
     cues: list[_Cue] = []
-    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
-        lines = block.strip("\n").split("\n")
-        for i, line in enumerate(lines[:3]):
-            match = _TIMING.match(line)
-            if match and "-->" in line:
+    current: list[str] | None = None
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        match = _TIMING.match(line) if "-->" in line else None
+        if match:
+            if current:
+                current.pop()
+            try:
                 start, end = _clock(match.group(1)), _clock(match.group(2))
-                cues.append((start, end, [_clean(html.unescape(_TAG.sub("", t))) for t in lines[i + 1:]]))
-                break
-    return cues
+            except ValueError:
+                current = None
+                continue
+            current = []
+            cues.append((start, end, current))
+        elif not line:
+            current = None
+        elif current is not None:
+            current.append(line)
+    return [(start, end, [_clean(html.unescape(_TAG.sub("", t))) for t in lines]) for start, end, lines in cues]
 
 
 def _parse_json3(text: str) -> list[_Cue]:
@@ -385,7 +402,8 @@ def _download(
         progress("captions", float(done), status.get("total_bytes"))
 
     subtitle = {**track.raw, "ext": track.ext}
-    subtitle.setdefault("http_headers", info.get("http_headers"))
+    if info.get("http_headers"):
+        subtitle.setdefault("http_headers", info["http_headers"])
     extra = {"max_filesize": MAX_CAPTIONS_BYTES, "progress_hooks": [hook], "overwrites": True}
     with open_ydl(settings, url_guard=guard, extra=extra) as ydl:
         ydl.dl(str(path), subtitle, subtitle=True)

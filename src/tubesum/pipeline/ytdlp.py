@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import yt_dlp
+from yt_dlp.cookies import CookieLoadError
 from yt_dlp.networking._helper import _socket_connect, create_connection
 from yt_dlp.networking._urllib import (
     HTTPHandler,
@@ -200,6 +201,9 @@ class _YoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
         self.messages: deque[str] = deque(maxlen=50)
         super().__init__({**params, "logger": _Logger(self.messages)})
 
+    def save_cookies(self) -> None:
+        """Never write the cookies file back: it is the user's input, maybe read-only, maybe shared by jobs."""
+
     def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
         if self.url_guard is None:
             return super().build_request_director(handlers, preferences)
@@ -222,6 +226,8 @@ class _Logger:
         self.lines = lines
 
     def _log(self, msg: str) -> None:
+        if "cookie file entry" in msg:  # yt-dlp quotes the offending cookies line: never log cookie contents
+            msg = "WARNING: skipping an invalid cookies file entry (contents not logged)"
         self.lines.append(msg)
         YTDLP_LOGGER.debug("%s", msg)
 
@@ -279,7 +285,7 @@ def open_ydl(
 
 # -- error mapping ------------------------------------------------------------------------------------------
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_PREFIX = re.compile(r"^(?:ERROR:\s*)?(?:\[[\w:.-]+\]\s*)?(?:[\w.-]{1,64}:\s+)?")
+_PREFIX = re.compile(r"^(?:ERROR:\s*)?(?:\[[\w:.-]+\]\s*(?:[\w.-]{1,64}:\s+)?)?")
 _TAILS = re.compile(
     r"\s*(?:\(caused by .*|Use --cookies.*|Sign in if you've been granted.*|"
     r"please report this issue.*|; please report.*|You might want to use a VPN.*|See\s+https?://.*)$",
@@ -351,6 +357,9 @@ def map_ytdlp_error(exc: BaseException) -> TubesumError:
             return item
         if isinstance(item, _RefusedRequest):
             return item.error
+        if isinstance(item, CookieLoadError):
+            return ConfigError(f"Cannot use the cookies file: {clean_message(str(exc))}",
+                               hint="Export cookies in Netscape cookies.txt format, or unset TUBESUM_COOKIES_FILE.")
     text = " ".join(str(i) for i in chain if isinstance(i, DownloadError | ExtractorError)) or str(exc)
     message = clean_message(str(exc))
     details = {"detail": message}
