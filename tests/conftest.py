@@ -20,9 +20,7 @@ import pytest
 
 from tubesum.config import Settings
 
-SPEECH_TEXT = (
-    "The quick brown fox jumps over the lazy dog. Tomorrow morning we will visit the museum and the library."
-)
+SPEECH_TEXT = "The quick brown fox jumps over the lazy dog. Tomorrow morning we will visit the museum and the library."
 SPEECH_WORDS = {"quick", "brown", "fox", "lazy", "dog", "tomorrow", "morning", "museum", "library"}
 
 

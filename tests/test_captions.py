@@ -100,22 +100,31 @@ def test_parse_vtt_matches_webvtt_py_and_cleans_markup() -> None:
 
 
 def test_parse_youtube_rolling_auto_vtt_does_not_double_text() -> None:
-    rolling = "\n".join([
-        "WEBVTT", "Kind: captions", "Language: en", "",
-        "00:00:00.160 --> 00:00:02.070 align:start position:0%",
-        " ",
-        "the<00:00:00.400><c> quick</c><00:00:00.640><c> brown</c><00:00:00.880><c> fox</c>", "",
-        "00:00:02.070 --> 00:00:02.080 align:start position:0%",
-        "the quick brown fox",
-        " ", "",
-        "00:00:02.080 --> 00:00:04.230 align:start position:0%",
-        "the quick brown fox",
-        "jumps<00:00:02.560><c> over</c><00:00:02.800><c> the</c><00:00:03.000><c> lazy</c><00:00:03.200><c> dog</c>",
-        "",
-        "00:00:04.230 --> 00:00:04.240 align:start position:0%",
-        "jumps over the lazy dog",
-        " ", "",
-    ])
+    rolling = "\n".join(
+        [
+            "WEBVTT",
+            "Kind: captions",
+            "Language: en",
+            "",
+            "00:00:00.160 --> 00:00:02.070 align:start position:0%",
+            " ",
+            "the<00:00:00.400><c> quick</c><00:00:00.640><c> brown</c><00:00:00.880><c> fox</c>",
+            "",
+            "00:00:02.070 --> 00:00:02.080 align:start position:0%",
+            "the quick brown fox",
+            " ",
+            "",
+            "00:00:02.080 --> 00:00:04.230 align:start position:0%",
+            "the quick brown fox",
+            "jumps<00:00:02.560><c> over</c><00:00:02.800><c> the</c>"
+            "<00:00:03.000><c> lazy</c><00:00:03.200><c> dog</c>",
+            "",
+            "00:00:04.230 --> 00:00:04.240 align:start position:0%",
+            "jumps over the lazy dog",
+            " ",
+            "",
+        ]
+    )
     segments = parse_captions(rolling, "vtt")
     assert texts(segments) == ["the quick brown fox", "jumps over the lazy dog"]
     assert [(s.start, s.end) for s in segments] == [(0.16, 2.08), (2.08, 4.24)]
@@ -125,13 +134,11 @@ def test_parse_srt_matches_srt_library() -> None:
     data = (
         "1\r\n00:00:01,000 --> 00:00:02,500\r\n<i>Hello</i> {\\an8}there\r\n\r\n"
         "2\r\n00:00:02,500 --> 00:00:04,000\r\nsecond line\r\nwraps here\r\n\r\n"
-        "3\r\n00:00:04,000 --> 00:00:05,000\r\n<font color=\"red\"></font>\r\n\r\n"
+        '3\r\n00:00:04,000 --> 00:00:05,000\r\n<font color="red"></font>\r\n\r\n'
     )
     segments = parse_captions(data.encode("utf-8"), "srt")
     reference = [s for s in srt.parse(data) if s.content.strip() and "font" not in s.content]
-    assert [(s.start, s.end) for s in segments] == [
-        (r.start.total_seconds(), r.end.total_seconds()) for r in reference
-    ]
+    assert [(s.start, s.end) for s in segments] == [(r.start.total_seconds(), r.end.total_seconds()) for r in reference]
     assert texts(segments) == ["Hello there", "second line wraps here"]
 
 
@@ -144,13 +151,26 @@ SRV3 = """<?xml version="1.0" encoding="utf-8" ?><timedtext format="3">
 <p t="2000" d="2250">jumps over the lazy dog &amp; cat</p>
 </body></timedtext>"""
 
-JSON3 = json.dumps({"wireMagic": "pb3", "events": [
-    {"tStartMs": 0, "dDurationMs": 5000, "id": 1, "wpWinPosId": 1},
-    {"tStartMs": 500, "dDurationMs": 1500, "wWinId": 1, "segs": [{"utf8": "The"}, {"utf8": " quick", "tOffsetMs": 200},
-                                                                  {"utf8": " brown fox", "tOffsetMs": 400}]},
-    {"tStartMs": 2000, "dDurationMs": 10, "wWinId": 1, "aAppend": 1, "segs": [{"utf8": "\n"}]},
-    {"tStartMs": 2000, "dDurationMs": 2250, "wWinId": 1, "segs": [{"utf8": "jumps over the lazy dog <3"}]},
-]})
+JSON3 = json.dumps(
+    {
+        "wireMagic": "pb3",
+        "events": [
+            {"tStartMs": 0, "dDurationMs": 5000, "id": 1, "wpWinPosId": 1},
+            {
+                "tStartMs": 500,
+                "dDurationMs": 1500,
+                "wWinId": 1,
+                "segs": [
+                    {"utf8": "The"},
+                    {"utf8": " quick", "tOffsetMs": 200},
+                    {"utf8": " brown fox", "tOffsetMs": 400},
+                ],
+            },
+            {"tStartMs": 2000, "dDurationMs": 10, "wWinId": 1, "aAppend": 1, "segs": [{"utf8": "\n"}]},
+            {"tStartMs": 2000, "dDurationMs": 2250, "wWinId": 1, "segs": [{"utf8": "jumps over the lazy dog <3"}]},
+        ],
+    }
+)
 
 TTML = """<?xml version="1.0" encoding="utf-8"?>
 <tt xmlns="http://www.w3.org/ns/ttml" xml:lang="en"><body><div>
@@ -176,8 +196,9 @@ def test_parse_keeps_literal_angle_brackets_in_json3_and_decodes_srv3_entities()
 def test_parse_refuses_unknown_formats_xml_with_entities_and_garbage() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         parse_captions("x", "ass")
-    laughs = ('<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "aaaa">]>'
-              '<timedtext><body><p t="0">&a;</p></body></timedtext>')
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "aaaa">]><timedtext><body><p t="0">&a;</p></body></timedtext>'
+    )
     with pytest.raises(ValueError, match="DTD"):
         parse_captions(laughs, "srv3")
     with pytest.raises(ValueError):
@@ -201,27 +222,51 @@ ALL_FORMATS = [track("vtt"), track("srt"), track("srv3"), track("json3"), track(
         ({"subtitles": {"en-US": [track("vtt")]}}, "en", False, ("en-US", "vtt", False)),
         ({"subtitles": {"en-GB": [track("vtt")], "en": [track("srt")]}}, "en", False, ("en", "srt", False)),
         ({"subtitles": {"en": [track("vtt")], "en-US": [track("srt")]}}, "en-US", False, ("en-US", "srt", False)),
-        ({"subtitles": {"de": [track("vtt")], "en": [track("vtt")]}, "language": "de"}, None, False,
-         ("de", "vtt", False)),
+        (
+            {"subtitles": {"de": [track("vtt")], "en": [track("vtt")]}, "language": "de"},
+            None,
+            False,
+            ("de", "vtt", False),
+        ),
         ({"subtitles": {"de": [track("vtt")]}}, None, False, None),  # no language reported: English wanted
         ({"subtitles": {"live_chat": [{"ext": "json", "url": "https://x"}]}}, "en", True, None),
-        ({"subtitles": {"en": [{"ext": "vtt", "url": "https://x/a.m3u8", "protocol": "m3u8_native"}]}}, "en",
-         False, None),
+        (
+            {"subtitles": {"en": [{"ext": "vtt", "url": "https://x/a.m3u8", "protocol": "m3u8_native"}]}},
+            "en",
+            False,
+            None,
+        ),
         ({"subtitles": {"en": [{"ext": "vtt", "data": "WEBVTT\n"}]}}, "en", False, ("en", "vtt", False)),
         ({"automatic_captions": {"en-orig": [track("json3")], "en": [track("json3")]}}, "en", False, None),
-        ({"automatic_captions": {"en-orig": [track("vtt"), track("json3")], "de": [track("vtt")]}}, "en", True,
-         ("en-orig", "json3", True)),
+        (
+            {"automatic_captions": {"en-orig": [track("vtt"), track("json3")], "de": [track("vtt")]}},
+            "en",
+            True,
+            ("en-orig", "json3", True),
+        ),
         ({"automatic_captions": {"en-orig": [track("vtt")], "de": [track("vtt")]}}, "de", True, None),
         ({"automatic_captions": {"fr": [track("vtt")]}}, "fr", True, ("fr", "vtt", True)),
-        ({"subtitles": {"en": [track("vtt")], "de": [track("srt")]}, "automatic_captions": {"de-orig": [track("vtt")]}},
-         None, False, ("de", "srt", False)),  # the -orig track tells the spoken language
-        ({"subtitles": {"en": [track("srt")]}, "automatic_captions": {"en-orig": [track("json3")]}}, "en", True,
-         ("en", "srt", False)),
+        (
+            {
+                "subtitles": {"en": [track("vtt")], "de": [track("srt")]},
+                "automatic_captions": {"de-orig": [track("vtt")]},
+            },
+            None,
+            False,
+            ("de", "srt", False),
+        ),  # the -orig track tells the spoken language
+        (
+            {"subtitles": {"en": [track("srt")]}, "automatic_captions": {"en-orig": [track("json3")]}},
+            "en",
+            True,
+            ("en", "srt", False),
+        ),
         ({}, "en", True, None),
     ],
 )
-def test_select_track_table(info: dict[str, Any], language: str | None, allow_auto: bool,
-                            expected: tuple[str, str, bool] | None) -> None:
+def test_select_track_table(
+    info: dict[str, Any], language: str | None, allow_auto: bool, expected: tuple[str, str, bool] | None
+) -> None:
     chosen = select_track(info, language=language, allow_auto=allow_auto)
     assert (None if chosen is None else (chosen.key, chosen.ext, chosen.auto)) == expected
 
@@ -233,8 +278,10 @@ def test_track_language_drops_orig_and_youtube_track_ids() -> None:
 
 
 # -- fetching through yt-dlp on loopback --------------------------------------------------------------------
-VTT_TEXT = "WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nThe quick brown fox\n\n00:00:02.000 --> 00:00:04.250\n" \
-           "jumps over the lazy dog.\n"
+VTT_TEXT = (
+    "WEBVTT\n\n00:00:00.500 --> 00:00:02.000\nThe quick brown fox\n\n00:00:02.000 --> 00:00:04.250\n"
+    "jumps over the lazy dog.\n"
+)
 
 
 def page(server: Any, *tracks: tuple[str, str, str]) -> Source:
@@ -246,7 +293,7 @@ def page(server: Any, *tracks: tuple[str, str, str]) -> Source:
         parts.append(f'<track kind="subtitles" srclang="{lang}" src="{src}">')
     (server.root / "speech.mp4").write_bytes(b"not really a video")
     (server.root / "watch.html").write_text(
-        f"<html><head><title>Talk</title></head><body><video src=\"speech.mp4\">{''.join(parts)}</video></body></html>"
+        f'<html><head><title>Talk</title></head><body><video src="speech.mp4">{"".join(parts)}</video></body></html>'
     )
     url = server.url("watch.html")
     return Source(kind="url", url=url, original=url)
@@ -260,7 +307,8 @@ def test_fetch_captions_returns_human_captions_without_media_or_whisper(http_ser
     assert transcript is not None
     assert transcript.origin == "captions" and transcript.model is None and transcript.language == "en"
     assert [(s.start, s.end, s.text) for s in transcript.segments] == [
-        (0.5, 2.0, "The quick brown fox"), (2.0, 4.25, "jumps over the lazy dog."),
+        (0.5, 2.0, "The quick brown fox"),
+        (2.0, 4.25, "jumps over the lazy dog."),
     ]
     assert transcript.info.title is not None and transcript.info.title.startswith("Talk")
     assert transcript.duration == 4.25
@@ -270,16 +318,18 @@ def test_fetch_captions_returns_human_captions_without_media_or_whisper(http_ser
 
 @pytest.mark.parametrize(("src", "body"), [("subs.json3", JSON3), ("subs.srv3", SRV3)])
 def test_fetch_captions_prefers_youtube_formats_over_vtt(http_server, settings, tmp_path, src, body) -> None:
-    source = page(http_server, ("en", "subs.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\nthe vtt track\n"),
-                  ("en", src, body))
+    source = page(
+        http_server, ("en", "subs.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\nthe vtt track\n"), ("en", src, body)
+    )
     transcript = fetch_captions(source, settings=settings, workdir=tmp_path, language="en")
     assert transcript is not None
     assert transcript.segments[0].text == "The quick brown fox"
     assert "/subs.vtt" not in http_server.requests
 
 
-def test_fetch_captions_matches_regional_variant_and_returns_none_without_a_match(http_server, settings,
-                                                                                  tmp_path) -> None:
+def test_fetch_captions_matches_regional_variant_and_returns_none_without_a_match(
+    http_server, settings, tmp_path
+) -> None:
     source = page(http_server, ("en-US", "us.vtt", VTT_TEXT), ("de", "de.vtt", VTT_TEXT.replace("fox", "Fuchs")))
     us = fetch_captions(source, settings=settings, workdir=tmp_path, language="en")
     assert us is not None and us.language == "en-US"
@@ -289,13 +339,20 @@ def test_fetch_captions_matches_regional_variant_and_returns_none_without_a_matc
 
 
 def test_auto_captions_only_when_enabled(http_server, settings, tmp_path) -> None:
-    rolling = ("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n \nhello<00:00:01.000><c> world</c>\n\n"
-               "00:00:02.000 --> 00:00:04.000\nhello world\nhow are you\n")
+    rolling = (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n \nhello<00:00:01.000><c> world</c>\n\n"
+        "00:00:02.000 --> 00:00:04.000\nhello world\nhow are you\n"
+    )
     (http_server.root / "auto.vtt").write_text(rolling)
     url = http_server.url("speech.m4a")
     source = Source(kind="url", url=url, original=url)
-    info = {"id": "speech", "title": "speech", "webpage_url": url, "duration": 4.0,
-            "automatic_captions": {"en-orig": [{"ext": "vtt", "url": http_server.url("auto.vtt")}]}}
+    info = {
+        "id": "speech",
+        "title": "speech",
+        "webpage_url": url,
+        "duration": 4.0,
+        "automatic_captions": {"en-orig": [{"ext": "vtt", "url": http_server.url("auto.vtt")}]},
+    }
     assert fetch_captions(source, settings=settings, workdir=tmp_path, language="en", info=info) is None
     assert http_server.requests == []
     enabled = settings.model_copy(update={"auto_captions": True})
@@ -314,15 +371,15 @@ def test_caption_download_from_a_refused_host_raises(http_server, settings, tmp_
             raise UnsafeUrlError(f"refused {url}")
 
     with pytest.raises(UnsafeUrlError, match="localhost"):
-        captions_for_mode(source, settings=settings, workdir=tmp_path, language="en", mode="auto",
-                          url_guard=guard)
+        captions_for_mode(source, settings=settings, workdir=tmp_path, language="en", mode="auto", url_guard=guard)
     assert "/subs.vtt" not in http_server.requests
 
 
 def test_captions_for_mode(http_server, settings, tmp_path) -> None:
     source = page(http_server, ("de", "de.vtt", VTT_TEXT))
     run: Callable[..., Any] = lambda mode: captions_for_mode(  # noqa: E731
-        source, settings=settings, workdir=tmp_path, language="en", mode=mode)
+        source, settings=settings, workdir=tmp_path, language="en", mode=mode
+    )
     assert run("never") is None
     assert http_server.requests == []  # "never" does not even probe
     assert run("auto") is None
@@ -348,5 +405,6 @@ def test_fetch_captions_workdir_file_is_named_by_id_and_language(http_server, se
 def test_captions_for_mode_auto_does_not_hide_errors_of_the_video_itself(http_server, settings, tmp_path) -> None:
     url = http_server.url("gone.html")
     with pytest.raises(VideoUnavailableError):
-        captions_for_mode(Source(kind="url", url=url, original=url), settings=settings, workdir=tmp_path,
-                          language="en", mode="auto")
+        captions_for_mode(
+            Source(kind="url", url=url, original=url), settings=settings, workdir=tmp_path, language="en", mode="auto"
+        )

@@ -40,9 +40,7 @@ def test_sample_writes_every_format(env: Path, tmp_path: Path) -> None:
     for path in report["files"].values():
         assert Path(path).parent == tmp_path / "o" and Path(path).stat().st_size > 0
     text = Path(report["files"]["txt"]).read_text()
-    assert (
-        word_overlap({"sample", "recording", "transcribed", "computer", "network", "subtitles"}, text) >= 0.6
-    )
+    assert word_overlap({"sample", "recording", "transcribed", "computer", "network", "subtitles"}, text) >= 0.6
     assert_no_leftovers(env)
 
 
@@ -65,9 +63,7 @@ def test_file_source_with_selected_formats_prints_paths(env: Path, speech_wav: P
         (["https://example.com/video.mp4"], 3, "generic_url_disabled"),
     ],
 )
-def test_bad_sources_exit_3_with_a_clear_message(
-    env: Path, args: list[str], exit_code: int, code: str | None
-) -> None:
+def test_bad_sources_exit_3_with_a_clear_message(env: Path, args: list[str], exit_code: int, code: str | None) -> None:
     result = run("transcribe", *args)
     assert result.exit_code == exit_code, result.output
     assert result.stderr.startswith("Error [") and "Traceback" not in result.output
@@ -136,9 +132,7 @@ def test_doctor_passes_with_the_bundled_model(env: Path, monkeypatch: pytest.Mon
     assert "hf_doNotPrintThis123" not in result.output
 
 
-def test_doctor_fails_when_the_configured_model_is_missing(
-    env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_doctor_fails_when_the_configured_model_is_missing(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUBESUM_MODEL", "small")  # not in the empty cache, not bundled
     result = run("doctor")
     assert result.exit_code == 1

@@ -109,8 +109,7 @@ def test_fetch_audio_downloads_stream_as_is_named_by_id(http_server, served_m4a,
 def test_fetch_audio_from_html5_page_names_file_by_id_not_title(http_server, make_media, settings, workdir):
     shutil.copy(make_media("speech.mp4"), http_server.root / "speech.mp4")
     (http_server.root / "page.html").write_text(
-        "<html><head><title>My Talk: Part 1</title></head>"
-        '<body><video controls src="speech.mp4"></video></body></html>'
+        '<html><head><title>My Talk: Part 1</title></head><body><video controls src="speech.mp4"></video></body></html>'
     )
     audio = fetch_audio(url_source(http_server.url("page.html")), settings=settings, workdir=workdir)
     assert audio.info.title is not None and audio.info.title.startswith("My Talk")
@@ -132,8 +131,7 @@ def test_fetch_audio_with_probed_info_does_not_extract_again(http_server, make_m
 
 def test_file_sources_are_not_fetched(settings, workdir) -> None:
     with pytest.raises(ValueError, match="local files"):
-        fetch_audio(Source(kind="file", original="a.wav", path=workdir / "a.wav"), settings=settings,
-                    workdir=workdir)
+        fetch_audio(Source(kind="file", original="a.wav", path=workdir / "a.wav"), settings=settings, workdir=workdir)
 
 
 def test_missing_cookies_file_is_a_config_error_naming_the_path(http_server, settings, workdir) -> None:
@@ -170,8 +168,12 @@ def test_duration_over_limit_is_refused_before_the_download(http_server, served_
     info = probe(source, settings=settings)
     requests_after_probe = len(http_server.requests)
     with pytest.raises(DurationLimitError) as err:
-        fetch_audio(source, settings=settings.model_copy(update={"max_duration": 3600}), workdir=workdir,
-                    info={**info, "duration": 7322})
+        fetch_audio(
+            source,
+            settings=settings.model_copy(update={"max_duration": 3600}),
+            workdir=workdir,
+            info={**info, "duration": 7322},
+        )
     assert "2:02:02" in str(err.value) and "1:00:00" in str(err.value) and "TUBESUM_MAX_DURATION" in str(err.value)
     assert err.value.code == "duration_limit"
     assert len(http_server.requests) == requests_after_probe  # nothing was downloaded
@@ -196,9 +198,12 @@ def test_unknown_duration_and_size_pass_the_metadata_check(settings) -> None:
 def test_download_over_size_limit_with_content_length_is_refused(http_server, settings, workdir) -> None:
     (http_server.root / "big.m4a").write_bytes(b"\0" * (2 * 1024 * 1024 + 10))
     with pytest.raises(SizeLimitError, match="TUBESUM_MAX_FILESIZE_MB"):
-        fetch_audio(url_source(http_server.url("big.m4a")), settings=settings.model_copy(
-            update={"max_filesize_mb": 1}), workdir=workdir)
-    assert list(workdir.glob('*')) == []
+        fetch_audio(
+            url_source(http_server.url("big.m4a")),
+            settings=settings.model_copy(update={"max_filesize_mb": 1}),
+            workdir=workdir,
+        )
+    assert list(workdir.glob("*")) == []
 
 
 @pytest.fixture
@@ -230,9 +235,10 @@ def endless_stream() -> Iterator[str]:
 
 def test_download_without_size_metadata_is_stopped_at_the_limit(endless_stream, settings, workdir) -> None:
     with pytest.raises(SizeLimitError, match="grew past"):
-        fetch_audio(url_source(endless_stream), settings=settings.model_copy(update={"max_filesize_mb": 1}),
-                    workdir=workdir)
-    assert list(workdir.glob('*')) == []  # the partial file is removed
+        fetch_audio(
+            url_source(endless_stream), settings=settings.model_copy(update={"max_filesize_mb": 1}), workdir=workdir
+        )
+    assert list(workdir.glob("*")) == []  # the partial file is removed
 
 
 # -- SSRF ---------------------------------------------------------------------------------------------------
@@ -250,14 +256,15 @@ def test_redirect_to_a_refused_host_is_not_followed(http_server, served_m4a, set
     with pytest.raises(UnsafeUrlError, match="localhost"):
         fetch_audio(url_source(http_server.url("go.m4a")), settings=settings, workdir=workdir, url_guard=guard)
     assert http_server.requests == ["/go.m4a"]  # the redirect target was never requested
-    assert list(workdir.glob('*')) == []
+    assert list(workdir.glob("*")) == []
 
 
 def test_redirect_to_an_allowed_host_is_followed(http_server, served_m4a, settings, workdir) -> None:
     http_server.redirects["/go.m4a"] = http_server.url("speech.m4a")
     seen: list[str] = []
-    audio = fetch_audio(url_source(http_server.url("go.m4a")), settings=settings, workdir=workdir,
-                        url_guard=seen.append)
+    audio = fetch_audio(
+        url_source(http_server.url("go.m4a")), settings=settings, workdir=workdir, url_guard=seen.append
+    )
     assert audio.path.read_bytes() == served_m4a.read_bytes()
     # every request, the redirect target and every address connected to went through the guard
     assert http_server.url("go.m4a") in seen
@@ -265,8 +272,9 @@ def test_redirect_to_an_allowed_host_is_followed(http_server, served_m4a, settin
     assert f"http://127.0.0.1:{http_server.port}/" in seen
 
 
-def test_name_that_resolves_to_a_refused_address_is_stopped_at_connect(http_server, served_m4a, settings,
-                                                                        workdir) -> None:
+def test_name_that_resolves_to_a_refused_address_is_stopped_at_connect(
+    http_server, served_m4a, settings, workdir
+) -> None:
     """DNS rebinding: the name passes the URL check, the address it resolves to is checked before connecting."""
 
     def names_only(url: str) -> None:
@@ -290,8 +298,12 @@ def test_generic_hls_is_refused_because_ffmpeg_would_bypass_the_guard(http_serve
 
 # -- errors from real yt-dlp runs ---------------------------------------------------------------------------
 def test_youtube_url_without_dns_fails_fast_with_network_error(settings) -> None:
-    source = Source(kind="youtube", original="dQw4w9WgXcQ", url="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
-                    video_id="dQw4w9WgXcQ")
+    source = Source(
+        kind="youtube",
+        original="dQw4w9WgXcQ",
+        url="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        video_id="dQw4w9WgXcQ",
+    )
     started = time.monotonic()
     with pytest.raises(NetworkError) as err:
         probe(source, settings=settings)
@@ -321,8 +333,10 @@ def test_connection_refused_is_network_error(settings) -> None:
 
 # -- error mapping (messages as yt-dlp prints them) ---------------------------------------------------------
 YT = "ERROR: [youtube] dQw4w9WgXcQ: "
-COOKIES = (" Use --cookies-from-browser or --cookies for the authentication. See  https://github.com/yt-dlp/"
-           "yt-dlp/wiki/FAQ#how-do-i-pass-cookies-to-yt-dlp  for how to manually pass cookies.")
+COOKIES = (
+    " Use --cookies-from-browser or --cookies for the authentication. See  https://github.com/yt-dlp/"
+    "yt-dlp/wiki/FAQ#how-do-i-pass-cookies-to-yt-dlp  for how to manually pass cookies."
+)
 
 
 @pytest.mark.parametrize(
@@ -331,31 +345,55 @@ COOKIES = (" Use --cookies-from-browser or --cookies for the authentication. See
         (YT + "Private video. Sign in if you've been granted access to this video." + COOKIES, PrivateVideoError),
         (YT + "Video unavailable", VideoUnavailableError),
         (YT + "Video unavailable. This video has been removed by the uploader", VideoUnavailableError),
-        (YT + "Video unavailable. This video is no longer available because the YouTube account associated "
-         "with this video has been terminated.", VideoUnavailableError),
+        (
+            YT + "Video unavailable. This video is no longer available because the YouTube account associated "
+            "with this video has been terminated.",
+            VideoUnavailableError,
+        ),
         ("ERROR: [youtube:tab] UCxxxx: This channel does not exist.", VideoUnavailableError),
         (YT + "The uploader has not made this video available in your country", GeoBlockedError),
-        (YT + "Sign in to confirm your age. This video may be inappropriate for some users." + COOKIES,
-         AgeRestrictedError),
+        (
+            YT + "Sign in to confirm your age. This video may be inappropriate for some users." + COOKIES,
+            AgeRestrictedError,
+        ),
         (YT + "Sign in to confirm you\u2019re not a bot." + COOKIES, LoginRequiredError),
         (YT + "Sign in to confirm you're not a bot." + COOKIES, LoginRequiredError),
-        (YT + "Join this channel to get access to members-only content like this video, and other exclusive "
-         "perks.", LoginRequiredError),
+        (
+            YT + "Join this channel to get access to members-only content like this video, and other exclusive perks.",
+            LoginRequiredError,
+        ),
         (YT + "This video is only available for registered users." + COOKIES, LoginRequiredError),
-        (YT + "This content isn't available, try again later. The current session has been rate-limited by "
-         "YouTube for up to an hour.", RateLimitedError),
-        ("ERROR: [youtube] dQw4w9WgXcQ: Unable to download API page: HTTP Error 429: Too Many Requests "
-         "(caused by <HTTPError 429: Too Many Requests>)", RateLimitedError),
-        ("ERROR: [generic] x: Unable to download webpage: HTTP Error 404: Not Found (caused by <HTTPError 404: "
-         "Not Found>)", VideoUnavailableError),
-        (YT + "Unable to download API page: [Errno -3] Temporary failure in name resolution (caused by "
-         "TransportError('[Errno -3] Temporary failure in name resolution'))", NetworkError),
+        (
+            YT + "This content isn't available, try again later. The current session has been rate-limited by "
+            "YouTube for up to an hour.",
+            RateLimitedError,
+        ),
+        (
+            "ERROR: [youtube] dQw4w9WgXcQ: Unable to download API page: HTTP Error 429: Too Many Requests "
+            "(caused by <HTTPError 429: Too Many Requests>)",
+            RateLimitedError,
+        ),
+        (
+            "ERROR: [generic] x: Unable to download webpage: HTTP Error 404: Not Found (caused by <HTTPError 404: "
+            "Not Found>)",
+            VideoUnavailableError,
+        ),
+        (
+            YT + "Unable to download API page: [Errno -3] Temporary failure in name resolution (caused by "
+            "TransportError('[Errno -3] Temporary failure in name resolution'))",
+            NetworkError,
+        ),
         ("ERROR: [generic] a: Unable to download webpage: The read operation timed out", NetworkError),
-        ("ERROR: [generic] a: Unable to download webpage: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
-         "failed: self-signed certificate (_ssl.c:1006)", NetworkError),
+        (
+            "ERROR: [generic] a: Unable to download webpage: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+            "failed: self-signed certificate (_ssl.c:1006)",
+            NetworkError,
+        ),
         ("ERROR: Unsupported URL: https://example.com/page", UnsupportedMediaError),
-        (YT + "Requested format is not available. Use --list-formats for a list of available formats",
-         UnsupportedMediaError),
+        (
+            YT + "Requested format is not available. Use --list-formats for a list of available formats",
+            UnsupportedMediaError,
+        ),
         (YT + "This live event will begin in 3 hours.", FetchError),
     ],
 )
@@ -373,8 +411,9 @@ def test_login_and_age_errors_hint_at_the_cookies_setting() -> None:
 
 def test_map_ytdlp_error_uses_the_exception_chain() -> None:
     geo = GeoRestrictedError("This video is blocked", countries=["US"])
-    assert isinstance(map_ytdlp_error(DownloadError("ERROR: This video is blocked", (None, geo, None))),
-                      GeoBlockedError)
+    assert isinstance(
+        map_ytdlp_error(DownloadError("ERROR: This video is blocked", (None, geo, None))), GeoBlockedError
+    )
 
     class Response:
         status, reason, headers, url = 503, "Service Unavailable", {}, "http://x"
@@ -382,8 +421,10 @@ def test_map_ytdlp_error_uses_the_exception_chain() -> None:
         def close(self) -> None:
             pass
 
-    wrapped = DownloadError("ERROR: [generic] a: Unable to download webpage: boom",
-                            (None, ExtractorError("boom", cause=HTTPError(Response())), None))
+    wrapped = DownloadError(
+        "ERROR: [generic] a: Unable to download webpage: boom",
+        (None, ExtractorError("boom", cause=HTTPError(Response())), None),
+    )
     assert isinstance(map_ytdlp_error(wrapped), NetworkError)
     assert isinstance(map_ytdlp_error(TransportError("weird")), NetworkError)
     assert type(map_ytdlp_error(DownloadError("ERROR: something odd"))) is FetchError
@@ -401,8 +442,7 @@ def test_expand_playlist_of_a_generic_page_is_bounded(http_server, make_media, s
     for name in ("a.m4a", "b.m4a", "c.m4a"):
         shutil.copy(make_media("speech.m4a"), http_server.root / name)
     (http_server.root / "list.html").write_text(
-        '<html><body><audio src="a.m4a"></audio><audio src="b.m4a"></audio><audio src="c.m4a"></audio>'
-        "</body></html>"
+        '<html><body><audio src="a.m4a"></audio><audio src="b.m4a"></audio><audio src="c.m4a"></audio></body></html>'
     )
     source = url_source(http_server.url("list.html"))
     sources = expand_playlist(source, settings=settings.model_copy(update={"max_playlist_items": 2}))
@@ -420,15 +460,42 @@ def test_expand_playlist_refused_when_playlists_are_disabled(http_server, settin
 
 def test_playlist_sources_turns_flat_youtube_entries_into_watch_urls() -> None:
     info = {
-        "_type": "playlist", "id": "PLabc", "extractor_key": "YoutubeTab",
+        "_type": "playlist",
+        "id": "PLabc",
+        "extractor_key": "YoutubeTab",
         "entries": [
-            {"_type": "url", "ie_key": "Youtube", "id": "aaaaaaaaaaa", "url": "https://www.youtube.com/watch?v=aaaaaaaaaaa"},
-            {"_type": "url", "ie_key": "Youtube", "id": "bbbbbbbbbbb", "url": "https://www.youtube.com/shorts/bbbbbbbbbbb"},
+            {
+                "_type": "url",
+                "ie_key": "Youtube",
+                "id": "aaaaaaaaaaa",
+                "url": "https://www.youtube.com/watch?v=aaaaaaaaaaa",
+            },
+            {
+                "_type": "url",
+                "ie_key": "Youtube",
+                "id": "bbbbbbbbbbb",
+                "url": "https://www.youtube.com/shorts/bbbbbbbbbbb",
+            },
             {"_type": "url", "ie_key": "Youtube", "id": "aaaaaaaaaaa", "url": "https://youtu.be/aaaaaaaaaaa"},
-            {"_type": "url", "ie_key": "YoutubeTab", "id": "PLnested", "url": "https://www.youtube.com/playlist?list=PLnested"},
+            {
+                "_type": "url",
+                "ie_key": "YoutubeTab",
+                "id": "PLnested",
+                "url": "https://www.youtube.com/playlist?list=PLnested",
+            },
             {"_type": "url", "ie_key": "Youtube", "id": "bad id!", "url": "x"},
-            {"_type": "url", "ie_key": "Youtube", "id": "ccccccccccc", "url": "https://www.youtube.com/watch?v=ccccccccccc"},
-            {"_type": "url", "ie_key": "Youtube", "id": "ddddddddddd", "url": "https://www.youtube.com/watch?v=ddddddddddd"},
+            {
+                "_type": "url",
+                "ie_key": "Youtube",
+                "id": "ccccccccccc",
+                "url": "https://www.youtube.com/watch?v=ccccccccccc",
+            },
+            {
+                "_type": "url",
+                "ie_key": "Youtube",
+                "id": "ddddddddddd",
+                "url": "https://www.youtube.com/watch?v=ddddddddddd",
+            },
         ],
     }
     sources = playlist_sources(info, limit=3)
@@ -442,10 +509,24 @@ def test_playlist_sources_turns_flat_youtube_entries_into_watch_urls() -> None:
 
 
 def test_media_info_reads_the_info_dict() -> None:
-    info = media_info({"title": "T", "duration": 61, "channel": "C", "webpage_url": "https://w", "upload_date":
-                       "20240102", "extractor_key": "Youtube", "filesize_approx": 1234.0})
-    assert (info.title, info.duration, info.uploader, info.extractor, info.filesize) == ("T", 61.0, "C",
-                                                                                          "Youtube", 1234)
+    info = media_info(
+        {
+            "title": "T",
+            "duration": 61,
+            "channel": "C",
+            "webpage_url": "https://w",
+            "upload_date": "20240102",
+            "extractor_key": "Youtube",
+            "filesize_approx": 1234.0,
+        }
+    )
+    assert (info.title, info.duration, info.uploader, info.extractor, info.filesize) == (
+        "T",
+        61.0,
+        "C",
+        "Youtube",
+        1234,
+    )
 
 
 def test_settings_fixture_allows_loopback(settings: Settings) -> None:

@@ -164,9 +164,7 @@ def test_parse_youtube_url_is_none_for_lookalike_hosts(text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "error", "code"), HOSTILE)
-def test_parse_source_refuses_hostile_input(
-    settings: Settings, text: str, error: type[SourceError], code: str
-) -> None:
+def test_parse_source_refuses_hostile_input(settings: Settings, text: str, error: type[SourceError], code: str) -> None:
     with pytest.raises(error) as info:
         parse_source(text, settings)
     assert info.value.code == code

@@ -464,9 +464,8 @@ def test_every_format_renders_from_a_real_whisper_transcript(real_transcript: Tr
 
 
 def test_long_segment_splits_into_even_cues_without_a_stub() -> None:
-    text = (
-        "Welcome to the show. This sample recording is transcribed on your own computer, without"
-    )  # 88 columns: just over one two-line cue
+    # 88 columns: just over one two-line cue
+    text = "Welcome to the show. This sample recording is transcribed on your own computer, without"
     segment = Segment(start=0.0, end=6.0, text=text)
     cues = build_cues([segment])
     assert len(cues) == 2

@@ -54,13 +54,18 @@ def assert_clean(settings: Settings) -> None:
     assert not settings.work_dir.exists() or list(settings.work_dir.iterdir()) == []
 
 
-def test_generic_url_is_downloaded_by_ytdlp_and_transcribed(web: Settings, http_server: LoopbackServer,
-                                                             make_media: Any) -> None:
+def test_generic_url_is_downloaded_by_ytdlp_and_transcribed(
+    web: Settings, http_server: LoopbackServer, make_media: Any
+) -> None:
     media = make_media("speech.m4a")
     shutil.copy(media, http_server.root / "speech.m4a")
     progress: list[str] = []
-    outcome = transcribe(http_server.url("speech.m4a"), settings=web, options=TranscribeOptions(formats=("json",)),
-                         progress=lambda stage, *_: progress.append(stage))
+    outcome = transcribe(
+        http_server.url("speech.m4a"),
+        settings=web,
+        options=TranscribeOptions(formats=("json",)),
+        progress=lambda stage, *_: progress.append(stage),
+    )
     t = outcome.transcript
     assert t.source.kind == "url" and t.origin == "whisper" and t.model == "tiny.en"
     assert word_overlap(SPEECH_WORDS, t.text) >= 0.7, t.text
@@ -70,8 +75,9 @@ def test_generic_url_is_downloaded_by_ytdlp_and_transcribed(web: Settings, http_
     assert_clean(web)
 
 
-def test_captions_first_skips_whisper_and_keeps_timestamps(web: Settings, http_server: LoopbackServer,
-                                                           make_media: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_captions_first_skips_whisper_and_keeps_timestamps(
+    web: Settings, http_server: LoopbackServer, make_media: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import faster_whisper
 
     def no_whisper(*args: Any, **kwargs: Any) -> None:
@@ -89,16 +95,18 @@ def test_captions_first_skips_whisper_and_keeps_timestamps(web: Settings, http_s
     assert_clean(web)
 
 
-def test_captions_never_runs_whisper_even_when_captions_exist(web: Settings, http_server: LoopbackServer,
-                                                               make_media: Any) -> None:
+def test_captions_never_runs_whisper_even_when_captions_exist(
+    web: Settings, http_server: LoopbackServer, make_media: Any
+) -> None:
     url = video_page(http_server, make_media("speech.mp4"), track=VTT)
     outcome = transcribe(url, settings=web, options=TranscribeOptions(captions="never", formats=("txt",)))
     assert outcome.transcript.origin == "whisper"
     assert word_overlap(SPEECH_WORDS, outcome.transcript.text) >= 0.6
 
 
-def test_captions_only_without_captions_fails_and_leaves_nothing(web: Settings, http_server: LoopbackServer,
-                                                                 make_media: Any) -> None:
+def test_captions_only_without_captions_fails_and_leaves_nothing(
+    web: Settings, http_server: LoopbackServer, make_media: Any
+) -> None:
     url = video_page(http_server, make_media("speech.mp4"), track=None)
     with pytest.raises(CaptionsUnavailableError) as excinfo:
         transcribe(url, settings=web, options=TranscribeOptions(captions="only"))

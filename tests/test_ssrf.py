@@ -96,18 +96,14 @@ def test_check_url_accepts_public_literal_ips(url: str) -> None:
     check_url(url, allow_private=False)  # literal IPs resolve offline; no connection is made
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://8.8.8.8/x", "file:///etc/passwd", "gopher://8.8.8.8/", "javascript:alert(1)"]
-)
+@pytest.mark.parametrize("url", ["ftp://8.8.8.8/x", "file:///etc/passwd", "gopher://8.8.8.8/", "javascript:alert(1)"])
 def test_check_url_refuses_other_schemes(url: str) -> None:
     for allow_private in (False, True):
         with pytest.raises(UnsafeUrlError, match="only http and https"):
             check_url(url, allow_private=allow_private)
 
 
-@pytest.mark.parametrize(
-    "url", ["http://user@8.8.8.8/", "http://a:b@8.8.8.8/", "http://8.8.8.8\\@127.0.0.1/"]
-)
+@pytest.mark.parametrize("url", ["http://user@8.8.8.8/", "http://a:b@8.8.8.8/", "http://8.8.8.8\\@127.0.0.1/"])
 def test_check_url_refuses_userinfo_even_when_private_allowed(url: str) -> None:
     for allow_private in (False, True):
         with pytest.raises(UnsafeUrlError, match="user name or password"):
@@ -152,8 +148,7 @@ def _fake_getaddrinfo(monkeypatch: pytest.MonkeyPatch, *answers: list[str]) -> l
         addresses = answers[min(len(asked), len(answers) - 1)]
         asked.append(host)
         return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-            for a in addresses
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses
         ]
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)

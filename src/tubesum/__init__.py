@@ -17,7 +17,6 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "__version__",
     "MediaInfo",
     "Segment",
     "Settings",
@@ -25,4 +24,5 @@ __all__ = [
     "Transcript",
     "TubesumError",
     "Word",
+    "__version__",
 ]

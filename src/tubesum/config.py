@@ -61,9 +61,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(8, ge=1, le=256, description="Batch size for batched inference.")
     cpu_threads: int = Field(0, ge=0, description="CPU threads for CTranslate2 (0: its default).")
     beam_size: int = Field(5, ge=1, le=20, description="Beam size for decoding.")
-    vad_filter: bool = Field(
-        True, description="Skip silence with the Silero VAD that ships with faster-whisper."
-    )
+    vad_filter: bool = Field(True, description="Skip silence with the Silero VAD that ships with faster-whisper.")
     language: str | None = Field(None, description="Spoken language code (en, de, ...); empty: detect.")
     word_timestamps: bool = Field(False, description="Add per-word timings to the transcript.")
     model_cache_dir: Path = Field(

@@ -91,9 +91,7 @@ def _pyav(_: Settings) -> Iterator[Check]:
     try:
         import av
     except ImportError as exc:
-        yield Check(
-            "pyav", "fail", f"cannot import av: {exc}", required=True, hint="pip install --force-reinstall av"
-        )
+        yield Check("pyav", "fail", f"cannot import av: {exc}", required=True, hint="pip install --force-reinstall av")
         return
     libs = getattr(av, "library_versions", {})
     avcodec = ".".join(map(str, libs.get("libavcodec", ()))) or "?"
@@ -230,9 +228,7 @@ def _models(settings: Settings) -> Iterator[Check]:
 
     found = cached_models(settings)
     names = ", ".join(f"{m.name} ({m.origin})" for m in found) or "none"
-    yield Check(
-        "models:cached", "ok" if found else "warn", names, hint=None if found else "tubesum models pull small"
-    )
+    yield Check("models:cached", "ok" if found else "warn", names, hint=None if found else "tubesum models pull small")
     try:
         resolved = resolve_model(settings.model, settings=settings)
     except TubesumError as exc:

@@ -44,9 +44,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto", stream: IO[str]
         redact,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if fmt == "json":  # the console renderer formats tracebacks itself
@@ -66,4 +64,3 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto", stream: IO[str]
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-

@@ -114,9 +114,7 @@ def transcribe(
     return TranscriptionOutcome(transcript=transcript, files=files, seconds=time.perf_counter() - started)
 
 
-def transcribe_source(
-    source: Source, *, settings: Settings, progress: ProgressFn = no_progress
-) -> Transcript:
+def transcribe_source(source: Source, *, settings: Settings, progress: ProgressFn = no_progress) -> Transcript:
     """Run the pipeline for one parsed source: captions first when allowed, else audio → Whisper."""
     with job_workdir(settings.work_dir) as workdir:
         if source.kind == "file":
@@ -151,9 +149,7 @@ def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> Trans
     progress("load_model", 0, None)
     loaded = models.load_model(settings)
     progress("load_model", 1, 1)
-    result = transcribe_speech(
-        samples, model=loaded, options=WhisperOptions.from_settings(settings), progress=progress
-    )
+    result = transcribe_speech(samples, model=loaded, options=WhisperOptions.from_settings(settings), progress=progress)
     info = audio.info if audio.info.duration else replace(audio.info, duration=round(samples.duration, 3))
     return _stamp(
         Transcript(
@@ -170,9 +166,7 @@ def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> Trans
 
 
 def _stamp(transcript: Transcript) -> Transcript:
-    return replace(
-        transcript, tubesum_version=__version__, created_at=datetime.now(UTC).isoformat(timespec="seconds")
-    )
+    return replace(transcript, tubesum_version=__version__, created_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def write_outputs(

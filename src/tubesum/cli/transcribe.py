@@ -38,9 +38,7 @@ def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ..
 
 @click.command(name="transcribe")
 @click.argument("sources", nargs=-1, metavar="SOURCE...")
-@click.option(
-    "--sample", is_flag=True, help=f"Transcribe the bundled sample (offline; model {SAMPLE_MODEL})."
-)
+@click.option("--sample", is_flag=True, help=f"Transcribe the bundled sample (offline; model {SAMPLE_MODEL}).")
 @click.option("-m", "--model", help="Model name (tiny … large-v3-turbo), Hugging Face repo id or local path.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where Whisper runs.")
 @click.option("--compute-type", help="auto, int8, float16, int8_float16, float32 …")
@@ -75,8 +73,7 @@ def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ..
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @pass_app
 def transcribe_command(
-    app: AppContext,
-    /, sources: tuple[str, ...], sample: bool, as_json: bool, quiet: bool, **opts: Any
+    app: AppContext, /, sources: tuple[str, ...], sample: bool, as_json: bool, quiet: bool, **opts: Any
 ) -> None:
     """Transcribe YouTube URLs or media files and write txt, srt, vtt, json, md or pdf.
 
@@ -113,6 +110,7 @@ def transcribe_command(
         echo_json({"results": reports})
     if first_error is not None:
         raise SystemExit(first_error.exit_code)
+
 
 def _report(outcome: TranscriptionOutcome) -> dict[str, Any]:
     t = outcome.transcript

@@ -19,6 +19,7 @@ Cue rules, following common subtitle practice:
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -179,7 +180,7 @@ def _pack(units: Sequence[_Unit], first_width: int) -> list[list[_Unit]]:
         if len(cuts) < len(greedy) - 1 and width >= total * (len(cuts) + 1) / len(greedy) and i + 1 < len(units):
             cuts.append(i + 1)
     edges = [0, *cuts, len(units)]
-    even = [list(units[a:b]) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    even = [list(units[a:b]) for a, b in itertools.pairwise(edges) if b > a]
     fits = all(_pack_greedy(chunk, first_width) == [chunk] for chunk in even)
     return even if fits and len(even) == len(greedy) else greedy
 

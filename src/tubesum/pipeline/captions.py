@@ -84,9 +84,7 @@ def select_track(info: Mapping[str, Any], *, language: str | None, allow_auto: b
     spoken = next((k.removesuffix("-orig") for k in info.get("automatic_captions") or () if k.endswith("-orig")), None)
     wanted = (language or _str(info.get("language")) or spoken or "en").lower().replace("_", "-")
     manual = _tracks(info.get("subtitles"), auto=False)
-    ranked = sorted(
-        (rank, i, key) for i, key in enumerate(manual) if (rank := _manual_rank(key, wanted)) is not None
-    )
+    ranked = sorted((rank, i, key) for i, key in enumerate(manual) if (rank := _manual_rank(key, wanted)) is not None)
     if ranked:
         return _best_format(manual[ranked[0][2]])
     if not allow_auto:
@@ -142,8 +140,9 @@ def fetch_captions(
         logger.info("the %s captions of %s are empty", track.key, source.label)
         return None
     duration = info.get("duration")
-    logger.info("using %s %s captions (%s) for %s", track.key, track.ext, "auto" if track.auto else "human",
-                source.label)
+    logger.info(
+        "using %s %s captions (%s) for %s", track.key, track.ext, "auto" if track.auto else "human", source.label
+    )
     return Transcript(
         source=source,
         segments=segments,
@@ -177,8 +176,15 @@ def captions_for_mode(
     if info is None:  # probe errors are the video's errors, whatever the mode: let them through
         info = probe(source, settings=settings, url_guard=url_guard)
     try:
-        transcript = fetch_captions(source, settings=settings, workdir=workdir, language=language,
-                                    progress=progress, info=info, url_guard=url_guard)
+        transcript = fetch_captions(
+            source,
+            settings=settings,
+            workdir=workdir,
+            language=language,
+            progress=progress,
+            info=info,
+            url_guard=url_guard,
+        )
     except FetchError as exc:
         if mode == "auto":
             logger.warning("captions of %s failed, falling back to speech recognition: %s", source.label, exc)
@@ -201,8 +207,16 @@ def parse_captions(data: str | bytes, fmt: str) -> tuple[Segment, ...]:
     automatic captions) are dropped. Raises ``ValueError`` for an unknown format or unreadable data.
     """
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data.lstrip("\ufeff")
-    parsers = {"vtt": _parse_cues, "webvtt": _parse_cues, "srt": _parse_cues, "json3": _parse_json3,
-               "srv3": _parse_srv3, "ttml": _parse_ttml, "xml": _parse_ttml, "dfxp": _parse_ttml}
+    parsers = {
+        "vtt": _parse_cues,
+        "webvtt": _parse_cues,
+        "srt": _parse_cues,
+        "json3": _parse_json3,
+        "srv3": _parse_srv3,
+        "ttml": _parse_ttml,
+        "xml": _parse_ttml,
+        "dfxp": _parse_ttml,
+    }
     parser = parsers.get(fmt.lower())
     if parser is None:
         raise ValueError(f"unsupported caption format {fmt!r}")
@@ -346,8 +360,15 @@ def _tracks(value: Any, *, auto: bool) -> dict[str, list[Track]]:
         if not isinstance(key, str) or key in _SKIP_KEYS or not isinstance(formats, list):
             continue
         usable = [
-            Track(key=key, ext=str(f.get("ext") or "").lower(), auto=auto, url=_str(f.get("url")),
-                  data=f.get("data") if isinstance(f.get("data"), str) else None, name=_str(f.get("name")), raw=f)
+            Track(
+                key=key,
+                ext=str(f.get("ext") or "").lower(),
+                auto=auto,
+                url=_str(f.get("url")),
+                data=f.get("data") if isinstance(f.get("data"), str) else None,
+                name=_str(f.get("name")),
+                raw=f,
+            )
             for f in formats
             if isinstance(f, Mapping) and _plain_file(f)
         ]
@@ -364,8 +385,11 @@ def _plain_file(fmt: Mapping[str, Any]) -> bool:
         return True
     url = str(fmt.get("url") or "")
     protocol = str(fmt.get("protocol") or "")
-    return url.lower().startswith(("http://", "https://")) and protocol in ("", "http", "https") and \
-        ".m3u8" not in url.lower()
+    return (
+        url.lower().startswith(("http://", "https://"))
+        and protocol in ("", "http", "https")
+        and ".m3u8" not in url.lower()
+    )
 
 
 def _manual_rank(key: str, wanted: str) -> int | None:

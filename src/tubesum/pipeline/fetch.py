@@ -87,14 +87,11 @@ def check_limits(info: Mapping[str, Any], *, settings: Settings) -> None:
     Unknown values pass: the size is capped again while downloading, the duration when decoding.
     """
     if info.get("is_live"):
-        raise UnsupportedMediaError(
-            "Live streams cannot be transcribed.", hint="Try again after the stream has ended."
-        )
+        raise UnsupportedMediaError("Live streams cannot be transcribed.", hint="Try again after the stream has ended.")
     duration = info.get("duration")
     if settings.max_duration and isinstance(duration, int | float) and duration > settings.max_duration:
         raise DurationLimitError(
-            f"Media is {_clock(duration)} long; the limit is {_clock(settings.max_duration)} "
-            "(TUBESUM_MAX_DURATION).",
+            f"Media is {_clock(duration)} long; the limit is {_clock(settings.max_duration)} (TUBESUM_MAX_DURATION).",
             hint="Raise TUBESUM_MAX_DURATION (seconds, 0 = no limit) or pick shorter media.",
             duration=duration,
             limit=settings.max_duration,
@@ -273,9 +270,7 @@ def _entry_source(entry: Any, *, playlist_id: str | None) -> Source | None:
         if not video_id or not _YOUTUBE_ID.fullmatch(video_id):
             return None
         watch = f"https://www.youtube.com/watch?v={video_id}"
-        return Source(
-            kind="youtube", original=url or watch, url=watch, video_id=video_id, playlist_id=playlist_id
-        )
+        return Source(kind="youtube", original=url or watch, url=watch, video_id=video_id, playlist_id=playlist_id)
     if entry.get("_type") == "playlist" or ie_key in ("YoutubeTab", "YoutubePlaylist") or not url:
         return None
     if not url.lower().startswith(("http://", "https://")):

@@ -233,9 +233,7 @@ def _from_http_url(original: str, settings: Settings) -> Source:
     if ref is not None:
         return _youtube_source(ref, original, settings)
     if "\\" in original or any(c.isspace() for c in original):
-        raise InvalidUrlError(
-            "URLs cannot contain backslashes or spaces.", hint="Percent-encode them (%5C, %20)."
-        )
+        raise InvalidUrlError("URLs cannot contain backslashes or spaces.", hint="Percent-encode them (%5C, %20).")
     url = _normalise_url(original)  # malformed URLs are invalid whatever the setting
     if not settings.allow_generic_urls:
         raise GenericUrlNotAllowedError(

@@ -119,6 +119,4 @@ def _segment(raw: Any) -> Segment:
         )
         for w in (raw.words or ())
     )
-    return Segment(
-        start=round(float(raw.start), 3), end=round(float(raw.end), 3), text=raw.text.strip(), words=words
-    )
+    return Segment(start=round(float(raw.start), 3), end=round(float(raw.end), 3), text=raw.text.strip(), words=words)

@@ -261,9 +261,7 @@ def base_params(settings: Settings) -> dict[str, Any]:
 
 
 @contextmanager
-def open_ydl(
-    settings: Settings, *, url_guard: UrlGuard | None, extra: dict[str, Any] | None = None
-) -> Iterator[Any]:
+def open_ydl(settings: Settings, *, url_guard: UrlGuard | None, extra: dict[str, Any] | None = None) -> Iterator[Any]:
     """Yield a configured ``YoutubeDL``; yt-dlp errors raised inside the block become tubesum errors.
 
     A request the guard refused is reported as the guard's own error (``UnsafeUrlError``, ...), however
@@ -297,21 +295,33 @@ _RULES: tuple[tuple[type[TubesumError], str, str | None], ...] = (
     (PrivateVideoError, r"private video|video is private", None),
     (RateLimitedError, r"\b429\b|too many requests|rate.?limit", "Wait a while before trying again."),
     (AgeRestrictedError, r"confirm your age|age.?restricted|inappropriate for some users", COOKIES_HINT),
-    (LoginRequiredError,
-     r"not a bot|members[- ]only|channel's members|join this channel|login required|\blog in\b|sign in|"
-     r"registered users|account authentication|cookies", COOKIES_HINT),
+    (
+        LoginRequiredError,
+        r"not a bot|members[- ]only|channel's members|join this channel|login required|\blog in\b|sign in|"
+        r"registered users|account authentication|cookies",
+        COOKIES_HINT,
+    ),
     (GeoBlockedError, r"in your country|from your location|geo.?restrict", None),
-    (UnsupportedMediaError,
-     r"unsupported url|no video formats|no formats found|requested format is not available|drm protected|"
-     r"no media found|not a valid url", None),
-    (VideoUnavailableError,
-     r"video unavailable|not available|no longer available|has been removed|been terminated|does not exist|"
-     r"\b404\b|\b410\b|not found", None),
-    (NetworkError,
-     r"name or service not known|temporary failure in name resolution|nodename nor servname|getaddrinfo|"
-     r"name resolution|connection refused|connection reset|connection aborted|timed out|timeout|"
-     r"network is unreachable|no route to host|\bssl\b|certificate|remote end closed|incomplete read|"
-     r"bytes read", "Check your network connection and try again."),
+    (
+        UnsupportedMediaError,
+        r"unsupported url|no video formats|no formats found|requested format is not available|drm protected|"
+        r"no media found|not a valid url",
+        None,
+    ),
+    (
+        VideoUnavailableError,
+        r"video unavailable|not available|no longer available|has been removed|been terminated|does not exist|"
+        r"\b404\b|\b410\b|not found",
+        None,
+    ),
+    (
+        NetworkError,
+        r"name or service not known|temporary failure in name resolution|nodename nor servname|getaddrinfo|"
+        r"name resolution|connection refused|connection reset|connection aborted|timed out|timeout|"
+        r"network is unreachable|no route to host|\bssl\b|certificate|remote end closed|incomplete read|"
+        r"bytes read",
+        "Check your network connection and try again.",
+    ),
 )
 
 
@@ -358,8 +368,10 @@ def map_ytdlp_error(exc: BaseException) -> TubesumError:
         if isinstance(item, _RefusedRequest):
             return item.error
         if isinstance(item, CookieLoadError):
-            return ConfigError(f"Cannot use the cookies file: {clean_message(str(exc))}",
-                               hint="Export cookies in Netscape cookies.txt format, or unset TUBESUM_COOKIES_FILE.")
+            return ConfigError(
+                f"Cannot use the cookies file: {clean_message(str(exc))}",
+                hint="Export cookies in Netscape cookies.txt format, or unset TUBESUM_COOKIES_FILE.",
+            )
     text = " ".join(str(i) for i in chain if isinstance(i, DownloadError | ExtractorError)) or str(exc)
     message = clean_message(str(exc))
     details = {"detail": message}
@@ -392,7 +404,5 @@ def _from_status(status: int, message: str, details: dict[str, Any]) -> TubesumE
     return FetchError(message, **details)
 
 
-def _build(
-    error_class: type[TubesumError], message: str, hint: str | None, details: dict[str, Any]
-) -> TubesumError:
+def _build(error_class: type[TubesumError], message: str, hint: str | None, details: dict[str, Any]) -> TubesumError:
     return error_class(message, hint=hint, **details)
