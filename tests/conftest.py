@@ -144,6 +144,12 @@ def http_server(tmp_path: Path) -> Iterator[LoopbackServer]:
         def log_message(self, format: str, *args: object) -> None:  # quiet
             pass
 
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except (BrokenPipeError, ConnectionResetError):  # a client that aborts a download on purpose
+                pass
+
         def _redirect(self) -> bool:
             server_state.requests.append(self.path)
             target = server_state.redirects.get(urllib.parse.urlsplit(self.path).path)

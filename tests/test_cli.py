@@ -146,3 +146,20 @@ def test_models_list_and_path(env: Path, tiny_model_path: Path) -> None:
     assert run("models", "path", "tiny.en").stdout.strip() == str(tiny_model_path)
     missing = run("models", "path", "large-v3")
     assert missing.exit_code == 5 and "tubesum models pull large-v3" in missing.stderr
+
+
+def test_models_pull_without_network_fails_cleanly_and_hides_the_token(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_doNotPrintThis123")  # HF_HUB_OFFLINE=1 is set for every test
+    result = run("models", "pull", "base")
+    assert result.exit_code == 5
+    assert "Could not download model 'base'" in result.stderr
+    assert "hf_doNotPrintThis123" not in result.output
+
+
+def test_json_report_says_which_device_ran_and_why(env: Path, speech_wav: Path) -> None:
+    result = run("transcribe", str(speech_wav), "-f", "txt", "--json")
+    device = json.loads(result.stdout)["results"][0]["device"]
+    assert device["device"] == "cpu" and device["compute_type"] == "int8"
+    assert device["reason"] == "cpu requested"

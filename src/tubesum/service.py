@@ -32,6 +32,7 @@ from tubesum.records import Audio, MediaInfo, Source, Transcript
 
 if TYPE_CHECKING:
     from tubesum.config import CaptionsMode, OutputFormat, Settings
+    from tubesum.pipeline.models import DeviceChoice
 
 __all__ = [
     "TranscribeOptions",
@@ -77,7 +78,7 @@ class TranscriptionOutcome:
     transcript: Transcript
     files: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
-    device: str | None = None
+    device: DeviceChoice | None = None  # None when the transcript came from captions
 
 
 def sample_path() -> Path:
@@ -109,13 +110,20 @@ def transcribe(
     effective = (options or TranscribeOptions()).effective(settings)
     output_dir = ensure_writable_dir(effective.output_dir)  # fail before any long work
     parsed = parse_source(source, effective) if isinstance(source, str) else source
-    transcript = transcribe_source(parsed, settings=effective, progress=progress)
+    transcript, device = _run(parsed, settings=effective, progress=progress)
     files = write_outputs(transcript, formats=effective.formats, output_dir=output_dir, progress=progress)
-    return TranscriptionOutcome(transcript=transcript, files=files, seconds=time.perf_counter() - started)
+    return TranscriptionOutcome(
+        transcript=transcript, files=files, seconds=time.perf_counter() - started, device=device
+    )
 
 
 def transcribe_source(source: Source, *, settings: Settings, progress: ProgressFn = no_progress) -> Transcript:
     """Run the pipeline for one parsed source: captions first when allowed, else audio → Whisper."""
+    return _run(source, settings=settings, progress=progress)[0]
+
+
+def _run(source: Source, *, settings: Settings, progress: ProgressFn) -> tuple[Transcript, DeviceChoice | None]:
+    """Return the transcript and, when Whisper ran, the device it ran on."""
     with job_workdir(settings.work_dir) as workdir:
         if source.kind == "file":
             assert source.path is not None
@@ -132,12 +140,12 @@ def transcribe_source(source: Source, *, settings: Settings, progress: ProgressF
         )
         if captioned is not None:
             logger.info("transcript from captions", extra={"source": source.label, "origin": captioned.origin})
-            return _stamp(captioned)
+            return _stamp(captioned), None
         audio = fetch.fetch_audio(source, settings=settings, workdir=workdir, progress=progress, info=info)
         return _from_audio(audio, settings, progress)
 
 
-def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> Transcript:
+def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> tuple[Transcript, DeviceChoice]:
     name = audio.path.name if audio.source.kind == "file" else audio.source.label
     duration = decode.probe_duration(audio.path)
     decode.check_duration(duration, max_duration=settings.max_duration, name=name)
@@ -151,7 +159,7 @@ def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> Trans
     progress("load_model", 1, 1)
     result = transcribe_speech(samples, model=loaded, options=WhisperOptions.from_settings(settings), progress=progress)
     info = audio.info if audio.info.duration else replace(audio.info, duration=round(samples.duration, 3))
-    return _stamp(
+    transcript = _stamp(
         Transcript(
             source=audio.source,
             segments=result.segments,
@@ -163,6 +171,7 @@ def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> Trans
             duration=round(samples.duration, 3),
         )
     )
+    return transcript, loaded.device
 
 
 def _stamp(transcript: Transcript) -> Transcript:

@@ -125,13 +125,23 @@ def _report(outcome: TranscriptionOutcome) -> dict[str, Any]:
         "duration": t.duration,
         "segments": len(t.segments),
         "seconds": round(outcome.seconds, 3),
+        "device": None
+        if outcome.device is None
+        else {
+            "device": outcome.device.device,
+            "compute_type": outcome.device.compute_type,
+            "reason": outcome.device.reason,
+        },
         "files": {fmt: str(path) for fmt, path in outcome.files.items()},
     }
 
 
 def _print_outcome(outcome: TranscriptionOutcome) -> None:
     t = outcome.transcript
-    how = f"Whisper {t.model}" if t.origin == "whisper" else t.origin.replace("_", " ")
+    how = t.origin.replace("_", " ")
+    if outcome.device is not None:
+        d = outcome.device
+        how = f"Whisper {t.model} on {d.device}/{d.compute_type} ({d.reason})"
     audio = f", {t.duration:.1f} s of audio" if t.duration else ""
     click.echo(
         f"{t.title}: {len(t.segments)} segments, language {t.language or '?'}{audio}, "
