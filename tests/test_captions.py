@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,21 +25,7 @@ from tubesum.pipeline.captions import (
 )
 from tubesum.records import Source
 
-LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
-
-
-@pytest.fixture(autouse=True)
-def _loopback_dns_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every other name fails to resolve, as it does offline: these tests never reach the internet."""
-    real = socket.getaddrinfo
-
-    def local_only(host, *args, **kwargs):  # type: ignore[no-untyped-def]
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in LOOPBACK_NAMES:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+pytestmark = pytest.mark.usefixtures("loopback_dns_only")
 
 
 @pytest.fixture(autouse=True)

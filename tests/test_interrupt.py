@@ -49,5 +49,6 @@ def test_sigint_during_transcription_exits_130_and_cleans_up(tmp_path: Path, lon
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, (proc.returncode, stderr)
     assert "Interrupted" in stderr
+    assert stdout == "", "no output paths are printed for an interrupted job"
     assert list(work.iterdir()) == [], "temporary job directory left behind"
     assert not out.exists() or list(out.iterdir()) == [], "no outputs after an interrupted job"

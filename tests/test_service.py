@@ -20,6 +20,8 @@ from tubesum.errors import (
 )
 from tubesum.service import TranscribeOptions, transcribe
 
+pytestmark = pytest.mark.usefixtures("loopback_dns_only")
+
 VTT = """WEBVTT
 
 00:00:00.500 --> 00:00:02.000
