@@ -163,3 +163,24 @@ def test_json_report_says_which_device_ran_and_why(env: Path, speech_wav: Path) 
     device = json.loads(result.stdout)["results"][0]["device"]
     assert device["device"] == "cpu" and device["compute_type"] == "int8"
     assert device["reason"] == "cpu requested"
+
+
+def test_progress_bars_draw_on_a_terminal_and_stay_silent_otherwise() -> None:
+    import io
+
+    from rich.console import Console
+
+    from tubesum.cli.progress import cli_progress
+    from tubesum.progress import no_progress
+
+    screen = io.StringIO()
+    with cli_progress("talk", enabled=True, console=Console(file=screen, force_terminal=True, width=120)) as bar:
+        bar("download", 512 * 1024, 1024 * 1024)
+        bar("transcribe", 75.0, 150.0)
+    drawn = screen.getvalue()
+    assert "Downloading audio talk" in drawn and "Transcribing talk" in drawn
+    assert "1:15/2:30" in drawn and "50%" in drawn
+    piped = io.StringIO()
+    with cli_progress("talk", enabled=True, console=Console(file=piped, force_terminal=False)) as bar:
+        assert bar is no_progress
+    assert piped.getvalue() == ""
