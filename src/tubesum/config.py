@@ -98,6 +98,34 @@ class Settings(BaseSettings):
         ("txt", "srt", "vtt", "json", "md"), description="Default output formats (comma separated)."
     )
 
+    # -- server and job queue -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share"),
+        description="State of the server: the SQLite job store ($XDG_DATA_HOME/tubesum).",
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the job store (empty: sqlite:///<data_dir>/tubesum.db)."
+    )
+    host: str = Field("127.0.0.1", description="Address `tubesum serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `tubesum serve` listens on.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies trusted for X-Forwarded-For/Proto (comma separated; nginx's address)."
+    )
+    auth_disabled: bool = Field(False, description="Serve without API keys (a warning is logged off loopback).")
+    workers: int = Field(0, ge=0, le=64, description="Jobs run at once (0: one per GPU, else one per 4 CPU cores).")
+    job_retries: int = Field(3, ge=0, le=20, description="Retries of a job after a transient failure.")
+    retry_backoff: float = Field(10.0, ge=0, description="First retry delay in seconds (doubles each time).")
+    shutdown_grace: float = Field(30.0, ge=0, description="Seconds running jobs get to finish on SIGTERM.")
+    retention_days: float = Field(30.0, ge=0, description="Finished jobs and results older than this are removed.")
+    rate_limit_per_minute: int = Field(120, ge=0, description="API requests per key per minute (0: no limit).")
+    max_active_jobs_per_key: int = Field(4, ge=0, description="Queued + running jobs per key (0: no limit).")
+    max_audio_hours_per_day: float = Field(24.0, ge=0, description="Audio hours per key per day (0: no limit).")
+    max_body_kb: int = Field(64, ge=1, description="Largest API request body in KiB.")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Origins allowed by CORS (comma separated; empty: CORS off)."
+    )
+    ready_min_free_mb: int = Field(1024, ge=0, description="/readyz fails when a data dir has less free space.")
+
     # -- secrets ---------------------------------------------------------------------------------------
     hf_token: SecretStr | None = Field(
         None,
@@ -105,19 +133,25 @@ class Settings(BaseSettings):
         description="Hugging Face token (pyannote diarization, gated models). Never logged.",
     )
 
+    sentry_dsn: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("TUBESUM_SENTRY_DSN", "SENTRY_DSN", "sentry_dsn"),
+        description="Sentry DSN for error tracking (needs tubesum[sentry]); nothing is sent when empty.",
+    )
+
     @field_validator("language", "cookies_file", "work_dir", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("model_cache_dir", "output_dir", "work_dir", "cookies_file")
+    @field_validator("model_cache_dir", "output_dir", "work_dir", "cookies_file", "data_dir")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
 
-    @field_validator("formats", mode="before")
+    @field_validator("formats", "cors_origins", mode="before")
     @classmethod
-    def _split_formats(cls, value: object) -> object:
+    def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
@@ -137,8 +171,17 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def sqlalchemy_url(self) -> str:
+        """Return the job store URL (SQLite in ``data_dir`` unless ``database_url`` is set)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'tubesum.db'}"
+
+    @property
     def max_filesize_bytes(self) -> int | None:
         return self.max_filesize_mb * 1024 * 1024 if self.max_filesize_mb else None
+
+
+_FACTORY_DEFAULTS = {"model_cache_dir": "~/.cache/tubesum/models", "data_dir": "~/.local/share/tubesum"}
+_SECRET_ENV = {"hf_token": "HF_TOKEN", "sentry_dsn": "SENTRY_DSN"}
 
 
 def env_example() -> str:
@@ -150,14 +193,14 @@ def env_example() -> str:
     ]
     for name, info in Settings.model_fields.items():
         default = info.get_default(call_default_factory=False)
-        if name == "hf_token":
-            env = "HF_TOKEN"
+        if name in _SECRET_ENV:
+            env = _SECRET_ENV[name]
             value = ""
         else:
             env = f"TUBESUM_{name.upper()}"
             value = _env_value(default)
         if info.default_factory is not None:  # machine-dependent: show the documented default
-            value = "~/.cache/tubesum/models"
+            value = _FACTORY_DEFAULTS[name]
         lines.append(f"# {info.description}")
         lines.append(f"{env}={value}")
     return "\n".join(lines) + "\n"

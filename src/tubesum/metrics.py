@@ -1,0 +1,107 @@
+"""Prometheus metrics of the job pipeline (HTTP request metrics come from Litestar's Prometheus middleware).
+
+Counters and histograms are updated by the executors; gauges that mirror the store (jobs by state, queue depth)
+are read at scrape time by :class:`StoreCollector`, so every API replica reports the same numbers.
+Aggregates only: no job ids, sources, keys or addresses in labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from tubesum.jobs.types import JobState
+
+__all__ = [
+    "AUDIO_SECONDS",
+    "CACHE_HITS",
+    "JOBS_FINISHED",
+    "JOBS_SUBMITTED",
+    "MODEL_LOAD_SECONDS",
+    "REALTIME_FACTOR",
+    "STAGE_SECONDS",
+    "StoreCollector",
+    "register_store_collector",
+]
+
+logger = logging.getLogger(__name__)
+
+JOBS_SUBMITTED = Counter("tubesum_jobs_submitted", "Jobs submitted through the API.", ["cache"])
+JOBS_FINISHED = Counter("tubesum_jobs_finished", "Jobs that reached a final state.", ["state"])
+CACHE_HITS = Counter("tubesum_cache_hits", "Submissions answered from a finished job's result.")
+STAGE_SECONDS = Histogram(
+    "tubesum_stage_duration_seconds",
+    "Wall time of pipeline stages.",
+    ["stage"],
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
+AUDIO_SECONDS = Counter("tubesum_audio_seconds_processed", "Seconds of audio transcribed.", ["origin"])
+REALTIME_FACTOR = Histogram(
+    "tubesum_realtime_factor",
+    "Audio seconds per second of transcription (higher is faster).",
+    buckets=(0.5, 1, 2, 5, 10, 20, 50, 100, 200),
+)
+MODEL_LOAD_SECONDS = Histogram(
+    "tubesum_model_load_seconds", "Time to load a Whisper model.", ["device"], buckets=(0.5, 1, 2, 5, 10, 30, 60, 120)
+)
+
+
+class StoreCollector(Collector):
+    """Jobs by state and queue depth, read from the job store at scrape time; GPU memory when NVML is there."""
+
+    def __init__(self, counts: Callable[[], dict[JobState, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        from tubesum.jobs.types import JobState
+
+        try:
+            counts = self._counts()
+        except Exception:  # a scrape must not fail because the DB blinked; readiness reports that
+            logger.warning("metrics: could not read job counts", exc_info=True)
+            counts = {}
+        by_state = GaugeMetricFamily("tubesum_jobs", "Jobs in the store by state.", labels=["state"])
+        for state in JobState:
+            by_state.add_metric([state.value], counts.get(state, 0))
+        yield by_state
+        yield GaugeMetricFamily("tubesum_queue_depth", "Jobs waiting to run.", value=counts.get(JobState.QUEUED, 0))
+        yield from _gpu_memory()
+
+
+def _gpu_memory() -> Iterator[Metric]:
+    try:
+        import pynvml  # nvidia-ml-py, present in the CUDA image
+    except ImportError:
+        return
+    try:
+        pynvml.nvmlInit()
+        used = GaugeMetricFamily("tubesum_gpu_memory_used_bytes", "GPU memory in use.", labels=["gpu"])
+        total = GaugeMetricFamily("tubesum_gpu_memory_total_bytes", "GPU memory in total.", labels=["gpu"])
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            info = pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(index))
+            used.add_metric([str(index)], info.used)
+            total.add_metric([str(index)], info.total)
+        yield used
+        yield total
+    except Exception:  # no driver: no GPU series
+        return
+
+
+def register_store_collector(
+    counts: Callable[[], dict[JobState, int]], registry: CollectorRegistry = REGISTRY
+) -> StoreCollector:
+    """Register (once per registry) a collector reading ``counts``; re-registering replaces the old one."""
+    for existing in list(getattr(registry, "_collector_to_names", {})):
+        if isinstance(existing, StoreCollector):
+            registry.unregister(existing)
+    collector = StoreCollector(counts)
+    registry.register(collector)
+    return collector
