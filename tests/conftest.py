@@ -52,11 +52,14 @@ def loopback_dns_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every name but loopback fail to resolve, as it does offline: the test can never reach the internet."""
     real = socket.getaddrinfo
 
-    def local_only(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def local_only(host, port=None, *args, **kwargs):  # type: ignore[no-untyped-def]
         name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in LOOPBACK_NAMES:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real(host, *args, **kwargs)
+        if name in LOOPBACK_NAMES:
+            return real(host, port, *args, **kwargs)
+        try:  # an address literal in any notation resolves without DNS
+            return real(host, port, flags=socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
 
     monkeypatch.setattr(socket, "getaddrinfo", local_only)
 

@@ -101,7 +101,7 @@ def job_workdir(parent: Path | None) -> Iterator[Path]:
         except OSError as exc:
             raise _output_error(exc, parent) from None
     try:
-        path = Path(tempfile.mkdtemp(prefix="tubesum-", dir=parent))
+        path = Path(tempfile.mkdtemp(prefix=f"tubesum-{os.getpid()}-", dir=parent))
     except OSError as exc:
         raise _output_error(exc, parent or Path(tempfile.gettempdir())) from None
     try:

@@ -72,14 +72,22 @@ def cli(ctx: click.Context, log_level: str | None, log_format: str | None) -> No
 
 def _register() -> None:
     from tubesum.cli.config import config
+    from tubesum.cli.db import db
     from tubesum.cli.doctor import doctor
+    from tubesum.cli.jobs import jobs
+    from tubesum.cli.keys import keys
     from tubesum.cli.models import models
+    from tubesum.cli.serve import serve
     from tubesum.cli.transcribe import transcribe_command as transcribe
 
     cli.add_command(transcribe)
     cli.add_command(doctor)
     cli.add_command(models)
     cli.add_command(config)
+    cli.add_command(serve)
+    cli.add_command(db)
+    cli.add_command(keys)
+    cli.add_command(jobs)
 
 
 _register()

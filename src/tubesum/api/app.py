@@ -1,0 +1,128 @@
+"""The Litestar application factory: ``create_app(settings)``; ``tubesum serve`` runs it under uvicorn.
+
+The embedded default is one process: this app, the SQLite job store and the in-process worker pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from tubesum import __version__
+from tubesum.api.auth import PUBLIC_PATHS, ApiKeyMiddleware, owner_of
+from tubesum.api.errors import exception_handlers
+from tubesum.api.health import HealthController
+from tubesum.api.jobs import JobController
+from tubesum.api.middleware import RequestContextMiddleware
+from tubesum.config import Settings
+from tubesum.metrics import register_store_collector
+
+if TYPE_CHECKING:
+    from tubesum.jobs.executor import LocalExecutor
+    from tubesum.jobs.store import SqlJobStore
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    openmetrics_format = False
+
+
+def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = None, worker: bool = True) -> Litestar:
+    """Build the app. ``store`` injects a job store (tests); ``worker=False`` runs the API without executing jobs."""
+    settings = settings or Settings()
+    _init_sentry(settings)
+
+    @asynccontextmanager
+    async def services(app: Litestar) -> AsyncIterator[None]:
+        from tubesum.jobs.db import make_engine
+        from tubesum.jobs.executor import LocalExecutor
+        from tubesum.jobs.migrate import upgrade
+        from tubesum.jobs.store import SqlJobStore
+
+        engine = None
+        job_store = store
+        if job_store is None:
+            upgrade(settings.sqlalchemy_url)
+            engine = make_engine(settings.sqlalchemy_url)
+            job_store = SqlJobStore(engine)
+        app.state.store = job_store
+        register_store_collector(job_store.count_by_state)
+        executor: LocalExecutor | None = LocalExecutor(job_store, settings) if worker else None
+        _bind_executor(app.state, executor)
+        if executor is not None:
+            executor.start()
+        logger.info("tubesum api ready", extra={"version": __version__, "worker": worker})
+        try:
+            yield
+        finally:
+            if executor is not None:
+                executor.stop()
+            if engine is not None:
+                engine.dispose()
+            logger.info("tubesum api stopped")
+
+    prometheus = PrometheusConfig(app_name="tubesum", prefix="tubesum_http", group_path=True, exclude=["^/metrics"])
+    middleware: list[Any] = [
+        RequestContextMiddleware,
+        prometheus.middleware,
+        DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS),
+    ]
+    if settings.rate_limit_per_minute:
+        middleware.append(
+            RateLimitConfig(
+                rate_limit=("minute", settings.rate_limit_per_minute),
+                identifier_for_request=owner_of,
+                exclude=["^/healthz$", "^/readyz$", "^/metrics"],
+            ).middleware
+        )
+    return Litestar(
+        route_handlers=[JobController, HealthController, MetricsController],
+        lifespan=[services],
+        state=State({"settings": settings}),
+        middleware=middleware,
+        exception_handlers=exception_handlers,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        request_max_body_size=settings.max_body_kb * 1024,
+        openapi_config=OpenAPIConfig(title="tubesum", version=__version__, path="/schema"),
+        debug=False,
+        logging_config=None,  # tubesum.logs configures logging (structlog); keep Litestar from replacing it
+    )
+
+
+def _bind_executor(state: State, executor: LocalExecutor | None) -> None:
+    """Expose the few executor actions handlers need, as plain callables (None-safe)."""
+    state.executor = executor
+    state.executor_notify = executor.notify if executor else (lambda: None)
+    state.executor_cancel = executor.cancel if executor else (lambda _job_id: None)
+    state.executor_alive = (lambda: executor.alive) if executor else (lambda: None)
+
+
+def _init_sentry(settings: Settings) -> None:
+    if settings.sentry_dsn is None:
+        return
+    try:
+        import sentry_sdk
+    except ImportError:
+        logger.warning("SENTRY_DSN is set but sentry-sdk is missing: pip install 'tubesum[sentry]'")
+        return
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        send_default_pii=False,
+        traces_sample_rate=0.0,
+        release=f"tubesum@{__version__}",
+        environment=settings.environment,
+    )

@@ -1,0 +1,51 @@
+"""API-key authentication: ``Authorization: Bearer tsk_…`` or ``X-API-Key: tsk_…``.
+
+Keys are stored hashed and compared in constant time by the key store. With ``auth_disabled`` every request
+acts as the ``anonymous`` owner.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+if TYPE_CHECKING:
+    from tubesum.jobs.types import KeyStore
+
+__all__ = ["ANONYMOUS", "PUBLIC_PATHS", "ApiKeyMiddleware", "owner_of"]
+
+ANONYMOUS = "anonymous"
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics", "^/schema"]
+
+
+def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    key = connection.headers.get("x-api-key", "").strip()
+    return key or None
+
+
+class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        state = connection.app.state
+        if state.settings.auth_disabled:
+            return AuthenticationResult(user=ANONYMOUS, auth=None)
+        token = _token(connection)
+        if token is None:
+            raise NotAuthorizedException("An API key is required (Authorization: Bearer <key> or X-API-Key).")
+        keys: KeyStore = state.store
+        record = keys.verify_key(token)
+        if record is None:
+            raise NotAuthorizedException("The API key is invalid or revoked.")
+        return AuthenticationResult(user=record.id, auth=record)
+
+
+def owner_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Return the owner id for rate limits and job ownership (unauthenticated paths share one bucket)."""
+    user = connection.scope.get("user")
+    return user if isinstance(user, str) else "public"

@@ -1,0 +1,80 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (it can do work: DB, disks, model, GPU, worker)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+
+from tubesum.errors import TubesumError
+from tubesum.pipeline.models import cuda_device_count, resolve_model
+
+__all__ = ["HealthController", "readiness_checks"]
+
+
+def _dir_check(path: Path, min_free_mb: int) -> tuple[bool, str]:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".tubesum-ready-"):
+            pass
+    except OSError as exc:
+        return False, f"{path} is not writable: {exc.strerror or exc}"
+    free_mb = shutil.disk_usage(path).free // 2**20
+    if free_mb < min_free_mb:
+        return False, f"{path} has {free_mb} MB free, below {min_free_mb} MB"
+    return True, f"{free_mb} MB free"
+
+
+def readiness_checks(state: State) -> dict[str, dict[str, Any]]:
+    """Run every readiness check; each is ``{"ok": bool, "detail": str}``."""
+    settings = state.settings
+    checks: dict[str, dict[str, Any]] = {}
+
+    def record(name: str, ok: bool, detail: str) -> None:
+        checks[name] = {"ok": ok, "detail": detail}
+
+    try:
+        state.store.ping()
+        record("database", True, "reachable")
+    except Exception as exc:  # any driver error means "not ready"; details stay in the log
+        record("database", False, f"unreachable ({type(exc).__name__})")
+    dirs = {"work_dir": settings.work_dir or Path(tempfile.gettempdir())}
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        dirs["data_dir"] = settings.data_dir
+    for name, path in dirs.items():
+        record(name, *_dir_check(path, settings.ready_min_free_mb))
+    try:
+        resolved = resolve_model(settings.model, settings=settings)
+        record("model", True, f"{resolved.name} ({resolved.origin})")
+    except TubesumError as exc:
+        record("model", False, exc.message)
+    if settings.device == "cuda":
+        count, why = cuda_device_count()
+        record("cuda", bool(count), f"{count} device(s)" if count else why or "no CUDA device")
+    alive = state.executor_alive()
+    if alive is not None:
+        record("worker", alive, "running" if alive else "stopped")
+    return checks
+
+
+class HealthController(Controller):
+    tags = ("Health",)
+    include_in_schema = True
+
+    @get("/healthz", operation_id="Liveness", exclude_from_auth=True)
+    async def liveness(self) -> dict[str, str]:
+        """Answer while the process is alive."""
+        return {"status": "ok", "pid": str(os.getpid())}
+
+    @get("/readyz", operation_id="Readiness", exclude_from_auth=True, sync_to_thread=True)
+    def readiness(self, state: State) -> Response[dict[str, Any]]:
+        """200 when the service can take work, 503 listing the failing checks otherwise."""
+        checks = readiness_checks(state)
+        failing = sorted(name for name, check in checks.items() if not check["ok"])
+        body = {"status": "ready" if not failing else "not ready", "failing": failing, "checks": checks}
+        return Response(body, status_code=503 if failing else 200)

@@ -1,0 +1,152 @@
+"""``/v1/jobs``: submit, read, list, cancel/delete, follow (SSE) and download results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import State
+from litestar.exceptions import ClientException, NotFoundException
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
+
+from tubesum.api.schemas import JobCreate, JobList, JobRead
+from tubesum.jobs.submit import submit_job
+from tubesum.jobs.types import JobRecord, JobState, JobStore
+from tubesum.outputs import CONTENT_TYPES, EXTENSIONS, render
+from tubesum.records import Transcript
+
+__all__ = ["JobController"]
+
+Format = Literal["txt", "srt", "vtt", "json", "md", "pdf"]
+_POLL_SECONDS = 0.25
+_HEARTBEAT_SECONDS = 15.0
+
+
+def _own_job(state: State, request: Request[Any, Any, Any], job_id: str) -> JobRecord:
+    """Return the caller's job; another owner's job is reported as missing (no existence leak)."""
+    job: JobRecord | None = state.store.get(job_id)
+    if job is None or job.owner != request.user:
+        raise NotFoundException(f"No job {job_id[:64]!r}.")
+    return job
+
+
+class JobController(Controller):
+    path = "/v1/jobs"
+    tags = ("Jobs",)
+
+    @post(operation_id="CreateJob", status_code=HTTP_202_ACCEPTED, sync_to_thread=True)
+    def create_job(
+        self,
+        data: JSONBody[JobCreate],
+        request: Request[Any, Any, Any],
+        state: State,
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", max_length=200)] = None,
+    ) -> Response[JobRead]:
+        """Queue a transcription, or answer at once from a finished identical job (cache hit)."""
+        submission = submit_job(
+            data.source,
+            data.options,
+            owner=request.user,
+            store=state.store,
+            settings=state.settings,
+            idempotency_key=idempotency_key,
+        )
+        if submission.created and not submission.cache_hit:
+            state.executor_notify()
+        job = JobRead.from_record(submission.job)
+        status = HTTP_202_ACCEPTED if submission.created and not submission.cache_hit else HTTP_200_OK
+        return Response(job, status_code=status, headers={"Location": f"/v1/jobs/{job.id}"})
+
+    @get("/{job_id:str}", operation_id="GetJob", sync_to_thread=True)
+    def get_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> JobRead:
+        """Return a job's state, stage and progress."""
+        return JobRead.from_record(_own_job(state, request, job_id))
+
+    @get(operation_id="ListJobs", sync_to_thread=True)
+    def list_jobs(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        job_state: Annotated[JobState | None, QueryParameter(name="state")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
+    ) -> JobList:
+        """List the caller's jobs, newest first."""
+        store: JobStore = state.store
+        page = store.list(owner=request.user, state=job_state, limit=limit, offset=offset)
+        return JobList(items=[JobRead.from_record(j) for j in page.items], total=page.total, limit=limit, offset=offset)
+
+    @delete("/{job_id:str}", operation_id="CancelOrDeleteJob", status_code=HTTP_200_OK, sync_to_thread=True)
+    def cancel_or_delete_job(
+        self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State
+    ) -> Response[Any]:
+        """Cancel a queued or running job (200 with the job); delete a finished one and its results (204)."""
+        job = _own_job(state, request, job_id)
+        store: JobStore = state.store
+        if job.state.finished:
+            store.delete(job.id)
+            return Response(None, status_code=204)
+        updated = store.cancel(job.id)
+        state.executor_cancel(job.id)
+        return Response(JobRead.from_record(updated or job))
+
+    @get("/{job_id:str}/result", operation_id="GetJobResult", sync_to_thread=True)
+    def get_result(
+        self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State, format: FromQuery[Format] = "json"
+    ) -> Response[bytes]:
+        """Download the result in one format, with its content type and a download file name."""
+        job = _own_job(state, request, job_id)
+        if job.state is not JobState.SUCCEEDED:
+            raise ClientException(
+                f"Job is {job.state.value}; results exist once it has succeeded.", status_code=HTTP_409_CONFLICT
+            )
+        store: JobStore = state.store
+        artifact = store.artifact(job.id, format)
+        if artifact is not None:
+            data, filename = artifact.data, artifact.filename
+        else:  # not asked for at submit time: render it from the stored transcript
+            transcript = Transcript.from_dict(job.checkpoint["transcript"])
+            data = render(transcript, format)
+            filename = f"{job.id}.{EXTENSIONS[format]}"
+        disposition = (
+            f'attachment; filename="{filename.encode("ascii", "replace").decode()}"; '
+            f"filename*=UTF-8''{quote(filename)}"
+        )
+        return Response(data, media_type=CONTENT_TYPES[format], headers={"Content-Disposition": disposition})
+
+    @get("/{job_id:str}/events", operation_id="FollowJob")
+    async def follow_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> ServerSentEvent:
+        """Stream ``progress`` events (state, stage, progress) until the job ends, then one ``end`` event."""
+        job = await asyncio.to_thread(_own_job, state, request, job_id)
+        return ServerSentEvent(
+            _events(state.store, job), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+
+
+async def _events(store: JobStore, job: JobRecord) -> AsyncIterator[ServerSentEventMessage]:
+    last: tuple[Any, ...] | None = None
+    idle = 0.0
+    current: JobRecord | None = job
+    while current is not None:
+        snapshot = (current.state, current.stage, current.progress)
+        if snapshot != last:
+            last, idle = snapshot, 0.0
+            payload = JobRead.from_record(current).model_dump(
+                mode="json", include={"id", "state", "stage", "progress", "error"}
+            )
+            yield ServerSentEventMessage(data=json.dumps(payload), event="progress")
+        elif idle >= _HEARTBEAT_SECONDS:
+            idle = 0.0
+            yield ServerSentEventMessage(comment="keep-alive")
+        if current.state.finished:
+            yield ServerSentEventMessage(data=json.dumps({"id": current.id, "state": current.state.value}), event="end")
+            return
+        await asyncio.sleep(_POLL_SECONDS)
+        idle += _POLL_SECONDS
+        current = await asyncio.to_thread(store.get, job.id)

@@ -1,0 +1,74 @@
+"""Engines for the job store: SQLite tuned for a small server, anything else (PostgreSQL) as SQLAlchemy builds it.
+
+SQLite notes. WAL lets readers run beside the one writer; ``busy_timeout`` makes a writer wait for the lock
+instead of failing at once. pysqlite's own transaction handling is switched off and the ``begin`` event emits
+``BEGIN`` itself (the documented SQLAlchemy recipe), so a transaction can take the write lock up front with
+``BEGIN IMMEDIATE``: use :func:`for_writes` for every transaction that reads and then writes (claim, create,
+cancel, ...). Without it, two deferred transactions could read the same queued job, and in WAL mode the one that
+tries to upgrade its read lock second fails with SQLITE_BUSY instead of waiting. With it, such transactions run
+one at a time and each sees the previous one's commit, so one job can never be handed to two workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+__all__ = ["for_writes", "is_sqlite", "make_engine"]
+
+logger = logging.getLogger(__name__)
+
+_BEGIN_OPTION = "tubesum_sqlite_begin_immediate"
+_SQLITE_PRAGMAS = ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url``; SQLite gets its directory created and the pragmas above.
+
+    Other URLs (``postgresql+psycopg://...``) get ``pool_pre_ping`` so a restarted database server is survived.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        engine = create_engine(parsed, pool_pre_ping=True)
+    else:
+        database = parsed.database
+        if database and database != ":memory:" and not parsed.query.get("uri"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    logger.debug("job store engine: %s", engine.url.render_as_string(hide_password=True))
+    return engine
+
+
+def for_writes(engine: Engine) -> Engine:
+    """Return a view of ``engine`` whose SQLite transactions start with ``BEGIN IMMEDIATE`` (same pool).
+
+    On other databases the option is ignored: row locks (``SELECT ... FOR UPDATE``) do that job there.
+    """
+    return engine.execution_options(**{_BEGIN_OPTION: True})
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """Return whether ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None  # pysqlite emits no BEGIN of its own; _sqlite_on_begin does
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:  # busy_timeout first: switching to WAL may have to wait for a lock
+            cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    immediate = bool(conn.get_execution_options().get(_BEGIN_OPTION))
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

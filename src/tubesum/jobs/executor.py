@@ -1,0 +1,301 @@
+"""The embedded executor: a pool of worker threads inside the API process, plus a housekeeping thread.
+
+Usage (the API's lifespan does this)::
+
+    executor = LocalExecutor(store, settings)
+    executor.start()        # sweep stale work dirs, requeue orphaned jobs, start the threads
+    executor.notify()       # after a submit: an idle worker claims at once instead of at its next poll
+    executor.cancel(job_id) # a job running here stops at its next progress call
+    executor.stop()         # on SIGTERM: let jobs finish for shutdown_grace, then put the rest back in the queue
+
+Recovery: in embedded mode a job still ``running`` at start-up belongs to a process that died (SIGKILL, OOM,
+power loss), so :meth:`LocalExecutor.start` puts every running job back to ``queued``, its checkpoint kept;
+it then runs exactly once more. Work dirs (``tubesum-<pid>-*``, see :func:`tubesum.files.job_workdir`) left
+by dead processes are removed at start too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from tubesum.jobs.runner import CancelEvent, run_job
+from tubesum.pipeline import models
+
+if TYPE_CHECKING:
+    from tubesum.config import Settings
+    from tubesum.jobs.types import JobRecord, JobStore
+
+__all__ = ["LocalExecutor", "sweep_workdirs", "worker_count"]
+
+logger = logging.getLogger(__name__)
+
+_WORKDIR = re.compile(r"^tubesum-(\d+)-")
+_CLOCK_SLACK = 2.0  # seconds: /proc's boot time is whole seconds
+
+
+def worker_count(settings: Settings) -> int:
+    """Return how many jobs run at once: ``settings.workers``, else one per GPU, else one per 4 CPU cores."""
+    if settings.workers:
+        return settings.workers
+    if settings.device != "cpu":
+        gpus, _why_not = models.cuda_device_count()
+        if gpus > 0:
+            return gpus
+    return max(1, (os.cpu_count() or 1) // 4)
+
+
+class LocalExecutor:
+    """Run queued jobs from ``store`` on worker threads of this process.
+
+    **Parameters:**
+
+    * **worker_id** *(optional)* - the name this process claims jobs under (default ``host:pid:random``).
+    * **poll_interval** *(optional)* - seconds an idle worker waits between claims when nobody calls
+      :meth:`notify`.
+    * **housekeeping_interval** *(optional)* - seconds between retention purges (one runs at start).
+    * **stop_timeout** *(optional)* - seconds :meth:`stop` waits for jobs to reach a cancellation point after
+      asking them to stop.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+        poll_interval: float = 0.5,
+        housekeeping_interval: float = 600.0,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._store = store
+        self._settings = settings
+        self._poll_interval = poll_interval
+        self._housekeeping_interval = housekeeping_interval
+        self._stop_timeout = stop_timeout
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._state: Literal["new", "started", "stopping", "stopped"] = "new"
+        self._shutdown_signalled = False
+        self._running: dict[str, CancelEvent] = {}
+        self._workers: list[threading.Thread] = []
+        self._housekeeper: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        """True while started, not stopping, and every worker thread is alive (readiness)."""
+        return self._state == "started" and bool(self._workers) and all(t.is_alive() for t in self._workers)
+
+    def start(self) -> None:
+        """Sweep stale work dirs, requeue jobs left running by a dead process, start workers and housekeeping.
+
+        Calling it again while started does nothing; a stopped executor cannot be started again.
+        """
+        with self._lock:
+            if self._state == "started":
+                return
+            if self._state != "new":
+                raise RuntimeError("a stopped LocalExecutor cannot be started again; make a new one")
+            self._state = "started"
+        if self._settings.work_dir is not None:  # never sweep the shared system temp dir
+            removed = sweep_workdirs(self._settings.work_dir)
+            if removed:
+                logger.info("removed stale work dirs", extra={"count": len(removed)})
+        requeued = self._store.requeue_running()
+        if requeued:
+            logger.warning("requeued jobs left running by a previous process", extra={"count": requeued})
+        count = worker_count(self._settings)
+        self._workers = [
+            threading.Thread(target=self._work, name=f"tubesum-worker-{n}", daemon=True) for n in range(count)
+        ]
+        self._housekeeper = threading.Thread(target=self._housekeep, name="tubesum-housekeeping", daemon=True)
+        for thread in [*self._workers, self._housekeeper]:
+            thread.start()
+        logger.info("executor started", extra={"workers": count, "worker_id": self.worker_id})
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop claiming, give running jobs ``grace`` seconds (default ``shutdown_grace``), then requeue the rest.
+
+        Jobs still running after the grace period are asked to stop (reason ``"shutdown"``) at their next
+        progress call and go back to ``queued`` with their checkpoint, not to ``cancelled``. Idempotent.
+        """
+        with self._lock:
+            if self._state != "started":
+                if self._state == "new":
+                    self._state = "stopped"
+                return
+            self._state = "stopping"
+        self._stopping.set()
+        self._wake.set()
+        grace = self._settings.shutdown_grace if grace is None else max(0.0, grace)
+        _join_all(self._workers, deadline=time.monotonic() + grace)
+        with self._lock:
+            self._shutdown_signalled = True
+            interrupted = list(self._running)
+            for event in self._running.values():
+                event.cancel("shutdown")
+        if interrupted:
+            logger.info("asking running jobs to stop for shutdown", extra={"job_ids": interrupted})
+        _join_all([*self._workers, *filter(None, [self._housekeeper])], deadline=time.monotonic() + self._stop_timeout)
+        stuck = [t.name for t in self._workers if t.is_alive()]
+        if stuck:  # a stage without progress calls (a long decode); the process exit ends these daemon threads
+            logger.warning("workers did not stop in time; requeuing their jobs anyway", extra={"threads": stuck})
+        try:
+            requeued = self._store.requeue_running(worker=self.worker_id)
+        except Exception:
+            logger.exception("could not requeue interrupted jobs; the next start will")
+        else:
+            if requeued:
+                logger.info("requeued interrupted jobs", extra={"count": requeued})
+        with self._lock:
+            self._state = "stopped"
+        logger.info("executor stopped", extra={"worker_id": self.worker_id})
+
+    # -- actions --------------------------------------------------------------------------------------------
+    def notify(self) -> None:
+        """Wake an idle worker now (call after a submit)."""
+        self._wake.set()
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop ``job_id`` at its next progress call if it runs in this process; False when it does not.
+
+        The store's ``cancel_requested`` flag (see :meth:`JobStore.cancel`) reaches jobs in other processes.
+        """
+        with self._lock:
+            event = self._running.get(job_id)
+        if event is None:
+            return False
+        event.cancel("cancelled")
+        return True
+
+    def running_jobs(self) -> list[str]:
+        """Return the ids of the jobs running in this process now."""
+        with self._lock:
+            return list(self._running)
+
+    def purge_expired(self, *, now: datetime | None = None) -> int:
+        """Delete finished jobs older than ``retention_days`` (0: keep forever); return how many went."""
+        days = self._settings.retention_days
+        if days <= 0:
+            return 0
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+        purged = self._store.purge_finished_before(cutoff)
+        if purged:
+            logger.info("purged expired jobs", extra={"count": purged, "cutoff": cutoff.isoformat()})
+        return purged
+
+    # -- threads --------------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                job = self._store.claim(worker=self.worker_id)
+            except Exception:
+                logger.exception("could not claim a job")
+                self._stopping.wait(self._poll_interval)
+                continue
+            if job is None:
+                self._wake.wait(self._poll_interval)
+                continue
+            if self._stopping.is_set():  # claimed while stopping: stop() requeues it
+                return
+            self._run(job)
+
+    def _run(self, job: JobRecord) -> None:
+        event = CancelEvent()
+        with self._lock:
+            self._running[job.id] = event
+            if self._shutdown_signalled:
+                event.cancel("shutdown")
+        try:
+            run_job(job, store=self._store, settings=self._settings, cancel=event)
+        except Exception:  # the store failed while recording the outcome: the job stays running until requeued
+            logger.exception("could not record the outcome of a job", extra={"job_id": job.id})
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+
+    def _housekeep(self) -> None:
+        while True:
+            try:
+                self.purge_expired()
+            except Exception:
+                logger.exception("retention purge failed")
+            if self._stopping.wait(self._housekeeping_interval):
+                return
+
+
+def sweep_workdirs(parent: Path) -> list[Path]:
+    """Remove the ``tubesum-<pid>-*`` work dirs in ``parent`` whose process is gone; return the removed paths.
+
+    A dir named after a live process is kept, and so is one named after this process unless it is older than
+    this process (a restarted container reuses its PID). Names without a pid are left alone.
+    """
+    try:
+        entries = sorted(parent.iterdir())
+    except FileNotFoundError:
+        return []
+    except OSError:
+        logger.warning("cannot list the work dir", extra={"path": str(parent)}, exc_info=True)
+        return []
+    started = _process_start_time()
+    removed: list[Path] = []
+    for path in entries:
+        match = _WORKDIR.match(path.name)
+        if match is None or path.is_symlink() or not path.is_dir():
+            continue
+        if _stale(int(match[1]), path, started):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _stale(pid: int, path: Path, started: float | None) -> bool:
+    if pid == os.getpid():
+        if started is None:
+            return False
+        try:
+            return path.lstat().st_mtime < started - _CLOCK_SLACK
+        except OSError:
+            return False
+    return not _pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # kill(0, ...) would address our process group
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, another user's
+        return True
+    return True
+
+
+def _process_start_time() -> float | None:
+    """Return when this process started (Unix time) from /proc; None where /proc is not there."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, in clock ticks after boot
+        return int(boot.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
+def _join_all(threads: list[threading.Thread], *, deadline: float) -> None:
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))

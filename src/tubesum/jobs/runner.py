@@ -1,0 +1,279 @@
+"""Run one claimed job: transcript (or its checkpoint) → rendered artifacts → stored result.
+
+An executor claims a job from the store and calls :func:`run_job` on a worker thread::
+
+    job = store.claim(worker="host:1234")
+    if job is not None:
+        run_job(job, store=store, settings=settings, cancel=CancelEvent())
+
+Two stages, each checkpointed or committed in the store, so a retry resumes where the last attempt stopped:
+
+* ``transcript`` - ``job.checkpoint["transcript"]`` when an earlier attempt got that far, else the pipeline
+  (:func:`tubesum.service.transcribe_source`); the result is saved as the checkpoint.
+* ``render`` - every requested format rendered in memory and stored with the final state in one transaction.
+
+Cancellation is cooperative: every progress call (and every stage boundary) checks the ``cancel`` event and
+the store's cancel flag, and raises :class:`JobCancelled`, which unwinds the pipeline (removing its temporary
+directory). A :class:`CancelEvent` set with reason ``"shutdown"`` leaves the job ``running`` for the executor
+to put back in the queue; any other cancellation marks it ``cancelled``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from structlog.contextvars import bound_contextvars
+
+from tubesum import metrics, outputs, service
+from tubesum.errors import MissingExtraError, SourceError, TubesumError
+from tubesum.files import safe_stem
+from tubesum.jobs.types import Artifact, JobState
+from tubesum.pipeline.ingest import parse_source
+from tubesum.records import Transcript
+
+if TYPE_CHECKING:
+    from tubesum.config import OutputFormat, Settings
+    from tubesum.jobs.types import JobRecord, JobStore
+
+__all__ = ["INTERNAL_ERROR_MESSAGE", "CancelEvent", "CancelReason", "JobCancelled", "JobProgress", "run_job"]
+
+logger = logging.getLogger(__name__)
+
+CancelReason = Literal["cancelled", "shutdown"]
+
+INTERNAL_ERROR_MESSAGE = "Internal error; see the server log."
+MAX_RETRY_DELAY = 3600.0  # seconds: the doubling backoff stops growing here
+PROGRESS_INTERVAL = 0.25  # seconds between two progress writes of one stage (at most ~4 per second)
+
+
+class JobCancelled(Exception):
+    """Raised at a progress call when the job must stop; ``reason`` says whether to cancel or requeue it.
+
+    Deliberately not a :class:`~tubesum.errors.TubesumError` (it is no failure) nor a ``RuntimeError`` /
+    ``ValueError`` (which the pipeline would wrap in its own errors).
+    """
+
+    def __init__(self, reason: CancelReason = "cancelled") -> None:
+        super().__init__(f"job stopped: {reason}")
+        self.reason: CancelReason = reason
+
+
+class CancelEvent(threading.Event):
+    """A cancel flag that remembers why it was set; the first reason wins."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: CancelReason = "cancelled"
+        self._reason_lock = threading.Lock()
+
+    def cancel(self, reason: CancelReason = "cancelled") -> None:
+        """Ask the job to stop at its next progress call."""
+        with self._reason_lock:
+            if not self.is_set():
+                self.reason = reason
+                self.set()
+
+
+class JobProgress:
+    """The :class:`~tubesum.progress.ProgressFn` of one job: throttled store writes, stage timings, cancellation.
+
+    Each call is a cancellation point. The store is written on every stage change, on the first 100% of a
+    stage, and otherwise at most once per ``min_interval`` seconds; a write that returns False (the job was
+    cancelled through the store, maybe by another process) raises :class:`JobCancelled`.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        job_id: str,
+        *,
+        cancel: threading.Event | None = None,
+        min_interval: float = PROGRESS_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._job_id = job_id
+        self._cancel = cancel
+        self._min_interval = min_interval
+        self._clock = clock
+        self._stage: str | None = None
+        self._stage_started = 0.0
+        self._last_write = -math.inf
+        self._last_written: tuple[str, float | None] | None = None
+        self.durations: dict[str, float] = {}  # wall seconds spent in each stage so far
+
+    def __call__(self, stage: str, done: float, total: float | None = None, /) -> None:
+        self.check()
+        now = self._clock()
+        changed = stage != self._stage
+        if changed:
+            self.end_stage(now=now)
+            self._stage, self._stage_started = stage, now
+        fraction = _fraction(done, total)
+        due = changed or fraction == 1.0 or now - self._last_write >= self._min_interval
+        if not due or self._last_written == (stage, fraction):
+            return
+        self._last_write, self._last_written = now, (stage, fraction)
+        if not self._store.update_progress(self._job_id, stage=stage, progress=fraction):
+            raise JobCancelled("cancelled")
+
+    def check(self) -> None:
+        """Raise :class:`JobCancelled` when the cancel event is set."""
+        if self._cancel is not None and self._cancel.is_set():
+            raise JobCancelled(getattr(self._cancel, "reason", "cancelled"))
+
+    def end_stage(self, *, now: float | None = None) -> None:
+        """Close the current stage's timing (recorded in ``durations`` and the stage histogram)."""
+        if self._stage is None:
+            return
+        seconds = max(0.0, (self._clock() if now is None else now) - self._stage_started)
+        self.durations[self._stage] = self.durations.get(self._stage, 0.0) + seconds
+        metrics.STAGE_SECONDS.labels(stage=self._stage).observe(seconds)
+        self._stage = None
+
+
+def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: threading.Event | None = None) -> None:
+    """Execute one claimed (running) job and record its outcome in ``store``; never raises for job errors.
+
+    **Parameters:**
+
+    * **job** - the record :meth:`JobStore.claim` returned.
+    * **settings** - server settings; the job's options override model, language, word timestamps, captions
+      mode and formats.
+    * **cancel** *(optional)* - set it to stop the job at its next progress call; a :class:`CancelEvent` with
+      reason ``"shutdown"`` leaves the job running for the caller to requeue.
+
+    Outcomes: ``succeeded`` with one artifact per format; a transient error (network, rate limit) goes back to
+    the queue with a doubling delay while ``job.attempts <= settings.job_retries``; other tubesum errors fail
+    with their code and message; unexpected exceptions fail as ``internal_error`` (the traceback goes to the
+    log only). ``KeyboardInterrupt`` and ``SystemExit`` propagate.
+    """
+    extra = {"job_id": job.id}
+    progress = JobProgress(store, job.id, cancel=cancel)
+    with bound_contextvars(job_id=job.id):
+        logger.info("job started", extra={**extra, "attempt": job.attempts})
+        try:
+            _execute(job, store=store, settings=settings, progress=progress)
+        except JobCancelled as exc:
+            progress.end_stage()
+            if exc.reason == "shutdown":
+                logger.info("job interrupted by shutdown; it goes back to the queue", extra=extra)
+                return
+            store.mark_cancelled(job.id)
+            _finished(JobState.CANCELLED)
+            logger.info("job cancelled", extra=extra)
+        except TubesumError as exc:
+            progress.end_stage()
+            _fail_or_retry(job, exc, store=store, settings=settings)
+        except Exception:
+            progress.end_stage()
+            logger.exception("job failed with an unexpected error", extra=extra)
+            store.fail(job.id, code="internal_error", message=INTERNAL_ERROR_MESSAGE)
+            _finished(JobState.FAILED)
+
+
+def _execute(job: JobRecord, *, store: JobStore, settings: Settings, progress: JobProgress) -> None:
+    if job.cancel_requested:
+        raise JobCancelled("cancelled")
+    options = job.options
+    # Diarization and summaries arrive in a later issue; until then a job asking for them fails clearly.
+    if options.diarize:
+        raise MissingExtraError("speaker diarization", "diarize")
+    if options.summarize:
+        raise MissingExtraError("summaries", "summarize")
+    effective = service.TranscribeOptions(
+        model=options.model,
+        language=options.language,
+        word_timestamps=options.word_timestamps,
+        captions=options.captions,
+        formats=options.formats,
+    ).effective(settings)
+    progress.check()
+    transcript = _transcript_stage(job, store=store, settings=effective, progress=progress)
+    artifacts = _render_stage(job.id, transcript, formats=effective.formats, progress=progress)
+    store.succeed(job.id, artifacts=artifacts, audio_seconds=transcript.duration, title=transcript.title)
+    _finished(JobState.SUCCEEDED)
+    logger.info(
+        "job succeeded",
+        extra={"job_id": job.id, "formats": [a.format for a in artifacts], "audio_seconds": transcript.duration},
+    )
+
+
+def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, progress: JobProgress) -> Transcript:
+    """Return the checkpointed transcript, or run the pipeline and checkpoint its result."""
+    saved = job.checkpoint.get("transcript")
+    if saved is not None:
+        logger.info("resuming from the transcript checkpoint", extra={"job_id": job.id})
+        return Transcript.from_dict(saved)
+    source = parse_source(job.source, settings)
+    if source.kind == "file":  # a remote client must never make the server read its own files
+        raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
+    started = time.perf_counter()
+    transcript = service.transcribe_source(source, settings=settings, progress=progress)
+    progress.end_stage()
+    store.save_checkpoint(job.id, "transcript", transcript.to_dict())
+    _record_audio(transcript, progress=progress, pipeline_seconds=time.perf_counter() - started)
+    return transcript
+
+
+def _render_stage(
+    job_id: str, transcript: Transcript, *, formats: tuple[OutputFormat, ...], progress: JobProgress
+) -> list[Artifact]:
+    """Render each distinct format in memory (a cancellation point between formats)."""
+    wanted = tuple(dict.fromkeys(formats))
+    stem = safe_stem(transcript.title, video_id=transcript.source.video_id)
+    artifacts: list[Artifact] = []
+    for done, fmt in enumerate(wanted):
+        progress("render", done, len(wanted))
+        artifacts.append(
+            Artifact(
+                job_id=job_id,
+                format=fmt,
+                content_type=outputs.CONTENT_TYPES[fmt],
+                filename=f"{stem}.{outputs.EXTENSIONS[fmt]}",
+                data=outputs.render(transcript, fmt),
+            )
+        )
+    progress("render", len(wanted), len(wanted))
+    progress.end_stage()
+    return artifacts
+
+
+def _fail_or_retry(job: JobRecord, exc: TubesumError, *, store: JobStore, settings: Settings) -> None:
+    extra = {"job_id": job.id, "code": exc.code, "attempt": job.attempts}
+    if exc.transient and job.attempts <= settings.job_retries:
+        delay = min(settings.retry_backoff * 2 ** (max(job.attempts, 1) - 1), MAX_RETRY_DELAY)
+        not_before = datetime.now(UTC) + timedelta(seconds=delay)
+        store.retry_later(job.id, not_before=not_before, code=exc.code, message=exc.message)
+        logger.warning("job hit a transient error; retrying later", extra={**extra, "delay_s": delay})
+        return
+    store.fail(job.id, code=exc.code, message=exc.message)
+    _finished(JobState.FAILED)
+    logger.warning("job failed", extra={**extra, "error": exc.message})
+
+
+def _record_audio(transcript: Transcript, *, progress: JobProgress, pipeline_seconds: float) -> None:
+    duration = transcript.duration or transcript.info.duration
+    if not duration:
+        return
+    metrics.AUDIO_SECONDS.labels(origin=transcript.origin).inc(duration)
+    if transcript.origin == "whisper":
+        seconds = progress.durations.get("transcribe") or pipeline_seconds
+        if seconds > 0:
+            metrics.REALTIME_FACTOR.observe(duration / seconds)
+
+
+def _finished(state: JobState) -> None:
+    metrics.JOBS_FINISHED.labels(state=state.value).inc()
+
+
+def _fraction(done: float, total: float | None) -> float | None:
+    if total is None or total <= 0:
+        return None
+    return min(1.0, max(0.0, done / total))

@@ -1,0 +1,418 @@
+"""``SqlJobStore``: the :class:`~tubesum.jobs.types.JobStore` and ``KeyStore`` contracts on SQLAlchemy.
+
+Every method is one short transaction and returns frozen records from :mod:`tubesum.jobs.types`, never ORM
+objects. Transactions that read and then write run on :func:`~tubesum.jobs.db.for_writes` (SQLite:
+``BEGIN IMMEDIATE``, one writer at a time) and lock the rows they change (PostgreSQL: ``SELECT ... FOR UPDATE``;
+``claim`` adds ``SKIP LOCKED`` so workers never wait on each other's job). Usage::
+
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate.upgrade(settings.sqlalchemy_url)
+    store = SqlJobStore(engine)
+    job, created = store.create(new_job)
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import String, delete, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Delete, Update
+
+from tubesum.jobs.keys import SqlKeyStore
+from tubesum.jobs.schema import ArtifactRow, JobRow
+from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, NewJob, Page
+
+__all__ = ["SqlJobStore"]
+
+logger = logging.getLogger(__name__)
+
+_FINISHED = tuple(s.value for s in JobState if s.finished)
+_ACTIVE = (JobState.QUEUED.value, JobState.RUNNING.value)
+_ARTIFACT_COLUMNS = ("job_id", "format", "content_type", "filename", "data", "size")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rowcount(s: Session, statement: Update | Delete) -> int:
+    """Execute an UPDATE/DELETE and return how many rows it touched."""
+    result: CursorResult[Any] = s.execute(statement)  # type: ignore[assignment]
+    return int(result.rowcount)
+
+
+class SqlJobStore(SqlKeyStore):
+    """Jobs, artifacts and API keys in one SQL database (SQLite or PostgreSQL); safe to share between threads.
+
+    ``SqlJobStore(engine)``: the engine comes from :func:`~tubesum.jobs.db.make_engine`, migrated to head.
+    """
+
+    # -- submit / read ------------------------------------------------------------------------------------
+    def create(self, new: NewJob) -> tuple[JobRecord, bool]:
+        """Insert a queued job, or return the owner's job with the same idempotency key (``created=False``)."""
+        result = self._insert(new, from_cache=False)
+        assert result is not None  # only a cache lookup can come back empty
+        return result
+
+    def create_from_cache(self, new: NewJob) -> JobRecord | None:
+        """Copy the newest succeeded job with ``new.cache_key`` (checkpoint and artifacts) into a new job.
+
+        The copy is independent: deleting either job never affects the other. The idempotency key is honoured
+        as in :meth:`create` (the existing job is returned, whatever its state).
+        """
+        result = self._insert(new, from_cache=True)
+        return result[0] if result is not None else None
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._read.begin() as s:
+            row = s.get(JobRow, job_id)
+            return self._record(s, row) if row is not None else None
+
+    def list(self, *, owner: str | None, state: JobState | None = None, limit: int = 20, offset: int = 0) -> Page:
+        """Newest first; ``owner=None`` lists every owner's jobs (admin/CLI only)."""
+        conditions = []
+        if owner is not None:
+            conditions.append(JobRow.owner == owner)
+        if state is not None:
+            conditions.append(JobRow.state == state.value)
+        limit, offset = max(limit, 0), max(offset, 0)
+        with self._read.begin() as s:
+            total = s.scalar(select(func.count()).select_from(JobRow).where(*conditions)) or 0
+            rows = s.scalars(
+                select(JobRow)
+                .where(*conditions)
+                .order_by(JobRow.created_at.desc(), JobRow.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            formats = self._formats(s, [row.id for row in rows])
+            items = [_job_record(row, formats.get(row.id, ())) for row in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    # -- worker side --------------------------------------------------------------------------------------
+    def claim(self, *, worker: str, now: datetime | None = None) -> JobRecord | None:
+        """Move the oldest claimable queued job to running (attempts + 1); None when nothing is claimable."""
+        now = now or _now()
+        with self._write.begin() as s:
+            row = s.scalars(
+                select(JobRow)
+                .where(JobRow.state == JobState.QUEUED.value)
+                .where(or_(JobRow.not_before.is_(None), JobRow.not_before <= now))
+                .order_by(JobRow.created_at, JobRow.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite holds the write lock since BEGIN
+            ).first()
+            if row is None:
+                return None
+            row.state = JobState.RUNNING.value
+            row.attempts += 1
+            row.started_at = row.updated_at = now
+            row.worker = worker
+            row.stage = row.progress = row.not_before = None
+            s.flush()
+            return self._record(s, row)
+
+    def update_progress(self, job_id: str, *, stage: str, progress: float | None) -> bool:
+        """Record progress; False when the job was cancelled or is no longer running (the worker should stop)."""
+        with self._write.begin() as s:
+            changed = _rowcount(
+                s,
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.state == JobState.RUNNING.value)
+                .where(JobRow.cancel_requested.is_(False))
+                .values(stage=stage, progress=progress, updated_at=_now()),
+            )
+            return changed == 1
+
+    def save_checkpoint(self, job_id: str, stage: str, record: dict[str, Any]) -> None:
+        with self._write.begin() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is not None:
+                row.checkpoint = {**row.checkpoint, stage: record}
+                row.updated_at = _now()
+
+    def succeed(
+        self, job_id: str, *, artifacts: Sequence[Artifact], audio_seconds: float | None, title: str | None
+    ) -> None:
+        """Replace the job's artifacts and mark it succeeded, in one transaction (a cancelled job stays so)."""
+        now = _now()
+        with self._write.begin() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is None or row.state == JobState.CANCELLED.value:
+                logger.warning("not marking job %s succeeded: it is %s", job_id, row.state if row else "gone")
+                return
+            s.execute(delete(ArtifactRow).where(ArtifactRow.job_id == job_id))
+            by_format = {a.format: a for a in artifacts}  # one row per format: the last one given wins
+            s.add_all(
+                ArtifactRow(
+                    job_id=job_id,
+                    format=a.format,
+                    content_type=a.content_type,
+                    filename=a.filename,
+                    data=a.data,
+                    size=len(a.data),
+                )
+                for a in by_format.values()
+            )
+            row.state = JobState.SUCCEEDED.value
+            row.finished_at = row.updated_at = now
+            row.audio_seconds, row.title = audio_seconds, title
+            row.stage = row.progress = row.error_code = row.error_message = None
+
+    def fail(self, job_id: str, *, code: str, message: str) -> None:
+        """Mark a queued or running job failed (the stage it failed in is kept); finished jobs are left alone."""
+        with self._write.begin() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is None or row.state in _FINISHED:
+                return
+            row.state = JobState.FAILED.value
+            row.finished_at = row.updated_at = _now()
+            row.error_code, row.error_message, row.progress = code, message, None
+
+    def retry_later(self, job_id: str, *, not_before: datetime, code: str, message: str) -> None:
+        """Running → queued, claimable after ``not_before``; a job whose cancel was requested is cancelled instead."""
+        now = _now()
+        with self._write.begin() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is None or row.state != JobState.RUNNING.value:
+                return
+            row.error_code, row.error_message, row.updated_at = code, message, now
+            row.stage = row.progress = None
+            if row.cancel_requested:
+                row.state, row.finished_at = JobState.CANCELLED.value, now
+            else:
+                row.state, row.not_before, row.worker = JobState.QUEUED.value, not_before, None
+
+    def requeue_running(self, *, worker: str | None = None) -> int:
+        """Running jobs (of ``worker``, or all) back to queued, checkpoints kept; returns how many were moved.
+
+        Jobs whose cancel was requested are cancelled instead of requeued (and counted too).
+        """
+        now = _now()
+        running = [JobRow.state == JobState.RUNNING.value]
+        if worker is not None:
+            running.append(JobRow.worker == worker)
+        with self._write.begin() as s:
+            cancelled = _rowcount(
+                s,
+                update(JobRow)
+                .where(*running, JobRow.cancel_requested.is_(True))
+                .values(state=JobState.CANCELLED.value, finished_at=now, updated_at=now, progress=None),
+            )
+            requeued = _rowcount(
+                s,
+                update(JobRow)
+                .where(*running)
+                .values(state=JobState.QUEUED.value, stage=None, progress=None, worker=None, updated_at=now),
+            )
+        return cancelled + requeued
+
+    # -- client actions -----------------------------------------------------------------------------------
+    def cancel(self, job_id: str) -> JobRecord | None:
+        """Queued → cancelled at once; running → cancel_requested; finished → unchanged. None when missing."""
+        now = _now()
+        with self._write.begin() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is None:
+                return None
+            if row.state == JobState.QUEUED.value:
+                row.state, row.finished_at, row.updated_at = JobState.CANCELLED.value, now, now
+            elif row.state == JobState.RUNNING.value and not row.cancel_requested:
+                row.cancel_requested, row.updated_at = True, now
+            s.flush()
+            return self._record(s, row)
+
+    def mark_cancelled(self, job_id: str) -> None:
+        """The worker stopped after a cancel request: running (or queued) → cancelled."""
+        with self._write.begin() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is not None and row.state not in _FINISHED:
+                row.state = JobState.CANCELLED.value
+                row.finished_at = row.updated_at = _now()
+                row.progress = None
+
+    def delete(self, job_id: str) -> bool:
+        """Delete a finished job (its artifacts go with it: ON DELETE CASCADE); False otherwise."""
+        with self._write.begin() as s:
+            return _rowcount(s, delete(JobRow).where(JobRow.id == job_id, JobRow.state.in_(_FINISHED))) == 1
+
+    def artifact(self, job_id: str, fmt: str) -> Artifact | None:
+        with self._read.begin() as s:
+            row = s.scalars(select(ArtifactRow).where(ArtifactRow.job_id == job_id, ArtifactRow.format == fmt)).first()
+            if row is None:
+                return None
+            return Artifact(
+                job_id=row.job_id,
+                format=row.format,
+                content_type=row.content_type,
+                filename=row.filename,
+                data=row.data,
+            )
+
+    # -- housekeeping and metrics -------------------------------------------------------------------------
+    def purge_finished_before(self, cutoff: datetime) -> int:
+        """Delete finished jobs (and their artifacts) that finished before ``cutoff``; never queued/running ones."""
+        with self._write.begin() as s:
+            return _rowcount(s, delete(JobRow).where(JobRow.state.in_(_FINISHED), JobRow.finished_at < cutoff))
+
+    def count_by_state(self) -> dict[JobState, int]:
+        """Return the number of jobs in every state (0 for states without jobs)."""
+        counts = dict.fromkeys(JobState, 0)
+        with self._read.begin() as s:
+            for state, count in s.execute(select(JobRow.state, func.count()).group_by(JobRow.state)):
+                counts[JobState(state)] = int(count)
+        return counts
+
+    def active_jobs(self, owner: str) -> int:
+        """Queued + running jobs of one owner (concurrency quota)."""
+        with self._read.begin() as s:
+            query = select(func.count()).select_from(JobRow).where(JobRow.owner == owner, JobRow.state.in_(_ACTIVE))
+            return int(s.scalar(query) or 0)
+
+    def audio_seconds_since(self, owner: str, since: datetime) -> float:
+        """Audio seconds of the owner's jobs created since ``since`` (daily quota); cache hits cost nothing."""
+        with self._read.begin() as s:
+            total = s.scalar(
+                select(func.sum(JobRow.audio_seconds)).where(
+                    JobRow.owner == owner, JobRow.created_at >= since, JobRow.cache_hit.is_(False)
+                )
+            )
+            return float(total or 0.0)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached (readiness)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def _insert(self, new: NewJob, *, from_cache: bool) -> tuple[JobRecord, bool] | None:
+        try:
+            with self._write.begin() as s:
+                existing = _by_idempotency_key(s, new)
+                if existing is not None:
+                    return self._record(s, existing), False
+                row = _new_row(new)
+                if from_cache:
+                    source = _cached_source(s, new.cache_key)
+                    if source is None:
+                        return None
+                    _copy_result(s, source, row)
+                else:
+                    s.add(row)
+                s.flush()
+                return self._record(s, row), True
+        except IntegrityError:  # another transaction inserted the same (owner, idempotency key) meanwhile
+            with self._read.begin() as s:
+                existing = _by_idempotency_key(s, new)
+                if existing is None:
+                    raise
+                return self._record(s, existing), False
+
+    def _record(self, s: Session, row: JobRow) -> JobRecord:
+        return _job_record(row, self._formats(s, [row.id]).get(row.id, ()))
+
+    @staticmethod
+    def _formats(s: Session, job_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        if not job_ids:
+            return {}
+        found: dict[str, builtins.list[str]] = {}
+        query = select(ArtifactRow.job_id, ArtifactRow.format).where(ArtifactRow.job_id.in_(job_ids))
+        for job_id, fmt in s.execute(query.order_by(ArtifactRow.id)):
+            found.setdefault(job_id, []).append(fmt)
+        return {job_id: tuple(fmts) for job_id, fmts in found.items()}
+
+
+def _new_row(new: NewJob) -> JobRow:
+    now = _now()
+    return JobRow(
+        id=uuid.uuid4().hex,
+        owner=new.owner,
+        state=JobState.QUEUED.value,
+        source=new.source,
+        source_key=new.source_key,
+        options=new.options.model_dump(mode="json"),
+        cache_key=new.cache_key,
+        idempotency_key=new.idempotency_key,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+        cancel_requested=False,
+        cache_hit=False,
+        checkpoint={},
+    )
+
+
+def _by_idempotency_key(s: Session, new: NewJob) -> JobRow | None:
+    if new.idempotency_key is None:
+        return None
+    query = select(JobRow).where(JobRow.owner == new.owner, JobRow.idempotency_key == new.idempotency_key)
+    return s.scalars(query).first()
+
+
+def _cached_source(s: Session, key: str) -> JobRow | None:
+    """Return the newest succeeded job with this cache key that still has artifacts."""
+    has_artifacts = exists().where(ArtifactRow.job_id == JobRow.id)
+    query = (
+        select(JobRow)
+        .where(JobRow.cache_key == key, JobRow.state == JobState.SUCCEEDED.value, has_artifacts)
+        .order_by(JobRow.finished_at.desc(), JobRow.created_at.desc())
+        .limit(1)
+    )
+    return s.scalars(query).first()
+
+
+def _copy_result(s: Session, source: JobRow, row: JobRow) -> None:
+    """Make ``row`` a succeeded cache hit of ``source``, with its own copies of the checkpoint and artifacts."""
+    row.state = JobState.SUCCEEDED.value
+    row.cache_hit = True
+    row.checkpoint = dict(source.checkpoint)
+    row.audio_seconds, row.title = source.audio_seconds, source.title
+    row.started_at = row.finished_at = row.created_at
+    s.add(row)
+    s.flush()
+    copied = select(
+        literal(row.id, String(32)),
+        ArtifactRow.format,
+        ArtifactRow.content_type,
+        ArtifactRow.filename,
+        ArtifactRow.data,
+        ArtifactRow.size,
+    ).where(ArtifactRow.job_id == source.id)
+    s.execute(insert(ArtifactRow).from_select(_ARTIFACT_COLUMNS, copied.order_by(ArtifactRow.id)))
+
+
+def _job_record(row: JobRow, formats: Sequence[str]) -> JobRecord:
+    return JobRecord(
+        id=row.id,
+        owner=row.owner,
+        state=JobState(row.state),
+        source=row.source,
+        source_key=row.source_key,
+        options=JobOptions.model_validate(row.options),
+        cache_key=row.cache_key,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        stage=row.stage,
+        progress=row.progress,
+        attempts=row.attempts,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        cache_hit=row.cache_hit,
+        audio_seconds=row.audio_seconds,
+        title=row.title,
+        checkpoint=dict(row.checkpoint),
+        cancel_requested=row.cancel_requested,
+        not_before=row.not_before,
+        idempotency_key=row.idempotency_key,
+        formats=tuple(formats),
+    )

