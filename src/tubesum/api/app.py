@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -69,8 +70,8 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         try:
             yield
         finally:
-            if executor is not None:
-                executor.stop()
+            if executor is not None:  # waits up to shutdown_grace: off the event loop
+                await anyio.to_thread.run_sync(executor.stop)
             if engine is not None:
                 engine.dispose()
             logger.info("tubesum api stopped")
