@@ -80,6 +80,8 @@ def test_submit_follow_and_download_every_format_then_cache_hit(
         metrics = client.get("/metrics").text
         assert 'tubesum_jobs_submitted_total{cache="hit"} 1.0' in metrics
         assert "tubesum_stage_duration_seconds_bucket" in metrics
+        assert 'tubesum_model_load_seconds_count{device="cpu"} 1.0' in metrics
+        assert "tubesum_realtime_factor_count 1.0" in metrics
 
 
 def test_sigkill_mid_job_then_restart_finishes_the_job_exactly_once(

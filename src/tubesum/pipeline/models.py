@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tubesum.errors import ConfigError, DeviceUnavailableError, ModelLoadError, ModelNotFoundError
+from tubesum.metrics import MODEL_LOAD_SECONDS
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -284,6 +285,7 @@ def _load(resolved: ResolvedModel, choice: DeviceChoice, settings: Settings) -> 
             model=resolved.name,
         ) from exc
     seconds = time.perf_counter() - started
+    MODEL_LOAD_SECONDS.labels(device=choice.device).observe(seconds)
     logger.info(
         "model loaded",
         extra={
