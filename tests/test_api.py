@@ -158,6 +158,15 @@ def test_oversized_body_is_413(client: TestClient[Any], key: dict[str, str]) -> 
     assert response.status_code == 413
 
 
+@pytest.mark.parametrize("option", ["diarize", "summarize"])
+def test_unavailable_features_are_refused_at_submit_not_queued(
+    client: TestClient[Any], key: dict[str, str], option: str
+) -> None:
+    response = submit(client, key, options={option: True})
+    assert response.status_code == 501 and response.json()["code"] == "missing_extra"
+    assert client.get("/v1/jobs", headers=key).json()["total"] == 0
+
+
 def test_unknown_model_is_refused_at_submit(client: TestClient[Any], key: dict[str, str]) -> None:
     response = submit(client, key, options={"model": "gigantic"})
     assert response.status_code == 422 and response.json()["code"] == "model_not_found"

@@ -120,6 +120,7 @@ class MissingExtraError(TubesumError):
 
     code = "missing_extra"
     exit_code = 7
+    http_status = 501
 
     def __init__(self, feature: str, extra: str, *, package: str | None = None) -> None:
         super().__init__(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from tubesum.errors import InvalidUrlError, TubesumError
+from tubesum.errors import InvalidUrlError, MissingExtraError, TubesumError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
 from tubesum.pipeline.ingest import parse_source
@@ -87,6 +87,10 @@ def submit_job(
     idempotency_key: str | None = None,
 ) -> Submission:
     """Queue a job for ``text`` (a URL) or answer it from the cache; remote callers never reach local files."""
+    if options.diarize:  # refuse now rather than queue a job that cannot run (speakers arrive with issue 5)
+        raise MissingExtraError("speaker diarization", "diarize")
+    if options.summarize:
+        raise MissingExtraError("summaries", "summarize")
     source = parse_source(text, settings)
     if source.kind == "file":
         raise InvalidUrlError(
