@@ -52,7 +52,7 @@ def test_home_is_expanded_in_paths() -> None:
 def test_env_example_documents_every_setting_and_matches_the_committed_file() -> None:
     text = env_example()
     for name in Settings.model_fields:
-        secret_env = {"hf_token": "HF_TOKEN", "sentry_dsn": "SENTRY_DSN"}
+        secret_env = {"hf_token": "HF_TOKEN", "sentry_dsn": "SENTRY_DSN", "openai_api_key": "OPENAI_API_KEY"}
         assert f"\n{secret_env.get(name, 'TUBESUM_' + name.upper())}=" in text
     committed = (REPO / ".env.example").read_text()
     assert committed == text, "regenerate with: tubesum config env-example > .env.example"

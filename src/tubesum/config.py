@@ -69,6 +69,34 @@ class Settings(BaseSettings):
         description="Where Whisper models are downloaded and looked up ($XDG_CACHE_HOME/tubesum/models).",
     )
 
+    # -- summaries -------------------------------------------------------------------------------------
+    summarize: bool = Field(False, description="Add a summary (abstract, key points with timestamps).")
+    summary_backend: Literal["auto", "extractive", "transformers", "openai"] = Field(
+        "auto", description="auto: transformers when the summarize extra is installed, else extractive."
+    )
+    summary_model: str = Field(
+        "Qwen/Qwen2.5-1.5B-Instruct",
+        description="Local instruct LLM for the transformers backend: hub id or directory (GGUF too).",
+    )
+    summary_gguf_file: str | None = Field(None, description="GGUF file inside summary_model, when it is GGUF.")
+    summary_language: str | None = Field(None, description="Language of summaries (empty: the transcript's).")
+    summary_max_points: int = Field(7, ge=1, le=30, description="Most key points in a summary.")
+    openai_base_url: str = Field(
+        "http://127.0.0.1:11434/v1", description="OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, OpenAI)."
+    )
+    openai_model: str = Field("llama3.2", description="Model name the endpoint serves.")
+    openai_timeout: float = Field(120.0, gt=0, description="Seconds per chat request to the endpoint.")
+    openai_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx/timeouts (with backoff).")
+
+    # -- speakers --------------------------------------------------------------------------------------
+    diarize: bool = Field(False, description="Label speakers with pyannote (needs tubesum[diarize] and HF_TOKEN).")
+    diarization_model: str = Field(
+        "pyannote/speaker-diarization-community-1", description="pyannote pipeline: hub id or local directory."
+    )
+    num_speakers: int | None = Field(None, ge=1, le=50, description="Exact number of speakers, when known.")
+    min_speakers: int | None = Field(None, ge=1, le=50, description="Fewest speakers to look for.")
+    max_speakers: int | None = Field(None, ge=1, le=50, description="Most speakers to look for.")
+
     # -- captions --------------------------------------------------------------------------------------
     captions: CaptionsMode = Field(
         "auto", description="auto: use human-made subtitles when the video has them; only; never."
@@ -133,13 +161,18 @@ class Settings(BaseSettings):
         description="Hugging Face token (pyannote diarization, gated models). Never logged.",
     )
 
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("TUBESUM_OPENAI_API_KEY", "OPENAI_API_KEY", "openai_api_key"),
+        description="Key for the OpenAI-compatible endpoint (empty for local servers). Never logged.",
+    )
     sentry_dsn: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("TUBESUM_SENTRY_DSN", "SENTRY_DSN", "sentry_dsn"),
         description="Sentry DSN for error tracking (needs tubesum[sentry]); nothing is sent when empty.",
     )
 
-    @field_validator("language", "cookies_file", "work_dir", mode="before")
+    @field_validator("language", "cookies_file", "work_dir", "summary_language", "summary_gguf_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -181,7 +214,7 @@ class Settings(BaseSettings):
 
 
 _FACTORY_DEFAULTS = {"model_cache_dir": "~/.cache/tubesum/models", "data_dir": "~/.local/share/tubesum"}
-_SECRET_ENV = {"hf_token": "HF_TOKEN", "sentry_dsn": "SENTRY_DSN"}
+_SECRET_ENV = {"hf_token": "HF_TOKEN", "sentry_dsn": "SENTRY_DSN", "openai_api_key": "OPENAI_API_KEY"}
 
 
 def env_example() -> str:

@@ -29,6 +29,11 @@ public contract: never rename one, add a new one instead.
       |  + ModelNotFoundError           model_not_found
       |  + ModelLoadError               model_load_failed
       |  + DeviceUnavailableError       device_unavailable
+      + SummaryError                    summary_failed         exit 5
+      |  + SummaryBackendError          summary_backend        (transient when the endpoint is)
+      + DiarizationError                diarization_failed     exit 5
+      |  + TokenMissingError            hf_token_missing
+      |  + GatedModelError              gated_model
       + OutputError                     output_failed          exit 6
          + OutputDirError               output_unwritable
          + DiskFullError                disk_full
@@ -50,10 +55,12 @@ __all__ = [
     "CaptionsUnavailableError",
     "ConfigError",
     "DeviceUnavailableError",
+    "DiarizationError",
     "DiskFullError",
     "DurationLimitError",
     "EmptyAudioError",
     "FetchError",
+    "GatedModelError",
     "GenericUrlNotAllowedError",
     "GeoBlockedError",
     "InvalidUrlError",
@@ -69,6 +76,9 @@ __all__ = [
     "SizeLimitError",
     "SourceError",
     "SourceNotFoundError",
+    "SummaryBackendError",
+    "SummaryError",
+    "TokenMissingError",
     "TranscriptionError",
     "TubesumError",
     "UnsafeUrlError",
@@ -239,6 +249,34 @@ class ModelLoadError(TranscriptionError):
 
 class DeviceUnavailableError(TranscriptionError):
     code = "device_unavailable"
+    http_status = 503
+
+
+# -- summaries and speakers --------------------------------------------------------------------------------
+class SummaryError(TubesumError):
+    code = "summary_failed"
+    exit_code = 5
+
+
+class SummaryBackendError(SummaryError):
+    """The LLM endpoint failed (HTTP error, timeout, unparseable reply)."""
+
+    code = "summary_backend"
+    http_status = 502
+
+
+class DiarizationError(TubesumError):
+    code = "diarization_failed"
+    exit_code = 5
+
+
+class TokenMissingError(DiarizationError):
+    code = "hf_token_missing"
+    http_status = 503
+
+
+class GatedModelError(DiarizationError):
+    code = "gated_model"
     http_status = 503
 
 

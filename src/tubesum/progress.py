@@ -10,8 +10,21 @@ from typing import Literal, Protocol
 
 __all__ = ["STAGES", "ProgressFn", "Stage", "no_progress"]
 
-Stage = Literal["ingest", "download", "captions", "decode", "load_model", "transcribe", "write"]
-STAGES: tuple[Stage, ...] = ("ingest", "download", "captions", "decode", "load_model", "transcribe", "write")
+Stage = Literal[
+    "ingest", "download", "captions", "decode", "load_model", "transcribe", "diarize", "summarize", "write", "render"
+]
+STAGES: tuple[Stage, ...] = (
+    "ingest",
+    "download",
+    "captions",
+    "decode",
+    "load_model",
+    "transcribe",
+    "diarize",
+    "summarize",
+    "write",
+    "render",
+)
 
 
 class ProgressFn(Protocol):

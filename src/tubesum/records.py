@@ -13,10 +13,15 @@ from typing import Any, Literal
 
 __all__ = [
     "Audio",
+    "Chapter",
+    "KeyPoint",
     "MediaInfo",
     "Segment",
     "Source",
     "SourceKind",
+    "SpeakerTurn",
+    "Summary",
+    "SummaryMethod",
     "Transcript",
     "TranscriptOrigin",
     "Word",
@@ -136,6 +141,94 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerTurn:
+    """One stretch of audio attributed to one speaker by diarization."""
+
+    start: float
+    end: float
+    speaker: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SpeakerTurn:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPoint:
+    """One point of a summary, linked to where the transcript says it (``start`` None when unknown)."""
+
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeyPoint:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True, slots=True)
+class Chapter:
+    title: str
+    start: float
+    end: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Chapter:
+        return cls(**_known(cls, data))
+
+
+SummaryMethod = Literal["extractive", "abstractive"]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A summary of a transcript. ``method`` says whether sentences were picked (extractive) or written by a model.
+
+    ``backend`` is ``extractive``, ``transformers`` or ``openai``; ``model`` names the LLM when one wrote it.
+    """
+
+    abstract: str
+    key_points: tuple[KeyPoint, ...]
+    method: SummaryMethod
+    backend: str
+    model: str | None = None
+    language: str | None = None
+    chapters: tuple[Chapter, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "abstract": self.abstract,
+            "key_points": [k.to_dict() for k in self.key_points],
+            "chapters": [c.to_dict() for c in self.chapters],
+            "method": self.method,
+            "backend": self.backend,
+            "model": self.model,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
+        return cls(
+            abstract=data["abstract"],
+            key_points=tuple(KeyPoint.from_dict(k) for k in data.get("key_points") or ()),
+            chapters=tuple(Chapter.from_dict(c) for c in data.get("chapters") or ()),
+            method=data["method"],
+            backend=data["backend"],
+            model=data.get("model"),
+            language=data.get("language"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     """The whole transcript plus where it came from. Writers are pure functions of this record."""
 
@@ -149,6 +242,13 @@ class Transcript:
     duration: float | None = None
     tubesum_version: str = ""
     created_at: str = ""
+    summary: Summary | None = None
+    diarization: str | None = None  # the diarization model that named the speakers, when one ran
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Return the speaker labels in order of first appearance."""
+        return tuple(dict.fromkeys(s.speaker for s in self.segments if s.speaker))
 
     @property
     def text(self) -> str:
@@ -173,6 +273,8 @@ class Transcript:
             "duration": self.duration,
             "origin": self.origin,
             "model": self.model,
+            "diarization": self.diarization,
+            "summary": self.summary.to_dict() if self.summary is not None else None,
             "segments": [s.to_dict() for s in self.segments],
         }
 
@@ -189,6 +291,8 @@ class Transcript:
             duration=data.get("duration"),
             tubesum_version=data.get("tubesum_version", ""),
             created_at=data.get("created_at", ""),
+            summary=Summary.from_dict(data["summary"]) if data.get("summary") else None,
+            diarization=data.get("diarization"),
         )
 
 

@@ -1,0 +1,3 @@
+"""Speakers: pyannote.audio diarization (the ``diarize`` extra) and assignment of speakers to the transcript."""
+
+from __future__ import annotations
