@@ -158,13 +158,42 @@ def test_oversized_body_is_413(client: TestClient[Any], key: dict[str, str]) -> 
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("option", ["diarize", "summarize"])
-def test_unavailable_features_are_refused_at_submit_not_queued(
-    client: TestClient[Any], key: dict[str, str], option: str
+def test_diarization_without_the_extra_is_refused_at_submit_not_queued(
+    client: TestClient[Any], key: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    response = submit(client, key, options={option: True})
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def without_pyannote(name: str, *args: Any) -> Any:
+        return None if name.startswith("pyannote") else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_pyannote)
+    response = submit(client, key, options={"diarize": True})
     assert response.status_code == 501 and response.json()["code"] == "missing_extra"
+    assert "tubesum[diarize]" in response.json()["hint"]
     assert client.get("/v1/jobs", headers=key).json()["total"] == 0
+
+
+def test_diarization_without_a_token_is_refused_at_submit(client: TestClient[Any], key: dict[str, str]) -> None:
+    pytest.importorskip("pyannote.audio")
+    response = submit(client, key, options={"diarize": True})
+    assert response.status_code == 503 and response.json()["code"] == "hf_token_missing"
+    assert "HF_TOKEN" in response.json()["detail"]
+
+
+def test_summary_and_speaker_settings_change_the_cache_identity(api_settings: Settings) -> None:
+    from tubesum.jobs.submit import result_identity
+    from tubesum.jobs.types import JobOptions, cache_key
+
+    plain, summarized = JobOptions(), JobOptions(summarize=True)
+    assert cache_key("youtube:x", plain, model_identity="m") != cache_key("youtube:x", summarized, model_identity="m")
+    first = result_identity("tiny.en", summarized, api_settings)
+    other_llm = result_identity("tiny.en", summarized, api_settings.model_copy(update={"summary_model": "other"}))
+    assert first != other_llm
+    assert result_identity("tiny.en", plain, api_settings) == result_identity(
+        "tiny.en", plain, api_settings.model_copy(update={"summary_model": "other"})
+    ), "the summary model only matters when a summary is asked for"
 
 
 def test_unknown_model_is_refused_at_submit(client: TestClient[Any], key: dict[str, str]) -> None:

@@ -184,3 +184,19 @@ def test_progress_bars_draw_on_a_terminal_and_stay_silent_otherwise() -> None:
     with cli_progress("talk", enabled=True, console=Console(file=piped, force_terminal=False)) as bar:
         assert bar is no_progress
     assert piped.getvalue() == ""
+
+
+def test_summarize_writes_a_labelled_extractive_summary_into_md_and_json(env: Path, speech_wav: Path) -> None:
+    result = run("transcribe", str(speech_wav), "--summarize", "--summary-backend", "extractive", "-f", "md,json", "-q")
+    assert result.exit_code == 0, result.output
+    md = Path("outputs/speech.md").read_text()
+    assert "## Summary" in md and "Extractive summary" in md and "### Key points" in md
+    doc = json.loads(Path("outputs/speech.json").read_text())
+    summary = doc["summary"]
+    assert summary["method"] == "extractive" and summary["key_points"]
+    starts = {round(w["start"], 3) for seg in doc["segments"] for w in seg["words"]} | {
+        round(seg["start"], 3) for seg in doc["segments"]
+    }
+    for point in summary["key_points"]:
+        assert point["text"] in doc["text"] or point["text"].rstrip(".") in doc["text"]
+        assert point["start"] is None or round(point["start"], 3) in starts

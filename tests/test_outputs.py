@@ -274,6 +274,9 @@ def test_json_has_the_convenient_top_level_fields_in_a_stable_order(transcript: 
         "language_probability",
         "model",
         "origin",
+        "diarization",
+        "speakers",
+        "summary",
         "segments",
         "text",
     ]
@@ -472,3 +475,52 @@ def test_long_segment_splits_into_even_cues_without_a_stub() -> None:
     widths = [sum(len(line) for line in cue.lines) for cue in cues]
     assert min(widths) >= max(widths) / 2, widths  # no one-word stub at the end
     assert cues[0].end_ms == cues[1].start_ms and cues[-1].end_ms == 6000
+
+
+def summarized(transcript: Transcript, *, method: str = "extractive") -> Transcript:
+    from tubesum.records import Chapter, KeyPoint, Summary
+
+    summary = Summary(
+        abstract="A talk about *foxes* and <dogs>.",
+        key_points=(KeyPoint("The quick brown fox", 0.5, 2.0), KeyPoint("A point without a time")),
+        chapters=(Chapter("Opening", 0.0, 30.0),),
+        method=method,  # type: ignore[arg-type]
+        backend="extractive" if method == "extractive" else "openai",
+        model=None if method == "extractive" else "llama3.2",
+        language="en",
+    )
+    return dataclasses.replace(transcript, summary=summary)
+
+
+def test_summary_in_markdown_with_timestamp_links_and_an_extractive_label(transcript: Transcript) -> None:
+    md = to_markdown(summarized(transcript))
+    head, _, body = md.partition("## Transcript")
+    assert "## Summary" in head and "*Extractive summary: key sentences picked from the transcript" in head
+    assert "A talk about \\*foxes\\* and \\<dogs\\>." in head
+    assert f"- [[00:00]](https://www.youtube.com/watch?v={VIDEO_ID}&t=0s) The quick brown fox" in head
+    assert "- A point without a time" in head
+    assert "### Chapters" in head and body.strip()
+    assert "## Summary" not in to_markdown(transcript), "no summary section when none was made"
+
+
+def test_summary_in_json_validates_and_round_trips(transcript: Transcript) -> None:
+    for method in ("extractive", "abstractive"):
+        text = to_json(summarized(transcript, method=method))
+        document = json.loads(text)
+        jsonschema.validate(document, load_schema())
+        assert document["summary"]["method"] == method
+        assert from_json(text).summary == summarized(transcript, method=method).summary
+    broken = json.loads(to_json(summarized(transcript)))
+    broken["summary"]["method"] = "vibes"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, load_schema())
+
+
+def test_summary_in_the_pdf_report(transcript: Transcript) -> None:
+    pytest.importorskip("cairo")
+    from tubesum.outputs.pdf import layout
+
+    pages = layout(summarized(transcript), measure=lambda text, style: len(text) * style.size * 0.5)
+    texts = [item.text for item in pages[0] if hasattr(item, "text")]
+    assert "Summary" in texts and "Key points" in texts and "Chapters" in texts
+    assert texts.index("Summary") < texts.index("Key points")

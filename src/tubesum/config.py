@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     num_speakers: int | None = Field(None, ge=1, le=50, description="Exact number of speakers, when known.")
     min_speakers: int | None = Field(None, ge=1, le=50, description="Fewest speakers to look for.")
     max_speakers: int | None = Field(None, ge=1, le=50, description="Most speakers to look for.")
+    speaker_names: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Rename speakers: SPEAKER_00=Alice,SPEAKER_01=Bob."
+    )
 
     # -- captions --------------------------------------------------------------------------------------
     captions: CaptionsMode = Field(
@@ -184,9 +187,16 @@ class Settings(BaseSettings):
 
     @field_validator("formats", "cors_origins", mode="before")
     @classmethod
-    def _split_csv(cls, value: object) -> object:
+    def _split_csv_lower(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("speaker_names", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("log_level")

@@ -64,6 +64,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _hf_token,
         _disks,
         _models,
+        _diarization,
     ):
         checks.extend(producer(settings))
     return checks
@@ -235,3 +236,11 @@ def _models(settings: Settings) -> Iterator[Check]:
         yield Check("models:configured", "fail", exc.message, required=True, hint=exc.hint)
     else:
         yield Check("models:configured", "ok", f"{resolved.name} → {resolved.path}", required=True)
+
+
+def _diarization(settings: Settings) -> Iterator[Check]:
+    """Extra installed, HF_TOKEN set (never its value), pipeline available; required only with diarize on."""
+    from tubesum.diarize.resolve import doctor_checks
+
+    for check in doctor_checks(settings):
+        yield Check(check.name, check.status, check.detail, required=settings.diarize, hint=check.hint)

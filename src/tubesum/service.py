@@ -32,6 +32,7 @@ from tubesum.records import Audio, MediaInfo, Source, Transcript
 
 if TYPE_CHECKING:
     from tubesum.config import CaptionsMode, OutputFormat, Settings
+    from tubesum.pipeline.decode import DecodedAudio
     from tubesum.pipeline.models import DeviceChoice
 
 __all__ = [
@@ -61,6 +62,15 @@ class TranscribeOptions:
     auto_captions: bool | None = None
     formats: tuple[OutputFormat, ...] | None = None
     output_dir: Path | None = None
+    summarize: bool | None = None
+    summary_backend: str | None = None
+    summary_model: str | None = None
+    summary_language: str | None = None
+    diarize: bool | None = None
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    speaker_names: tuple[str, ...] | None = None
 
     def effective(self, settings: Settings) -> Settings:
         """Return ``settings`` with these overrides applied (validated like any setting)."""
@@ -123,29 +133,45 @@ def transcribe_source(source: Source, *, settings: Settings, progress: ProgressF
 
 
 def _run(source: Source, *, settings: Settings, progress: ProgressFn) -> tuple[Transcript, DeviceChoice | None]:
-    """Return the transcript and, when Whisper ran, the device it ran on."""
+    """Return the transcript (with speakers and summary when asked) and the device Whisper ran on, if it ran."""
     with job_workdir(settings.work_dir) as workdir:
-        if source.kind == "file":
-            assert source.path is not None
-            return _from_audio(
-                Audio(path=source.path, source=source, info=MediaInfo(title=source.path.stem)),
-                settings,
-                progress,
-            )
-        progress("ingest", 0, None)
-        info = fetch.probe(source, settings=settings)
-        progress("captions", 0, None)
-        captioned = captions_for_mode(
-            source, settings=settings, workdir=workdir, language=settings.language, progress=progress, info=info
-        )
-        if captioned is not None:
-            logger.info("transcript from captions", extra={"source": source.label, "origin": captioned.origin})
-            return _stamp(captioned), None
-        audio = fetch.fetch_audio(source, settings=settings, workdir=workdir, progress=progress, info=info)
-        return _from_audio(audio, settings, progress)
+        transcript, samples, device = _transcript(source, settings=settings, progress=progress, workdir=workdir)
+        if settings.diarize:
+            transcript = _with_speakers(transcript, samples, settings=settings, progress=progress)
+    if settings.summarize:
+        from tubesum.summarize.factory import summarize_transcript
+
+        transcript = summarize_transcript(transcript, settings=settings, progress=progress)
+    return _stamp(transcript), device
 
 
-def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> tuple[Transcript, DeviceChoice]:
+def _transcript(
+    source: Source, *, settings: Settings, progress: ProgressFn, workdir: Path
+) -> tuple[Transcript, DecodedAudio | None, DeviceChoice | None]:
+    """Captions first when allowed, else audio → Whisper. Audio is decoded once, also for diarization."""
+    if source.kind == "file":
+        assert source.path is not None
+        audio = Audio(path=source.path, source=source, info=MediaInfo(title=source.path.stem))
+        return _whispered(audio, _decode(audio, settings=settings, progress=progress), settings, progress)
+    progress("ingest", 0, None)
+    info = fetch.probe(source, settings=settings)
+    progress("captions", 0, None)
+    captioned = captions_for_mode(
+        source, settings=settings, workdir=workdir, language=settings.language, progress=progress, info=info
+    )
+    if captioned is not None:
+        logger.info("transcript from captions", extra={"source": source.label, "origin": captioned.origin})
+        if not settings.diarize:
+            return captioned, None, None
+    audio = fetch.fetch_audio(source, settings=settings, workdir=workdir, progress=progress, info=info)
+    samples = _decode(audio, settings=settings, progress=progress)
+    if captioned is not None:  # speakers need the audio; the words come from the captions
+        return captioned, samples, None
+    return _whispered(audio, samples, settings, progress)
+
+
+def _decode(audio: Audio, *, settings: Settings, progress: ProgressFn) -> DecodedAudio:
+    """Check the limits from the container header, then decode to 16 kHz mono once."""
     name = audio.path.name if audio.source.kind == "file" else audio.source.label
     duration = decode.probe_duration(audio.path)
     decode.check_duration(duration, max_duration=settings.max_duration, name=name)
@@ -154,24 +180,48 @@ def _from_audio(audio: Audio, settings: Settings, progress: ProgressFn) -> tuple
     progress("decode", 0, duration)
     samples = decode.decode_audio(audio.path)
     progress("decode", samples.duration, samples.duration)
+    return samples
+
+
+def _whispered(
+    audio: Audio, samples: DecodedAudio, settings: Settings, progress: ProgressFn
+) -> tuple[Transcript, DecodedAudio, DeviceChoice]:
     progress("load_model", 0, None)
     loaded = models.load_model(settings)
     progress("load_model", 1, 1)
     result = transcribe_speech(samples, model=loaded, options=WhisperOptions.from_settings(settings), progress=progress)
     info = audio.info if audio.info.duration else replace(audio.info, duration=round(samples.duration, 3))
-    transcript = _stamp(
-        Transcript(
-            source=audio.source,
-            segments=result.segments,
-            language=result.language,
-            language_probability=result.language_probability,
-            origin="whisper",
-            info=info,
-            model=loaded.resolved.name,
-            duration=round(samples.duration, 3),
-        )
+    transcript = Transcript(
+        source=audio.source,
+        segments=result.segments,
+        language=result.language,
+        language_probability=result.language_probability,
+        origin="whisper",
+        info=info,
+        model=loaded.resolved.name,
+        duration=round(samples.duration, 3),
     )
-    return transcript, loaded.device
+    return transcript, samples, loaded.device
+
+
+def _with_speakers(
+    transcript: Transcript, samples: DecodedAudio | None, *, settings: Settings, progress: ProgressFn
+) -> Transcript:
+    """Label segments and words with speakers found by pyannote in the already decoded audio."""
+    from tubesum.diarize.assign import assign_speakers, parse_rename
+    from tubesum.diarize.pyannote_backend import Diarizer
+
+    assert samples is not None, "diarization always has decoded audio"
+    progress("diarize", 0, None)
+    turns = Diarizer.from_settings(settings).diarize(
+        samples,
+        num_speakers=settings.num_speakers,
+        min_speakers=settings.min_speakers,
+        max_speakers=settings.max_speakers,
+    )
+    segments = assign_speakers(transcript.segments, turns, rename=parse_rename(settings.speaker_names))
+    progress("diarize", 1, 1)
+    return replace(transcript, segments=segments, diarization=settings.diarization_model)
 
 
 def _stamp(transcript: Transcript) -> Transcript:

@@ -69,6 +69,25 @@ def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ..
     default=None,
     help="Accept YouTube's automatic captions as well as human-made ones.",
 )
+@click.option("--summarize/--no-summarize", default=None, help="Add a summary: abstract and key points with times.")
+@click.option(
+    "--summary-backend",
+    type=click.Choice(["auto", "extractive", "transformers", "openai"]),
+    help="auto: local LLM when tubesum[summarize] is installed, else extractive.",
+)
+@click.option("--summary-model", help="Local LLM (hub id or directory) for the transformers backend.")
+@click.option("--summary-language", help="Language of the summary (default: the transcript's).")
+@click.option("--diarize/--no-diarize", default=None, help="Label speakers (tubesum[diarize] and HF_TOKEN).")
+@click.option("--num-speakers", type=click.IntRange(1, 50), help="Exact number of speakers, when known.")
+@click.option("--min-speakers", type=click.IntRange(1, 50), help="Fewest speakers to look for.")
+@click.option("--max-speakers", type=click.IntRange(1, 50), help="Most speakers to look for.")
+@click.option(
+    "--speaker-name",
+    "speaker_names",
+    multiple=True,
+    metavar="LABEL=NAME",
+    help="Rename a speaker, e.g. SPEAKER_00=Alice (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout (for scripts and CI).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @pass_app
@@ -88,6 +107,7 @@ def transcribe_command(
         opts["model"] = opts["model"] or SAMPLE_MODEL
     if not sources:
         raise ConfigError("Nothing to transcribe.", hint="Pass a YouTube URL or a file, or --sample.")
+    opts["speaker_names"] = opts["speaker_names"] or None
     options = TranscribeOptions(**opts)
     settings = options.effective(app.settings)
     console = Console(stderr=True)

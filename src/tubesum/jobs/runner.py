@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Literal
 from structlog.contextvars import bound_contextvars
 
 from tubesum import metrics, outputs, service
-from tubesum.errors import MissingExtraError, SourceError, TubesumError
+from tubesum.errors import SourceError, TubesumError
 from tubesum.files import safe_stem
 from tubesum.jobs.types import Artifact, JobState
 from tubesum.pipeline.ingest import parse_source
@@ -182,17 +182,15 @@ def _execute(job: JobRecord, *, store: JobStore, settings: Settings, progress: J
     if job.cancel_requested:
         raise JobCancelled("cancelled")
     options = job.options
-    # Diarization and summaries arrive in a later issue; until then a job asking for them fails clearly.
-    if options.diarize:
-        raise MissingExtraError("speaker diarization", "diarize")
-    if options.summarize:
-        raise MissingExtraError("summaries", "summarize")
     effective = service.TranscribeOptions(
         model=options.model,
         language=options.language,
         word_timestamps=options.word_timestamps,
         captions=options.captions,
         formats=options.formats,
+        diarize=options.diarize,
+        num_speakers=options.num_speakers,
+        summarize=options.summarize,
     ).effective(settings)
     progress.check()
     transcript = _transcript_stage(job, store=store, settings=effective, progress=progress)

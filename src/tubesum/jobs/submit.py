@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from tubesum.errors import InvalidUrlError, MissingExtraError, TubesumError
+from tubesum.errors import InvalidUrlError, TubesumError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
 from tubesum.pipeline.ingest import parse_source
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from tubesum.config import Settings
     from tubesum.records import Source
 
-__all__ = ["QuotaExceededError", "Submission", "model_identity", "source_key", "submit_job"]
+__all__ = ["QuotaExceededError", "Submission", "model_identity", "result_identity", "source_key", "submit_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,16 @@ def model_identity(name: str, *, settings: Settings) -> str:
     return f"{resolved.name}@{revision}"
 
 
+def result_identity(model: str, options: JobOptions, settings: Settings) -> str:
+    """Whisper model@revision plus, when used, the summary backend/model and the diarization pipeline."""
+    parts = [model_identity(model, settings=settings)]
+    if options.summarize:
+        parts.append(f"summary={settings.summary_backend}:{settings.summary_model}:{settings.summary_language}")
+    if options.diarize:
+        parts.append(f"diarization={settings.diarization_model}")
+    return "|".join(parts)
+
+
 def submit_job(
     text: str,
     options: JobOptions,
@@ -87,10 +97,10 @@ def submit_job(
     idempotency_key: str | None = None,
 ) -> Submission:
     """Queue a job for ``text`` (a URL) or answer it from the cache; remote callers never reach local files."""
-    if options.diarize:  # refuse now rather than queue a job that cannot run (speakers arrive with issue 5)
-        raise MissingExtraError("speaker diarization", "diarize")
-    if options.summarize:
-        raise MissingExtraError("summaries", "summarize")
+    if options.diarize:  # refuse now rather than queue a job that cannot run
+        from tubesum.diarize.resolve import check_available
+
+        check_available(settings)
     source = parse_source(text, settings)
     if source.kind == "file":
         raise InvalidUrlError(
@@ -102,7 +112,7 @@ def submit_job(
         source=text.strip(),
         source_key=source_key(source),
         options=options,
-        cache_key=cache_key(source_key(source), options, model_identity=model_identity(model, settings=settings)),
+        cache_key=cache_key(source_key(source), options, model_identity=result_identity(model, options, settings)),
         idempotency_key=idempotency_key,
     )
     cached = store.create_from_cache(new)

@@ -59,6 +59,7 @@ class JobOptions(BaseModel):
     word_timestamps: bool = False
     captions: Literal["auto", "only", "never"] = "auto"
     diarize: bool = False
+    num_speakers: int | None = Field(None, ge=1, le=50, description="Exact number of speakers, when known.")
     summarize: bool = False
 
 
@@ -148,6 +149,7 @@ def cache_key(source_key: str, options: JobOptions, *, model_identity: str) -> s
         "word_timestamps": options.word_timestamps,
         "captions": options.captions,
         "diarize": options.diarize,
+        "num_speakers": options.num_speakers,
         "summarize": options.summarize,
     }
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()

@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tubesum.records import Segment, Transcript
+from tubesum.records import Segment, Summary, Transcript
 
 __all__ = [
     "ORIGIN_LABELS",
@@ -22,6 +22,7 @@ __all__ = [
     "metadata_items",
     "paragraphs",
     "source_url",
+    "summary_label",
     "timestamp",
     "timestamp_url",
 ]
@@ -166,3 +167,10 @@ def _paragraph(segments: list[Segment]) -> Paragraph:
         text=" ".join(clean_text(s.text) for s in segments),
         speaker=segments[0].speaker,
     )
+
+
+def summary_label(summary: Summary) -> str:
+    """Say how a summary was made; extractive summaries are always labelled as such."""
+    if summary.method == "extractive":
+        return "Extractive summary: key sentences picked from the transcript, not rewritten."
+    return f"Summary written by {summary.model or 'a language model'} ({summary.backend})."

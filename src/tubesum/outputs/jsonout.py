@@ -44,6 +44,9 @@ def transcript_document(transcript: Transcript) -> dict[str, Any]:
         "language_probability": data["language_probability"],
         "model": data["model"],
         "origin": data["origin"],
+        "diarization": data["diarization"],
+        "speakers": list(transcript.speakers),
+        "summary": data["summary"],
         "segments": segments,
         "text": transcript.text,
     }

@@ -27,10 +27,11 @@ from tubesum.outputs._common import (
     metadata_items,
     paragraphs,
     source_url,
+    summary_label,
     timestamp,
     timestamp_url,
 )
-from tubesum.records import Transcript
+from tubesum.records import Summary, Transcript
 
 __all__ = ["FONT_FAMILY", "PAGE_SIZE", "to_pdf"]
 
@@ -67,6 +68,8 @@ META_LABEL = Style(size=9.5, bold=True, color=_MUTED)
 STAMP = Style(size=9.5, color=_MUTED)
 STAMP_LINK = Style(size=9.5, color=_LINK)
 SPEAKER = Style(size=10, bold=True)
+HEADING = Style(size=13, bold=True)
+SUBHEADING = Style(size=11, bold=True)
 BODY = Style(size=11)
 FOOTER = Style(size=8, color=_MUTED)
 
@@ -150,8 +153,43 @@ def layout(transcript: Transcript, *, measure: Measure) -> list[list[Run | Rule]
     page.y += 10
     page.add(Rule(page.y))
     page.y += 8
+    if transcript.summary is not None:
+        _summary_block(page, transcript, transcript.summary, width)
+        page.y += 10
+        page.add(Rule(page.y))
+        page.y += 8
     _transcript_block(page, transcript, width)
     return page.pages
+
+
+def _summary_block(page: Layout, transcript: Transcript, summary: Summary, width: float) -> None:
+    """Place the summary: heading, how it was made, the abstract, then key points and chapters with times."""
+    page.line(MARGIN, "Summary", HEADING)
+    for line in wrap(summary_label(summary), width, META, page.measure):
+        page.line(MARGIN, line, META)
+    if summary.abstract.strip():
+        page.y += BODY.size * 0.4
+        for line in wrap(clean_text(summary.abstract), width, BODY, page.measure):
+            page.line(MARGIN, line, BODY)
+    sections: list[tuple[str, list[tuple[float | None, str]]]] = [
+        ("Key points", [(k.start, k.text) for k in summary.key_points]),
+        ("Chapters", [(c.start, c.title) for c in summary.chapters]),
+    ]
+    for heading, items in sections:
+        if not items:
+            continue
+        page.y += BODY.size * 0.6
+        page.need(SUBHEADING.line_height + BODY.line_height)
+        page.line(MARGIN, heading, SUBHEADING)
+        gutter = page.measure("00:00:00", STAMP) + _GUTTER_GAP
+        for start, text in items:
+            lines = wrap(clean_text(text), width - gutter, BODY, page.measure)
+            page.need(BODY.line_height * min(2, len(lines)))
+            link = timestamp_url(transcript, start) if start is not None else None
+            for i, line in enumerate(lines):
+                page.line(MARGIN + gutter, line, BODY)
+                if i == 0 and start is not None:
+                    page.add(Run(MARGIN, page.y, timestamp(start), STAMP_LINK if link else STAMP, link))
 
 
 def _metadata_block(page: Layout, transcript: Transcript, width: float) -> None:

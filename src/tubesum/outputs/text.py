@@ -20,10 +20,11 @@ from tubesum.outputs._common import (
     metadata_items,
     paragraphs,
     source_url,
+    summary_label,
     timestamp,
     timestamp_url,
 )
-from tubesum.records import Transcript
+from tubesum.records import Summary, Transcript
 
 __all__ = ["md_escape", "to_markdown", "to_txt"]
 
@@ -51,7 +52,10 @@ def md_escape(text: str) -> str:
 
 def to_markdown(transcript: Transcript) -> str:
     """Render the transcript as a Markdown document."""
-    parts = [f"# {md_escape(transcript.title) or 'Transcript'}", _metadata(transcript), "## Transcript"]
+    parts = [f"# {md_escape(transcript.title) or 'Transcript'}", _metadata(transcript)]
+    if transcript.summary is not None:
+        parts += _summary(transcript, transcript.summary)
+    parts.append("## Transcript")
     blocks = _paragraphs(transcript)
     parts += blocks or ["*No speech was transcribed.*"]
     return "\n\n".join(parts) + "\n"
@@ -64,6 +68,30 @@ def _metadata(transcript: Transcript) -> str:
         shown = _link(md_escape(value), url) if label == "Source" and url else md_escape(value)
         lines.append(f"- **{label}:** {shown}")
     return "\n".join(lines)
+
+
+def _summary(transcript: Transcript, summary: Summary) -> list[str]:
+    """Return the summary blocks: abstract, key points and chapters with timestamps that link into the video."""
+    blocks = ["## Summary", f"*{md_escape(summary_label(summary))}*"]
+    if summary.abstract.strip():
+        blocks.append(md_escape(summary.abstract))
+    if summary.key_points:
+        blocks.append("### Key points")
+        blocks.append(
+            "\n".join(f"- {_point_stamp(transcript, k.start)}{md_escape(k.text)}" for k in summary.key_points)
+        )
+    if summary.chapters:
+        blocks.append("### Chapters")
+        blocks.append("\n".join(f"- {_point_stamp(transcript, c.start)}{md_escape(c.title)}" for c in summary.chapters))
+    return blocks
+
+
+def _point_stamp(transcript: Transcript, start: float | None) -> str:
+    if start is None:
+        return ""
+    label = f"[{timestamp(start)}]"
+    url = timestamp_url(transcript, start)
+    return (_link(label, url) if url else label) + " "
 
 
 def _paragraphs(transcript: Transcript) -> list[str]:
