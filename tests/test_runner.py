@@ -208,13 +208,40 @@ def test_local_files_are_refused_for_server_jobs(store: RecordingStore, web: Set
     assert "Local files" in (failed.error_message or "")
 
 
-@pytest.mark.parametrize("option", ["diarize", "summarize"])
-def test_diarize_and_summarize_fail_with_missing_extra(store: RecordingStore, web: Settings, option: str) -> None:
-    job = claim(store, "http://127.0.0.1:9/talk.m4a", **{option: True})
+def test_summarize_option_adds_a_summary_to_the_json_result(
+    store: RecordingStore, web: Settings, speech_url: str
+) -> None:
+    job = claim(store, speech_url, summarize=True, formats=("json", "md"))
+    run_job(job, store=store, settings=web.model_copy(update={"summary_backend": "extractive"}))
+    done = store.get(job.id)
+    assert done is not None and done.state == JobState.SUCCEEDED, done
+    artifact = store.artifact(job.id, "json")
+    assert artifact is not None
+    summary = json.loads(artifact.data)["summary"]
+    assert summary["method"] == "extractive" and summary["key_points"]
+
+
+def test_diarize_without_the_extra_fails_with_missing_extra(
+    store: RecordingStore, web: Settings, speech_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("pyannote") else real(name, *a)
+    )
+
+    def no_pyannote(*_args: Any, **_kwargs: Any) -> Any:
+        from tubesum.diarize.resolve import check_available
+
+        check_available(web)
+
+    monkeypatch.setattr("tubesum.diarize.pyannote_backend.Diarizer.from_settings", no_pyannote)
+    job = claim(store, speech_url, diarize=True)
     run_job(job, store=store, settings=web)
     failed = store.get(job.id)
     assert failed is not None and failed.state == JobState.FAILED and failed.error_code == "missing_extra"
-    assert option in (failed.error_message or "")
+    assert "diarize" in (failed.error_message or "")
 
 
 def test_job_options_reach_the_pipeline(store: RecordingStore, web: Settings, speech_url: str) -> None:
