@@ -296,3 +296,17 @@ def test_doctor_checks_fail_when_diarization_is_on_but_cannot_run(
 
 def test_resolve_module_is_the_backends_source() -> None:
     assert resolve_pipeline is resolve.resolve_pipeline
+
+
+def test_gated_error_names_the_repo_that_is_gated(tmp_path: Path) -> None:
+    """pyannote 3.1 pulls pyannote/segmentation-3.0: the page to visit is the one the hub refused."""
+    from types import SimpleNamespace
+
+    from huggingface_hub.errors import GatedRepoError
+
+    url = "https://huggingface.co/pyannote/segmentation-3.0/resolve/main/pytorch_model.bin"
+    response = SimpleNamespace(status_code=403, headers={}, url=url, request=None)
+    exc = GatedRepoError(f"403 Client Error.\n\nCannot access gated repo for url {url}.", response=response)
+    error = resolve.hub_error(exc, "pyannote/speaker-diarization-3.1", make_settings(tmp_path))
+    assert error.code == "gated_model"
+    assert "https://hf.co/pyannote/segmentation-3.0" in (error.hint or "")

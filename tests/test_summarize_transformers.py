@@ -20,7 +20,7 @@ import pytest
 
 from conftest import SPEECH_TEXT
 from tubesum.config import Settings
-from tubesum.errors import ConfigError, MissingExtraError, ModelNotFoundError, SummaryBackendError
+from tubesum.errors import ConfigError, MissingExtraError, ModelLoadError, ModelNotFoundError, SummaryBackendError
 from tubesum.summarize import transformers_backend as tb
 from tubesum.summarize.base import ChatMessage
 
@@ -279,3 +279,47 @@ def test_real_gguf_chat_model_completes_offline(smollm2: tb.TransformersChatBack
     reply = smollm2.complete(MESSAGES, max_tokens=40)
     assert reply.strip()
     assert smollm2.count_tokens(reply) <= 45
+
+
+def test_llm_summarizer_over_the_real_gguf_model_gives_a_structured_summary(
+    smollm2: tb.TransformersChatBackend,
+) -> None:
+    llm = pytest.importorskip("tubesum.summarize.llm", reason="LlmSummarizer is not there yet")
+    from tubesum.records import Segment, Source, Transcript
+    from tubesum.summarize.sentences import split_sentences
+
+    texts = [
+        *(s.strip() + "." for s in SPEECH_TEXT.split(".") if s.strip()),
+        "The museum opens at nine and has a new exhibition about ancient Egypt.",
+        "After lunch we will walk to the library, which closes at five.",
+        "Please bring a notebook and a pen for the guided tour.",
+        "On Friday we will discuss what we learned in class.",
+    ]
+    segments = tuple(Segment(start=4.0 * i, end=4.0 * i + 3.5, text=text) for i, text in enumerate(texts))
+    transcript = Transcript(
+        source=Source(kind="file", original="talk.wav"), segments=segments, language="en", origin="whisper"
+    )
+    calls: list[tuple[str, int, int]] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        calls.append((stage, done, total))
+
+    summary = llm.LlmSummarizer(smollm2, max_points=5).summarize(transcript, progress=progress)
+
+    assert summary.abstract.strip()
+    assert summary.method == "abstractive"
+    assert summary.backend == "transformers"
+    assert summary.model == smollm2.model
+    assert summary.language == "en"
+    assert len(summary.key_points) <= 5
+    starts = {sentence.start for sentence in split_sentences(transcript)}
+    for point in summary.key_points:
+        assert point.text.strip()
+        assert point.start is None or point.start in starts
+    assert calls and calls[-1][0] == "summarize" and calls[-1][1] == calls[-1][2]
+
+
+def test_corrupt_gguf_file_is_a_model_load_error(ml: None, tmp_path: Path) -> None:
+    (tmp_path / "model.gguf").write_bytes(b"GGUF\x03\x00\x00\x00truncated")
+    with pytest.raises(ModelLoadError, match="Could not load summary model"):
+        tb.TransformersChatBackend.from_settings(_settings(tmp_path))

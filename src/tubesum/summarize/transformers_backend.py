@@ -36,7 +36,7 @@ from tubesum.errors import (
     ModelNotFoundError,
     SummaryBackendError,
 )
-from tubesum.summarize.base import ChatMessage
+from tubesum.summarize.base import ChatBackend, ChatMessage
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -246,6 +246,12 @@ def _load(source: _Source, device: str, reason: str, *, token: str | None) -> Lo
             hint="Use a smaller TUBESUM_SUMMARY_MODEL or TUBESUM_DEVICE=cpu.",
             model=source.ref,
         ) from None
+    except Exception as exc:  # loaders of third-party formats raise anything (struct.error on a truncated GGUF)
+        raise ModelLoadError(
+            f"Could not load summary model {source.ref!r}: {type(exc).__name__}: {_redact(str(exc), token)}",
+            hint="The model files may be incomplete or corrupt: download them again.",
+            model=source.ref,
+        ) from None
     if not getattr(tokenizer, "chat_template", None):
         raise ModelLoadError(
             f"Summary model {source.ref!r} has no chat template.",
@@ -403,3 +409,9 @@ class TransformersChatBackend:
         )
         text: str = loaded.tokenizer.decode(new_tokens, skip_special_tokens=True)
         return text.strip()
+
+
+if TYPE_CHECKING:  # mypy proves the class meets the ChatBackend protocol
+
+    def _is_chat_backend(backend: TransformersChatBackend) -> ChatBackend:
+        return backend
