@@ -293,3 +293,42 @@ def test_diarizes_on_cuda(pipeline_dir: Path, sample_audio: DecodedAudio, tmp_pa
     diarizer = Diarizer.from_settings(make_settings(tmp_path, diarization_model=str(pipeline_dir), device="auto"))
     assert diarizer.device == "cuda"
     assert_well_formed(diarizer.diarize(sample_audio), sample_audio.duration)
+
+
+def test_cli_transcribes_with_speakers_and_renames_them(
+    pipeline_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path users take: one decode feeds Whisper and pyannote; speakers reach txt, srt and json."""
+    import json
+
+    from click.testing import CliRunner
+
+    from tubesum.cli import cli
+
+    monkeypatch.setenv("TUBESUM_MODEL", "tiny.en")
+    monkeypatch.setenv("TUBESUM_DEVICE", "cpu")
+    monkeypatch.setenv("TUBESUM_DIARIZATION_MODEL", str(pipeline_dir))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "transcribe",
+            str(SAMPLE_WAV),
+            "--diarize",
+            "--speaker-name",
+            "SPEAKER_00=Alice",
+            "-f",
+            "txt,srt,json",
+            "-o",
+            str(tmp_path / "out"),
+            "-q",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "sample.json").read_text())
+    assert doc["diarization"] == str(pipeline_dir)
+    assert doc["speakers"] and all(s["speaker"] for s in doc["segments"])
+    labelled = {s["speaker"] for s in doc["segments"]}
+    assert "SPEAKER_00" not in labelled, "the rename map applies"
+    txt = (tmp_path / "out" / "sample.txt").read_text().splitlines()
+    assert all(line.split(": ", 1)[0] in labelled for line in txt)
