@@ -200,3 +200,26 @@ def test_summarize_writes_a_labelled_extractive_summary_into_md_and_json(env: Pa
     for point in summary["key_points"]:
         assert point["text"] in doc["text"] or point["text"].rstrip(".") in doc["text"]
         assert point["start"] is None or round(point["start"], 3) in starts
+
+
+def test_diarize_without_the_extra_exits_7_before_any_work(
+    env: Path, speech_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("pyannote") else real(name, *a)
+    )
+    result = run("transcribe", str(speech_wav), "--diarize", "-f", "txt")
+    assert result.exit_code == 7
+    assert "[missing_extra]" in result.stderr and "pip install 'tubesum[diarize]'" in result.stderr
+    assert list(Path("outputs").glob("*")) == [], "nothing written"
+
+
+def test_diarize_without_a_token_exits_5_and_says_where_to_get_one(env: Path, speech_wav: Path) -> None:
+    pytest.importorskip("pyannote.audio")
+    result = run("transcribe", str(speech_wav), "--diarize", "-f", "txt")
+    assert result.exit_code == 5
+    assert "[hf_token_missing]" in result.stderr and "https://hf.co/settings/tokens" in result.stderr
+    assert list(Path("outputs").glob("*")) == [], "nothing written"

@@ -134,6 +134,10 @@ def transcribe_source(source: Source, *, settings: Settings, progress: ProgressF
 
 def _run(source: Source, *, settings: Settings, progress: ProgressFn) -> tuple[Transcript, DeviceChoice | None]:
     """Return the transcript (with speakers and summary when asked) and the device Whisper ran on, if it ran."""
+    if settings.diarize:  # fail before any download or transcription: extra, token, model
+        from tubesum.diarize.resolve import check_available
+
+        check_available(settings)
     with job_workdir(settings.work_dir) as workdir:
         transcript, samples, device = _transcript(source, settings=settings, progress=progress, workdir=workdir)
         if settings.diarize:
