@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tubesum import __version__
 from tubesum.errors import ConfigError
-from tubesum.files import ensure_writable_dir, job_workdir, safe_stem, write_atomic
+from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
 from tubesum.pipeline import decode, fetch, models
 from tubesum.pipeline.captions import captions_for_mode
 from tubesum.pipeline.ingest import parse_source
@@ -240,13 +240,11 @@ def write_outputs(
     progress: ProgressFn = no_progress,
 ) -> dict[str, Path]:
     """Render each format and write it atomically as ``<safe title>-<video id>.<ext>``."""
-    from tubesum.outputs import EXTENSIONS, render
+    from tubesum.outputs import filename, render
 
-    stem = safe_stem(transcript.info.title or transcript.source.label, video_id=transcript.source.video_id)
     files: dict[str, Path] = {}
     for done, fmt in enumerate(dict.fromkeys(formats)):
-        data = render(transcript, fmt)
-        files[fmt] = write_atomic(output_dir / f"{stem}.{EXTENSIONS[fmt]}", data)
+        files[fmt] = write_atomic(output_dir / filename(transcript, fmt), render(transcript, fmt))
         progress("write", done + 1, len(formats))
     return files
 

@@ -18,7 +18,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFL
 from tubesum.api.schemas import JobCreate, JobList, JobRead
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobRecord, JobState, JobStore
-from tubesum.outputs import CONTENT_TYPES, EXTENSIONS, render
+from tubesum.outputs import CONTENT_TYPES, render
+from tubesum.outputs import filename as output_filename
 from tubesum.records import Transcript
 
 __all__ = ["JobController"]
@@ -113,7 +114,7 @@ class JobController(Controller):
         else:  # not asked for at submit time: render it from the stored transcript
             transcript = Transcript.from_dict(job.checkpoint["transcript"])
             data = render(transcript, format)
-            filename = f"{job.id}.{EXTENSIONS[format]}"
+            filename = output_filename(transcript, format)
         disposition = (
             f'attachment; filename="{filename.encode("ascii", "replace").decode()}"; '
             f"filename*=UTF-8''{quote(filename)}"

@@ -32,7 +32,6 @@ from structlog.contextvars import bound_contextvars
 
 from tubesum import metrics, outputs, service
 from tubesum.errors import SourceError, TubesumError
-from tubesum.files import safe_stem
 from tubesum.jobs.types import Artifact, JobState
 from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
@@ -225,7 +224,6 @@ def _render_stage(
 ) -> list[Artifact]:
     """Render each distinct format in memory (a cancellation point between formats)."""
     wanted = tuple(dict.fromkeys(formats))
-    stem = safe_stem(transcript.title, video_id=transcript.source.video_id)
     artifacts: list[Artifact] = []
     for done, fmt in enumerate(wanted):
         progress("render", done, len(wanted))
@@ -234,7 +232,7 @@ def _render_stage(
                 job_id=job_id,
                 format=fmt,
                 content_type=outputs.CONTENT_TYPES[fmt],
-                filename=f"{stem}.{outputs.EXTENSIONS[fmt]}",
+                filename=outputs.filename(transcript, fmt),
                 data=outputs.render(transcript, fmt),
             )
         )

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from tubesum.config import OutputFormat
 from tubesum.errors import OutputError
+from tubesum.files import safe_stem
 from tubesum.outputs.jsonout import from_json, load_schema, to_json
 from tubesum.outputs.pdf import to_pdf
 from tubesum.outputs.subtitles import to_srt, to_vtt
@@ -22,6 +23,7 @@ from tubesum.records import Transcript
 __all__ = [
     "CONTENT_TYPES",
     "EXTENSIONS",
+    "filename",
     "from_json",
     "load_schema",
     "render",
@@ -79,3 +81,8 @@ def render(transcript: Transcript, fmt: OutputFormat) -> bytes:
     if writer is None:
         raise OutputError(f"Unknown output format {fmt!r}.", hint=f"Use one of: {', '.join(EXTENSIONS)}.")
     return writer(transcript).encode("utf-8", "replace")
+
+
+def filename(transcript: Transcript, fmt: OutputFormat) -> str:
+    """Return the download/output file name: the title made safe for file systems, the video id, the extension."""
+    return f"{safe_stem(transcript.title, video_id=transcript.source.video_id)}.{EXTENSIONS[fmt]}"
