@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, JobStore, NewJob, Page
+from tubesum.records import MediaInfo, Segment, Source, Transcript
 
 __all__ = [
     "STORE_KINDS",
@@ -351,3 +352,15 @@ def make_long_speech(media_dir: Path, speech_wav: Path, *, repeats: int = 10) ->
         subprocess.run([*ffmpeg, "-i", str(speech_wav), "-af", "apad=whole_dur=27", str(padded)], check=True)
         subprocess.run([*ffmpeg, "-stream_loop", str(repeats - 1), "-i", str(padded), str(out)], check=True)
     return out
+
+
+def saved_transcript(url: str, *, text: str, title: str, duration: float) -> Transcript:
+    """Return a one-segment transcript as a crashed or retried job would have checkpointed it."""
+    return Transcript(
+        source=Source(kind="url", original=url, url=url),
+        segments=(Segment(start=0.0, end=duration, text=text),),
+        language="en",
+        origin="whisper",
+        info=MediaInfo(title=title),
+        duration=duration,
+    )

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
-from jobs_fakes import STORE_KINDS, RecordingStore, make_long_speech, make_store, new_job, wait_for
+from jobs_fakes import STORE_KINDS, RecordingStore, make_long_speech, make_store, new_job, saved_transcript, wait_for
 from tubesum import outputs, service
 from tubesum.config import Settings
 from tubesum.jobs import executor as executor_module
 from tubesum.jobs import runner
 from tubesum.jobs.executor import LocalExecutor, sweep_workdirs, worker_count
 from tubesum.jobs.types import JobState
-from tubesum.records import MediaInfo, Segment, Source, Transcript
+from tubesum.records import Transcript
 
 pytestmark = pytest.mark.usefixtures("loopback_dns_only")
 
@@ -64,17 +64,6 @@ def executors(store: RecordingStore) -> Iterator[Factory]:
 def state_of(store: RecordingStore, job_id: str) -> JobState | None:
     job = store.get(job_id)
     return job.state if job else None
-
-
-def saved_transcript(url: str) -> Transcript:
-    return Transcript(
-        source=Source(kind="url", original=url, url=url),
-        segments=(Segment(start=0.0, end=2.0, text="Saved before the crash."),),
-        language="en",
-        origin="whisper",
-        info=MediaInfo(title="Crash test"),
-        duration=2.0,
-    )
 
 
 def forbid_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,7 +186,12 @@ def test_start_requeues_a_job_left_running_by_a_dead_process(
     url = "http://127.0.0.1:9/talk.m4a"
     job, _ = store.create(new_job(url, formats=("txt", "json")))
     assert store.claim(worker="dead-host:4242:abc") is not None  # the process died after the transcript stage
-    store.save_checkpoint(job.id, "transcript", saved_transcript(url).to_dict())
+    store.save_checkpoint(
+        job.id,
+        "transcript",
+        crashed = saved_transcript(url, text="Saved before the crash.", title="Crash test", duration=2.0)
+        crashed.to_dict(),
+    )
     forbid_pipeline(monkeypatch)
     executor = executors(web)
     executor.start()

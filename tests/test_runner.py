@@ -15,12 +15,21 @@ import pytest
 from prometheus_client import REGISTRY
 
 from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
-from jobs_fakes import STORE_KINDS, MemoryJobStore, RecordingStore, make_long_speech, make_store, new_job, wait_for
+from jobs_fakes import (
+    STORE_KINDS,
+    MemoryJobStore,
+    RecordingStore,
+    make_long_speech,
+    make_store,
+    new_job,
+    saved_transcript,
+    wait_for,
+)
 from tubesum import service
 from tubesum.config import Settings
 from tubesum.jobs.runner import INTERNAL_ERROR_MESSAGE, CancelEvent, JobCancelled, JobProgress, run_job
 from tubesum.jobs.types import JobRecord, JobState
-from tubesum.records import MediaInfo, Segment, Source, Transcript
+from tubesum.records import Transcript
 
 pytestmark = pytest.mark.usefixtures("loopback_dns_only")
 
@@ -65,17 +74,6 @@ def assert_no_workdirs(settings: Settings) -> None:
     assert not settings.work_dir.exists() or list(settings.work_dir.iterdir()) == []
 
 
-def saved_transcript(url: str) -> Transcript:
-    return Transcript(
-        source=Source(kind="url", original=url, url=url),
-        segments=(Segment(start=0.0, end=2.5, text="Hello from the checkpoint."),),
-        language="en",
-        origin="whisper",
-        info=MediaInfo(title="Saved talk"),
-        duration=2.5,
-    )
-
-
 def test_job_over_a_loopback_url_succeeds_with_an_artifact_per_format(
     store: RecordingStore, web: Settings, speech_url: str
 ) -> None:
@@ -111,7 +109,12 @@ def test_resume_from_the_transcript_checkpoint_skips_the_pipeline(
     monkeypatch.setattr(service, "transcribe_source", no_pipeline)
     url = "http://127.0.0.1:9/talk.m4a"  # never fetched
     job = claim(store, url, formats=("txt", "md"))
-    store.save_checkpoint(job.id, "transcript", saved_transcript(url).to_dict())
+    store.save_checkpoint(
+        job.id,
+        "transcript",
+        saved = saved_transcript(url, text="Hello from the checkpoint.", title="Saved talk", duration=2.5)
+        saved.to_dict(),
+    )
     resumed = store.get(job.id)
     assert resumed is not None
     run_job(resumed, store=store, settings=web)
