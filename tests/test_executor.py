@@ -186,10 +186,10 @@ def test_start_requeues_a_job_left_running_by_a_dead_process(
     url = "http://127.0.0.1:9/talk.m4a"
     job, _ = store.create(new_job(url, formats=("txt", "json")))
     assert store.claim(worker="dead-host:4242:abc") is not None  # the process died after the transcript stage
+    crashed = saved_transcript(url, text="Saved before the crash.", title="Crash test", duration=2.0)
     store.save_checkpoint(
         job.id,
         "transcript",
-        crashed = saved_transcript(url, text="Saved before the crash.", title="Crash test", duration=2.0)
         crashed.to_dict(),
     )
     forbid_pipeline(monkeypatch)

@@ -109,10 +109,10 @@ def test_resume_from_the_transcript_checkpoint_skips_the_pipeline(
     monkeypatch.setattr(service, "transcribe_source", no_pipeline)
     url = "http://127.0.0.1:9/talk.m4a"  # never fetched
     job = claim(store, url, formats=("txt", "md"))
+    saved = saved_transcript(url, text="Hello from the checkpoint.", title="Saved talk", duration=2.5)
     store.save_checkpoint(
         job.id,
         "transcript",
-        saved = saved_transcript(url, text="Hello from the checkpoint.", title="Saved talk", duration=2.5)
         saved.to_dict(),
     )
     resumed = store.get(job.id)
