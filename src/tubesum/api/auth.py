@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -39,7 +40,8 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
         if token is None:
             raise NotAuthorizedException("An API key is required (Authorization: Bearer <key> or X-API-Key).")
         keys: KeyStore = state.store
-        record = keys.verify_key(token)
+        # A database read: off the event loop, so a slow database never stalls other requests and SSE streams.
+        record = await anyio.to_thread.run_sync(keys.verify_key, token)
         if record is None:
             raise NotAuthorizedException("The API key is invalid or revoked.")
         return AuthenticationResult(user=record.id, auth=record)
