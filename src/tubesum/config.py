@@ -156,6 +156,16 @@ class Settings(BaseSettings):
         (), description="Origins allowed by CORS (comma separated; empty: CORS off)."
     )
     ready_min_free_mb: int = Field(1024, ge=0, description="/readyz fails when a data dir has less free space.")
+    queue: Literal["local", "saq"] = Field(
+        "local", description="Job executor: local (in-process threads) or saq (`tubesum worker` processes)."
+    )
+    queue_url: str = Field(
+        "", description="SAQ queue URL: redis://... for Redis (empty: SAQ's queue in the PostgreSQL job store)."
+    )
+    heartbeat_seconds: int = Field(
+        60, ge=2, le=3600, description="SAQ: a running job without a heartbeat this long is swept and retried."
+    )
+    job_timeout_seconds: int = Field(0, ge=0, description="SAQ: longest run of one job attempt (0: no limit).")
 
     # -- secrets ---------------------------------------------------------------------------------------
     hf_token: SecretStr | None = Field(

@@ -1,9 +1,10 @@
-"""``tubesum db upgrade|downgrade|current``: the job store's schema migrations; ``open_store`` for other groups."""
+"""``tubesum db upgrade|downgrade|current|backup|restore``: the job store's schema and backups; ``open_store``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -110,3 +111,64 @@ def db_current(app: AppContext, as_json: bool) -> None:
         return
     status = "up to date" if revision == newest else "needs `tubesum db upgrade`"
     click.echo(f"{_display_url(url)}: at revision {revision or 'base'} (head: {newest}, {status})")
+
+
+@contextmanager
+def _backup_errors() -> Iterator[None]:
+    from tubesum.jobs.backup import BackupError
+
+    with database_errors():
+        try:
+            yield
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@db.command(name="backup")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@pass_app
+def db_backup(app: AppContext, out: Path, overwrite: bool) -> None:
+    """Write a consistent backup of the job store to OUT; safe while the server runs.
+
+    SQLite: a single database file (online backup API, then integrity_check). PostgreSQL: a pg_dump
+    custom-format archive (needs pg_dump at least as new as the server). The backup holds every job, result
+    (artifact) and API key; TUBESUM_OUTPUT_DIR and the model cache are not included.
+    """
+    from tubesum.jobs import backup
+
+    url = app.settings.sqlalchemy_url
+    with _backup_errors():
+        info = backup.backup(url, out, overwrite=overwrite)
+    click.echo(f"{_display_url(url)}: backed up revision {info.revision or 'base'} to {out} ({info.size} bytes)")
+
+
+@db.command(name="restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Restore even if another process (a running server) has it open.")
+@click.option("--upgrade", is_flag=True, help="Migrate to the newest revision after restoring an older backup.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def db_restore(app: AppContext, backup_file: Path, force: bool, upgrade: bool, yes: bool) -> None:
+    """Replace the job store's contents with BACKUP_FILE (from `tubesum db backup`).
+
+    Stop the server first: a database in use is refused unless --force. A backup from a newer tubesum (an
+    unknown schema revision) is refused; one from an older schema needs `tubesum db upgrade` (or --upgrade).
+    """
+    from tubesum.jobs import backup, migrate
+
+    url = app.settings.sqlalchemy_url
+    if not yes:
+        click.confirm(f"Replace every job and key in {_display_url(url)} with {backup_file}?", abort=True)
+    with _backup_errors():
+        result = backup.restore(url, backup_file, force=force)
+        revision = result.info.revision or "base"
+        click.echo(f"{_display_url(url)}: restored {backup_file} (revision {revision})")
+        if result.schema == "older":
+            if upgrade:
+                migrate.upgrade(url)
+                click.echo(f"{_display_url(url)}: upgraded to revision {migrate.head()}")
+            else:
+                click.echo(
+                    f"The backup's schema is older than this tubesum's ({migrate.head()}): run `tubesum db upgrade`."
+                )

@@ -1,0 +1,79 @@
+"""``tubesum worker``: an SAQ worker process (TUBESUM_QUEUE=saq) that runs queued jobs from the shared store.
+
+``--gpus 0,1`` starts one child worker per GPU with ``CUDA_VISIBLE_DEVICES`` set to that GPU, so every process
+loads its model once onto its own device; the parent forwards SIGTERM/SIGINT and exits when the children do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+import click
+
+from tubesum.cli._common import AppContext, pass_app
+
+__all__ = ["child_commands", "run_children", "worker"]
+
+logger = logging.getLogger(__name__)
+
+
+def child_commands(gpus: Sequence[str], *, queue: str, concurrency: int) -> list[tuple[list[str], dict[str, str]]]:
+    """Return ``(argv, env)`` of the child worker for each GPU id (CUDA_VISIBLE_DEVICES = that id)."""
+    children = []
+    for gpu in gpus:
+        argv = [sys.executable, "-m", "tubesum", "worker", "--queue", queue, "--concurrency", str(concurrency)]
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "TUBESUM_DEVICE": os.environ.get("TUBESUM_DEVICE", "cuda")}
+        children.append((argv, env))
+    return children
+
+
+def run_children(commands: Sequence[tuple[list[str], dict[str, str]]]) -> int:
+    """Start every child, forward SIGTERM/SIGINT to them, wait for all; return the worst exit status."""
+    procs = [subprocess.Popen(argv, env=env) for argv, env in commands]
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        codes = [proc.wait() for proc in procs]
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return max((abs(code) for code in codes), default=0)
+
+
+@click.command()
+@click.option(
+    "--queue",
+    "queue_name",
+    type=click.Choice(["gpu", "cpu"]),
+    default=None,
+    help="SAQ queue to take jobs from (default: cpu when TUBESUM_DEVICE=cpu, else gpu).",
+)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs at once.")
+@click.option("--gpus", default="", help="Comma-separated GPU ids: one worker process per GPU (e.g. 0,1).")
+@pass_app
+def worker(app: AppContext, /, queue_name: str | None, concurrency: int, gpus: str) -> None:
+    """Run jobs from the SAQ queue (TUBESUM_QUEUE=saq; PostgreSQL job store, PostgreSQL or Redis queue)."""
+    from tubesum.jobs.saq_executor import make_worker, queue_url
+    from tubesum.logs import configure_logging
+
+    settings = app.settings
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    queue_name = queue_name or ("cpu" if settings.device == "cpu" else "gpu")
+    gpu_ids = [g.strip() for g in gpus.split(",") if g.strip()]
+    if gpu_ids:
+        sys.exit(run_children(child_commands(gpu_ids, queue=queue_name, concurrency=concurrency)))
+    queue_url(settings)  # a clear ConfigError before anything starts
+    saq_worker = make_worker(settings, queue_name=queue_name, concurrency=concurrency)
+    asyncio.run(saq_worker.start())

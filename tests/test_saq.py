@@ -1,0 +1,244 @@
+"""The SAQ executor end to end: real PostgreSQL (job store and queue) or Redis (queue), real `tubesum worker`s.
+
+Needs ``TEST_POSTGRES_URL`` (and ``TEST_REDIS_URL`` for the Redis variant), which .ci/run exports; skipped
+otherwise. Jobs are submitted through the API app (Litestar TestClient, ``worker=False``) and dispatched by the
+API-side :class:`~tubesum.jobs.saq_executor.SaqExecutor` or the workers' own dispatchers; two worker processes
+run them with the tiny.en model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select
+
+from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
+from databases import POSTGRES_URL, fresh_database
+from servers import wait_for
+from tubesum.api.app import create_app
+from tubesum.cli.worker import child_commands, run_children
+from tubesum.config import Settings
+from tubesum.errors import ConfigError
+from tubesum.jobs.db import make_engine
+from tubesum.jobs.migrate import upgrade
+from tubesum.jobs.saq_executor import SaqExecutor, queue_name_for, queue_url
+from tubesum.jobs.schema import JobRow
+from tubesum.jobs.store import SqlJobStore
+from tubesum.jobs.types import JobOptions, JobRecord, JobState
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+HEARTBEAT = 4  # seconds: a killed worker's job is swept and retried after about this long (+ sweep interval)
+FORMATS = ["txt", "srt", "json"]
+
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set (.ci/run starts PostgreSQL and sets it)"
+)
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="TEST_REDIS_URL is not set (.ci/run starts redis-server)")
+
+
+# -- units ---------------------------------------------------------------------------------------------------
+def test_queue_url_needs_a_server(settings: Settings) -> None:
+    with pytest.raises(ConfigError):
+        queue_url(settings.model_copy(update={"queue": "saq"}))
+    assert queue_url(settings.model_copy(update={"queue_url": "redis://127.0.0.1:1/0"})) == "redis://127.0.0.1:1/0"
+    pg = settings.model_copy(update={"database_url": "postgresql+psycopg://u:p@127.0.0.1:5/db"})
+    assert queue_url(pg) == "postgresql://u:p@127.0.0.1:5/db"
+
+
+def test_gpus_start_one_child_per_device(tmp_path: Path) -> None:
+    commands = child_commands(["0", "1"], queue="gpu", concurrency=2)
+    assert [env["CUDA_VISIBLE_DEVICES"] for _, env in commands] == ["0", "1"]
+    assert all(argv[-4:] == ["--queue", "gpu", "--concurrency", "2"] for argv, _ in commands)
+    # The fan-out itself, with a fake worker: each child records the device it was given.
+    probe = "import os, sys; open(sys.argv[1] + os.environ['CUDA_VISIBLE_DEVICES'], 'w').close()"
+    fake = [([sys.executable, "-c", probe, str(tmp_path / "gpu-")], env) for _, env in commands]
+    assert run_children(fake) == 0
+    assert sorted(p.name for p in tmp_path.glob("gpu-*")) == ["gpu-0", "gpu-1"]
+
+
+def test_routing(settings: Settings) -> None:
+    now = datetime.now(UTC)
+    job = JobRecord("j", "o", JobState.QUEUED, "s", "k", JobOptions(), "c", now, now)
+    assert queue_name_for(job, settings) == "cpu"  # the test settings run on CPU
+    gpu = settings.model_copy(update={"device": "auto"})
+    assert queue_name_for(job, gpu) == "gpu"
+    captions = JobRecord("j", "o", JobState.QUEUED, "s", "k", JobOptions(captions="only"), "c", now, now)
+    assert queue_name_for(captions, gpu) == "cpu"
+
+
+# -- the whole flow ------------------------------------------------------------------------------------------
+class Cluster:
+    """Worker processes plus the API app, sharing one PostgreSQL job store."""
+
+    def __init__(self, tmp_path: Path, db_url: str, queue: str) -> None:
+        self.tmp_path = tmp_path
+        self.env = {
+            **os.environ,
+            "TUBESUM_QUEUE": "saq",
+            "TUBESUM_DATABASE_URL": db_url,
+            "TUBESUM_QUEUE_URL": queue,
+            "TUBESUM_MODEL": "tiny.en",
+            "TUBESUM_DEVICE": "cpu",
+            "TUBESUM_DATA_DIR": str(tmp_path / "data"),
+            "TUBESUM_WORK_DIR": str(tmp_path / "work"),
+            "TUBESUM_ALLOW_GENERIC_URLS": "true",
+            "TUBESUM_ALLOW_PRIVATE_ADDRESSES": "true",  # the media server is on loopback
+            "TUBESUM_HEARTBEAT_SECONDS": str(HEARTBEAT),
+            "TUBESUM_LOG_FORMAT": "json",
+            "TUBESUM_LOG_LEVEL": "INFO",
+        }
+        upgrade(db_url)
+        self.store = SqlJobStore(make_engine(db_url))
+        self.settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            queue="saq",
+            database_url=db_url,
+            queue_url=queue,
+            model="tiny.en",
+            device="cpu",
+            allow_generic_urls=True,
+            allow_private_addresses=True,
+            heartbeat_seconds=HEARTBEAT,
+            rate_limit_per_minute=0,
+            data_dir=tmp_path / "data",
+        )
+        _, self.token = self.store.create_key("saq")
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(self, n: int) -> subprocess.Popen[bytes]:
+        log = (self.tmp_path / f"worker-{n}.log").open("ab")
+        argv = [sys.executable, "-m", "tubesum", "worker", "--queue", "cpu"]
+        proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log)
+        self.workers.append(proc)
+        return proc
+
+    def submit(self, url: str) -> str:
+        app = create_app(self.settings, store=self.store, worker=False)
+        with TestClient(app) as client:
+            body = {"source": url, "options": {"formats": FORMATS}}
+            response = client.post("/v1/jobs", json=body, headers={"Authorization": f"Bearer {self.token}"})
+            assert response.status_code == 202, response.text
+            return str(response.json()["id"])
+
+    def wait_finished(self, job_id: str, timeout: float = 180) -> JobRecord:
+        def finished() -> JobRecord | None:
+            job = self.store.get(job_id)
+            return job if job is not None and job.state.finished else None
+
+        try:
+            job: JobRecord = wait_for(finished, timeout=timeout, what=f"job {job_id} to finish")
+        except AssertionError:
+            raise AssertionError(self.logs()) from None
+        return job
+
+    def worker_of(self, job_id: str) -> str | None:
+        with self.store.engine.connect() as conn:
+            return conn.execute(select(JobRow.worker).where(JobRow.id == job_id)).scalar()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.tmp_path.glob("worker-*.log")))
+
+    def close(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.store.engine.dispose()
+
+
+@pytest.fixture
+def postgres_db(tmp_path: Path) -> Iterator[str]:
+    with fresh_database("postgresql", tmp_path) as url:
+        yield url
+
+
+def _publish(http_server: LoopbackServer, media: Path) -> str:
+    shutil.copy(media, http_server.root / media.name)
+    return http_server.url(media.name)
+
+
+def _flow(cluster: Cluster, url: str) -> None:
+    executor = SaqExecutor(cluster.store, cluster.settings, interval=0.5)
+    executor.start()
+    try:
+        assert executor.alive
+        cluster.start_worker(1)
+        cluster.start_worker(2)
+        job_id = cluster.submit(url)
+        executor.notify()
+        job = cluster.wait_finished(job_id)
+    finally:
+        executor.stop()
+    assert job.state is JobState.SUCCEEDED, (job.error_code, job.error_message, cluster.logs())
+    assert sorted(job.formats) == sorted(FORMATS)
+    assert job.attempts == 1
+    text = cluster.store.artifact(job_id, "txt")
+    assert text is not None
+    assert word_overlap(SPEECH_WORDS, text.data.decode()) >= 0.6
+
+
+@needs_postgres
+@pytest.mark.timeout(300)
+def test_flow_on_postgres(tmp_path: Path, postgres_db: str, http_server: LoopbackServer, speech_wav: Path) -> None:
+    cluster = Cluster(tmp_path, postgres_db, "")
+    try:
+        _flow(cluster, _publish(http_server, speech_wav))
+    finally:
+        cluster.close()
+
+
+@needs_postgres
+@needs_redis
+@pytest.mark.timeout(300)
+def test_flow_on_redis(tmp_path: Path, postgres_db: str, http_server: LoopbackServer, speech_wav: Path) -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    cluster = Cluster(tmp_path, postgres_db, REDIS_URL)
+    try:
+        _flow(cluster, _publish(http_server, speech_wav))
+    finally:
+        cluster.close()
+
+
+@needs_postgres
+@pytest.mark.timeout(300)
+def test_killed_worker_job_finishes_once_elsewhere(
+    tmp_path: Path, postgres_db: str, http_server: LoopbackServer, speech_wav: Path
+) -> None:
+    cluster = Cluster(tmp_path, postgres_db, "")
+    try:
+        procs = {proc.pid: proc for proc in (cluster.start_worker(1), cluster.start_worker(2))}
+        job_id = cluster.submit(_publish(http_server, speech_wav))  # the workers' own dispatchers enqueue it
+
+        def claimed_by() -> int | None:
+            job = cluster.store.get(job_id)
+            assert job is not None and not job.state.finished, "the job finished before the kill"
+            worker = cluster.worker_of(job_id) if job.state is JobState.RUNNING else None
+            return int(worker.split(":")[1]) if worker else None
+
+        pid = wait_for(claimed_by, timeout=120, what="a worker to claim the job")
+        procs[pid].send_signal(signal.SIGKILL)
+        procs[pid].wait()
+        job = cluster.wait_finished(job_id, timeout=HEARTBEAT * 6 + 60)
+        assert job.state is JobState.SUCCEEDED, (job.error_code, job.error_message, cluster.logs())
+        assert job.attempts == 2  # the killed attempt and the takeover, nothing more
+        assert sorted(job.formats) == sorted(FORMATS)  # one artifact per format
+        survivor = cluster.worker_of(job_id)
+        assert survivor is not None and int(survivor.split(":")[1]) != pid
+    finally:
+        cluster.close()
