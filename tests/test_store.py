@@ -391,3 +391,24 @@ def test_key_names_are_validated(store: SqlJobStore) -> None:
         store.create_key("  ")
     record, _ = store.create_key("  laptop  ")
     assert record.name == "laptop" and store.list_keys() == [record]
+
+
+def test_verified_keys_are_remembered_briefly_and_forgotten_on_revoke(tmp_path: Path) -> None:
+    from tubesum.jobs.db import make_engine
+    from tubesum.jobs.migrate import upgrade
+    from tubesum.jobs.store import SqlJobStore
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    upgrade(url)
+    keys = SqlJobStore(make_engine(url))
+    record, token = keys.create_key("cached")
+    assert keys.recently_verified(token) is None, "nothing is trusted before a real check"
+    assert keys.verify_key(token) == record
+    assert keys.recently_verified(token) == record
+    assert keys.recently_verified(token + "x") is None
+    keys.revoke_key(record.id)
+    assert keys.recently_verified(token) is None and keys.verify_key(token) is None
+    other_record, other = keys.create_key("expires")
+    keys.verified_ttl = 0.0
+    assert keys.verify_key(other) == other_record
+    assert keys.recently_verified(other) is None, "an expired entry is not trusted"

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -33,10 +35,23 @@ _DUMMY_HASH = hashlib.sha256(b"tubesum: no such key").hexdigest()  # compared ag
 class SqlKeyStore:
     """API keys in a SQL database; safe to share between threads."""
 
+    #: Seconds a verified key is trusted without reading the database again. Revocation through this object
+    #: takes effect at once; through another process (the CLI, another replica) within this many seconds.
+    verified_ttl: float = 5.0
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(for_writes(engine), expire_on_commit=False)
+        self._verified: dict[str, tuple[float, ApiKeyRecord]] = {}  # sha256(token) -> (expiry, record)
+        self._verified_lock = threading.Lock()
+
+    def recently_verified(self, token: str) -> ApiKeyRecord | None:
+        """Return the key for ``token`` if it was verified less than ``verified_ttl`` seconds ago (no I/O)."""
+        entry = self._verified.get(_digest(token))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
 
     def create_key(self, name: str) -> tuple[ApiKeyRecord, str]:
         """Return the new key's record and its plaintext ``tsk_<id>_<secret>``: show it once, it is not stored."""
@@ -64,7 +79,12 @@ class SqlKeyStore:
         matches = hmac.compare_digest(_hash_secret(secret), row.secret_hash if row is not None else _DUMMY_HASH)
         if row is None or not matches or row.revoked_at is not None:
             return None
-        return _key_record(row)
+        record = _key_record(row)
+        with self._verified_lock:
+            if len(self._verified) > 10_000:  # bounded: drop everything rather than grow without limit
+                self._verified.clear()
+            self._verified[_digest(token)] = (time.monotonic() + self.verified_ttl, record)
+        return record
 
     def revoke_key(self, key_id: str) -> bool:
         """Revoke a key (revoking twice keeps the first time); False when there is no such key."""
@@ -74,7 +94,11 @@ class SqlKeyStore:
                 return False
             if row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
-            return True
+        with self._verified_lock:
+            for digest, (_, record) in list(self._verified.items()):
+                if record.id == key_id:
+                    del self._verified[digest]
+        return True
 
     def list_keys(self) -> list[ApiKeyRecord]:
         """Every key, oldest first, revoked ones included (never their hashes)."""
@@ -99,3 +123,8 @@ def _parse_token(token: object) -> tuple[str, str] | None:
     if not _KEY_ID.fullmatch(key_id) or not secret:
         return None
     return key_id, secret
+
+
+def _digest(token: str) -> str:
+    """Key of the verified-key cache: the token itself is never kept in memory."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

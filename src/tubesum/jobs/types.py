@@ -246,6 +246,13 @@ class KeyStore(Protocol):
         """Return the active key for ``token`` (constant-time hash compare), None when unknown or revoked."""
         ...
 
+    def recently_verified(self, token: str) -> ApiKeyRecord | None:
+        """Return the key if ``verify_key`` accepted ``token`` moments ago (no I/O: the hot path of every request).
+
+        Revocation through this object clears it at once; other processes' revocations apply within a few seconds.
+        """
+        ...
+
     def revoke_key(self, key_id: str) -> bool: ...
 
     def list_keys(self) -> list[ApiKeyRecord]: ...
