@@ -116,7 +116,7 @@ class Cluster:
 
     def start_worker(self, n: int) -> subprocess.Popen[bytes]:
         log = (self.tmp_path / f"worker-{n}.log").open("ab")
-        argv = [sys.executable, "-m", "tubesum", "worker", "--queue", "cpu"]
+        argv = [sys.executable, "-m", "tubesum.cli.worker", "--queue", "cpu"]
         proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log)
         self.workers.append(proc)
         return proc

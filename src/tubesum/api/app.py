@@ -30,6 +30,7 @@ from tubesum.metrics import register_store_collector
 
 if TYPE_CHECKING:
     from tubesum.jobs.executor import LocalExecutor
+    from tubesum.jobs.saq_executor import SaqExecutor
     from tubesum.jobs.store import SqlJobStore
 
 __all__ = ["create_app"]
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         from tubesum.jobs.db import make_engine
         from tubesum.jobs.executor import LocalExecutor
         from tubesum.jobs.migrate import upgrade
+        from tubesum.jobs.saq_executor import SaqExecutor
         from tubesum.jobs.store import SqlJobStore
 
         engine = None
@@ -62,7 +64,11 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
             job_store = SqlJobStore(engine)
         app.state.store = job_store
         register_store_collector(job_store.count_by_state)
-        executor: LocalExecutor | None = LocalExecutor(job_store, settings) if worker else None
+        executor: LocalExecutor | SaqExecutor | None = None
+        if worker:  # embedded: jobs run in this process; saq: this process enqueues, `tubesum worker`s run them
+            executor = (
+                SaqExecutor(job_store, settings) if settings.queue == "saq" else LocalExecutor(job_store, settings)
+            )
         _bind_executor(app.state, executor)
         if executor is not None:
             executor.start()
@@ -104,7 +110,7 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
     )
 
 
-def _bind_executor(state: State, executor: LocalExecutor | None) -> None:
+def _bind_executor(state: State, executor: LocalExecutor | SaqExecutor | None) -> None:
     """Expose the few executor actions handlers need, as plain callables (None-safe)."""
     state.executor = executor
     state.executor_notify = executor.notify if executor else (lambda: None)

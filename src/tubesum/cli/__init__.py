@@ -79,6 +79,7 @@ def _register() -> None:
     from tubesum.cli.models import models
     from tubesum.cli.serve import serve
     from tubesum.cli.transcribe import transcribe_command as transcribe
+    from tubesum.cli.worker import worker
 
     cli.add_command(transcribe)
     cli.add_command(doctor)
@@ -88,6 +89,7 @@ def _register() -> None:
     cli.add_command(db)
     cli.add_command(keys)
     cli.add_command(jobs)
+    cli.add_command(worker)
 
 
 _register()

@@ -325,8 +325,9 @@ class SaqExecutor:
 
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         self._loop = loop
-        queues = {name: make_queue(self._settings, name) for name in QUEUE_NAMES}
+        queues: dict[str, Queue] = {}
         try:
             loop.run_until_complete(self._connect(queues))
             task = loop.create_task(self._dispatch(queues))
@@ -343,8 +344,9 @@ class SaqExecutor:
 
     async def _connect(self, queues: dict[str, Queue]) -> None:
         self._wake = asyncio.Event()
-        for queue in queues.values():
-            await queue.connect()
+        for name in QUEUE_NAMES:
+            queues[name] = make_queue(self._settings, name)
+            await queues[name].connect()
 
     async def _dispatch(self, queues: dict[str, Queue]) -> None:
         assert self._wake is not None
