@@ -29,16 +29,8 @@ while (($#)); do
   esac
 done
 
-die() { echo "install.sh: error: $*" >&2; exit 1; }
-step() { echo "==> $*"; }
-# Run a command, or print it under --dry-run.
-run() {
-  if ((dry_run)); then
-    printf '+'; printf ' %q' "$@"; printf '\n'
-  else
-    "$@"
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$(dirname "$0")/common.sh"
 # Write stdin to a file with a mode (only when the content changed); print instead under --dry-run.
 put() {
   local path=$1 mode=$2 tmp

@@ -20,15 +20,8 @@ while (($#)); do
   esac
 done
 
-die() { echo "rollback.sh: error: $*" >&2; exit 1; }
-step() { echo "==> $*"; }
-run() {
-  if ((dry_run)); then
-    printf '+'; printf ' %q' "$@"; printf '\n'
-  else
-    "$@"
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$(dirname "$0")/common.sh"
 
 ((dry_run)) || [[ $(id -u) -eq 0 ]] || die "run as root (sudo), or pass --dry-run"
 if [[ -f $etc/image.env && -f $etc/image.previous ]]; then
