@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -28,7 +28,9 @@ __all__ = [
     "MODEL_LOAD_SECONDS",
     "REALTIME_FACTOR",
     "STAGE_SECONDS",
+    "ReadinessCollector",
     "StoreCollector",
+    "register_readiness_collector",
     "register_store_collector",
 ]
 
@@ -99,9 +101,45 @@ def register_store_collector(
     counts: Callable[[], dict[JobState, int]], registry: CollectorRegistry = REGISTRY
 ) -> StoreCollector:
     """Register (once per registry) a collector reading ``counts``; re-registering replaces the old one."""
+    return _register_once(StoreCollector(counts), registry)
+
+
+class ReadinessCollector(Collector):
+    """``tubesum_ready`` and one ``tubesum_ready_check`` per readiness check, run at scrape time (as /readyz)."""
+
+    def __init__(self, checks: Callable[[], dict[str, dict[str, Any]]]) -> None:
+        self._checks = checks
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            checks = self._checks()
+        except Exception:  # a check that cannot run is a failing check, not a failed scrape
+            logger.warning("metrics: readiness checks failed", exc_info=True)
+            checks = {"readiness": {"ok": False}}
+        per_check = GaugeMetricFamily(
+            "tubesum_ready_check", "1 when a readiness check passes, 0 when it fails.", labels=["check"]
+        )
+        for name, check in sorted(checks.items()):
+            per_check.add_metric([name], 1 if check["ok"] else 0)
+        yield GaugeMetricFamily(
+            "tubesum_ready", "1 when /readyz would answer 200.", value=int(all(c["ok"] for c in checks.values()))
+        )
+        yield per_check
+
+
+def register_readiness_collector(
+    checks: Callable[[], dict[str, dict[str, Any]]], registry: CollectorRegistry = REGISTRY
+) -> ReadinessCollector:
+    """Register (once per registry) a collector running ``checks``; re-registering replaces the old one."""
+    return _register_once(ReadinessCollector(checks), registry)
+
+
+_C = TypeVar("_C", bound=Collector)
+
+
+def _register_once(collector: _C, registry: CollectorRegistry) -> _C:
     for existing in list(getattr(registry, "_collector_to_names", {})):
-        if isinstance(existing, StoreCollector):
+        if type(existing) is type(collector):
             registry.unregister(existing)
-    collector = StoreCollector(counts)
     registry.register(collector)
     return collector

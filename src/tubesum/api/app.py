@@ -22,11 +22,11 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from tubesum import __version__
 from tubesum.api.auth import PUBLIC_PATHS, ApiKeyMiddleware, owner_of
 from tubesum.api.errors import exception_handlers
-from tubesum.api.health import HealthController
+from tubesum.api.health import HealthController, readiness_checks
 from tubesum.api.jobs import JobController
 from tubesum.api.middleware import RequestContextMiddleware
 from tubesum.config import Settings
-from tubesum.metrics import register_store_collector
+from tubesum.metrics import register_readiness_collector, register_store_collector
 
 if TYPE_CHECKING:
     from tubesum.jobs.executor import LocalExecutor
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
                 SaqExecutor(job_store, settings) if settings.queue == "saq" else LocalExecutor(job_store, settings)
             )
         _bind_executor(app.state, executor)
+        register_readiness_collector(lambda: readiness_checks(app.state))  # tubesum_ready, for alerting
         if executor is not None:
             executor.start()
         logger.info("tubesum api ready", extra={"version": __version__, "worker": worker})
