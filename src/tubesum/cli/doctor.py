@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tubesum.cli._common import AppContext, echo_json, pass_app
@@ -26,7 +27,8 @@ def doctor(app: AppContext, as_json: bool) -> None:
     else:
         table = Table("check", "status", "detail", box=None, pad_edge=False)
         for c in checks:
-            detail = c.detail + (f"\n[dim]→ {c.hint}[/dim]" if c.hint else "")
+            # escape: hints such as pip install 'tubesum[diarize]' are not rich markup
+            detail = escape(c.detail) + (f"\n[dim]→ {escape(c.hint)}[/dim]" if c.hint else "")
             table.add_row(c.name + (" *" if c.required else ""), f"[{_STYLE[c.status]}]{c.status}", detail)
         console = Console()
         console.print(table)
