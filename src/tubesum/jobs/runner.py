@@ -15,7 +15,8 @@ Two stages, each checkpointed or committed in the store, so a retry resumes wher
 Cancellation is cooperative: every progress call (and every stage boundary) checks the ``cancel`` event and
 the store's cancel flag, and raises :class:`JobCancelled`, which unwinds the pipeline (removing its temporary
 directory). A :class:`CancelEvent` set with reason ``"shutdown"`` leaves the job ``running`` for the executor
-to put back in the queue; any other cancellation marks it ``cancelled``.
+to put back in the queue; any other cancellation marks it ``cancelled``. With ``settings.job_timeout_seconds``
+a progress call after the deadline fails the attempt with ``job_timeout``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from structlog.contextvars import bound_contextvars
 
 from tubesum import metrics, outputs, service
-from tubesum.errors import SourceError, TubesumError
+from tubesum.errors import JobTimeoutError, SourceError, TubesumError
 from tubesum.jobs.types import Artifact, JobState
 from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
@@ -44,7 +45,7 @@ __all__ = ["INTERNAL_ERROR_MESSAGE", "CancelEvent", "CancelReason", "JobCancelle
 
 logger = logging.getLogger(__name__)
 
-CancelReason = Literal["cancelled", "shutdown"]
+CancelReason = Literal["cancelled", "shutdown", "timeout"]
 
 INTERNAL_ERROR_MESSAGE = "Internal error; see the server log."
 MAX_RETRY_DELAY = 3600.0  # seconds: the doubling backoff stops growing here
@@ -95,8 +96,10 @@ class JobProgress:
         cancel: threading.Event | None = None,
         min_interval: float = PROGRESS_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        timeout: float = 0.0,
     ) -> None:
         self._store = store
+        self._deadline = clock() + timeout if timeout > 0 else math.inf
         self._job_id = job_id
         self._cancel = cancel
         self._min_interval = min_interval
@@ -123,9 +126,11 @@ class JobProgress:
             raise JobCancelled("cancelled")
 
     def check(self) -> None:
-        """Raise :class:`JobCancelled` when the cancel event is set."""
+        """Raise :class:`JobCancelled` when the cancel event is set or the deadline has passed."""
         if self._cancel is not None and self._cancel.is_set():
             raise JobCancelled(getattr(self._cancel, "reason", "cancelled"))
+        if self._clock() > self._deadline:
+            raise JobCancelled("timeout")
 
     def end_stage(self, *, now: float | None = None) -> None:
         """Close the current stage's timing (recorded in ``durations`` and the stage histogram)."""
@@ -154,7 +159,7 @@ def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: thre
     log only). ``KeyboardInterrupt`` and ``SystemExit`` propagate.
     """
     extra = {"job_id": job.id}
-    progress = JobProgress(store, job.id, cancel=cancel)
+    progress = JobProgress(store, job.id, cancel=cancel, timeout=settings.job_timeout_seconds)
     with bound_contextvars(job_id=job.id):
         logger.info("job started", extra={**extra, "attempt": job.attempts})
         try:
@@ -163,6 +168,12 @@ def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: thre
             progress.end_stage()
             if exc.reason == "shutdown":
                 logger.info("job interrupted by shutdown; it goes back to the queue", extra=extra)
+                return
+            if exc.reason == "timeout":
+                error = JobTimeoutError(f"The job ran longer than {settings.job_timeout_seconds} s and was stopped.")
+                store.fail(job.id, code=error.code, message=error.message)
+                _finished(JobState.FAILED)
+                logger.warning("job timed out", extra=extra)
                 return
             store.mark_cancelled(job.id)
             _finished(JobState.CANCELLED)
