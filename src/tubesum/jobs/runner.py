@@ -85,7 +85,8 @@ class JobProgress:
 
     Each call is a cancellation point. The store is written on every stage change, on the first 100% of a
     stage, and otherwise at most once per ``min_interval`` seconds; a write that returns False (the job was
-    cancelled through the store, maybe by another process) raises :class:`JobCancelled`.
+    cancelled through the store, maybe by another process) raises :class:`JobCancelled`; a write that fails
+    (database unreachable) is logged and skipped.
     """
 
     def __init__(
@@ -122,7 +123,12 @@ class JobProgress:
         if not due or self._last_written == (stage, fraction):
             return
         self._last_write, self._last_written = now, (stage, fraction)
-        if not self._store.update_progress(self._job_id, stage=stage, progress=fraction):
+        try:
+            running = self._store.update_progress(self._job_id, stage=stage, progress=fraction)
+        except Exception:  # progress is best effort: a database blip must not fail the job (the outcome is retried)
+            logger.warning("could not record progress", exc_info=True, extra={"job_id": self._job_id})
+            return
+        if not running:
             raise JobCancelled("cancelled")
 
     def check(self) -> None:

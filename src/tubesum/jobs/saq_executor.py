@@ -158,6 +158,7 @@ class Dispatcher:
     store: SqlJobStore
     settings: Settings
     interval: float = DISPATCH_INTERVAL  # seconds between two passes
+    redispatch_after: float = REDISPATCH_AFTER  # seconds before a still-queued job is enqueued again
     enqueued_at: dict[str, float] = field(default_factory=dict)  # SAQ key -> monotonic time of our enqueue
     last_ok: float | None = None  # monotonic time of the last pass without error
 
@@ -177,7 +178,7 @@ class Dispatcher:
             key = saq_key(job)
             seen.add(key)
             last = self.enqueued_at.get(key)
-            if last is not None and now - last < REDISPATCH_AFTER:
+            if last is not None and now - last < self.redispatch_after:
                 continue
             new += await enqueue_job(queues, job, settings, again=last is not None)
             self.enqueued_at[key] = now
