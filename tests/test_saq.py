@@ -209,6 +209,10 @@ def _flow(cluster: Cluster, url: str) -> None:
 
         wait_for(both_workers_seen, timeout=30, what="SAQ to report both workers on the cpu queue")
         assert executor.queue_ok()[0]
+        # the container health check: a worker of this host is registered on its queue (and none on gpu)
+        check = [sys.executable, "-m", "tubesum.cli.worker", "--check", "--queue"]
+        assert subprocess.run([*check, "cpu"], env=cluster.env, capture_output=True, check=False).returncode == 0
+        assert subprocess.run([*check, "gpu"], env=cluster.env, capture_output=True, check=False).returncode == 1
     finally:
         executor.stop()
     assert job.state is JobState.SUCCEEDED, (job.error_code, job.error_message, cluster.logs())

@@ -68,6 +68,7 @@ __all__ = [
     "SaqExecutor",
     "WorkerState",
     "dispatch_queued",
+    "host_workers",
     "make_queue",
     "make_worker",
     "queue_name_for",
@@ -403,6 +404,18 @@ def make_worker(
         shutdown_grace_period_s=int(settings.shutdown_grace),
         cancellation_hard_deadline_s=STOP_TIMEOUT + 5,
     )
+
+
+async def host_workers(settings: Settings, queue_name: str) -> int:
+    """How many workers of this host SAQ lists on ``queue_name`` (registered within the last minute)."""
+    queue = make_queue(settings, queue_name)
+    await queue.connect()
+    try:
+        info = await queue.info()
+    finally:
+        await queue.disconnect()
+    host = f"{socket.gethostname()}:"
+    return sum(worker_id.startswith(host) for worker_id in info["workers"])
 
 
 # -- API side -----------------------------------------------------------------------------------------------
