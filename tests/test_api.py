@@ -281,6 +281,9 @@ def test_metrics_expose_jobs_by_state_and_http_requests(client: TestClient[Any],
     text = client.get("/metrics").text
     assert 'tubesum_jobs{state="queued"} 1.0' in text
     assert "tubesum_queue_depth 1.0" in text
+    assert "tubesum_jobs_in_flight 0.0" in text
+    age = next(line for line in text.splitlines() if line.startswith("tubesum_oldest_queued_age_seconds "))
+    assert 0.0 <= float(age.split()[1]) < 60
     assert "tubesum_http_requests_total" in text
 
 

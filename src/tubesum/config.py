@@ -165,7 +165,19 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = Field(
         60, ge=2, le=3600, description="SAQ: a running job without a heartbeat this long is swept and retried."
     )
-    job_timeout_seconds: int = Field(0, ge=0, description="SAQ: longest run of one job attempt (0: no limit).")
+    gpu_full: Literal["wait", "cpu"] = Field(
+        "wait",
+        description="Queue worker: a job whose model does not fit the free GPU memory waits for another worker "
+        "or runs on the CPU.",
+    )
+    model_idle_ttl_seconds: int = Field(
+        0, ge=0, description="Queue worker: unload models after this many idle seconds (0: keep them loaded)."
+    )
+    job_timeout_seconds: int = Field(
+        0,
+        ge=0,
+        description="Longest run of one job attempt; it then fails with job_timeout (0: no limit).",
+    )
 
     # -- secrets ---------------------------------------------------------------------------------------
     hf_token: SecretStr | None = Field(

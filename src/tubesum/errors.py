@@ -35,8 +35,11 @@ public contract: never rename one, add a new one instead.
       |  + TokenMissingError            hf_token_missing
       |  + GatedModelError              gated_model
       + OutputError                     output_failed          exit 6
-         + OutputDirError               output_unwritable
-         + DiskFullError                disk_full
+      |  + OutputDirError               output_unwritable
+      |  + DiskFullError                disk_full
+      + JobError                        job_failed             (how a queued job ended, not what it processed)
+         + JobTimeoutError              job_timeout
+         + WorkerLostError              worker_lost            (its worker died on every attempt)
 
 Usage::
 
@@ -64,6 +67,8 @@ __all__ = [
     "GenericUrlNotAllowedError",
     "GeoBlockedError",
     "InvalidUrlError",
+    "JobError",
+    "JobTimeoutError",
     "LoginRequiredError",
     "MissingExtraError",
     "ModelLoadError",
@@ -84,6 +89,7 @@ __all__ = [
     "UnsafeUrlError",
     "UnsupportedMediaError",
     "VideoUnavailableError",
+    "WorkerLostError",
 ]
 
 
@@ -293,3 +299,20 @@ class OutputDirError(OutputError):
 class DiskFullError(OutputError):
     code = "disk_full"
     http_status = 507
+
+
+# -- job execution ------------------------------------------------------------------------------------------
+class JobError(TubesumError):
+    """A queued job could not run to the end for reasons of its own execution (time, lost workers)."""
+
+    code = "job_failed"
+
+
+class JobTimeoutError(JobError):
+    code = "job_timeout"
+    http_status = 504
+
+
+class WorkerLostError(JobError):
+    code = "worker_lost"
+    http_status = 503

@@ -8,8 +8,10 @@ Aggregates only: no job ids, sources, keys or addresses in labels.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -28,9 +30,11 @@ __all__ = [
     "MODEL_LOAD_SECONDS",
     "REALTIME_FACTOR",
     "STAGE_SECONDS",
+    "QueueCollector",
+    "QueueStats",
     "ReadinessCollector",
     "StoreCollector",
-    "register_readiness_collector",
+    "register_collector",
     "register_store_collector",
 ]
 
@@ -56,11 +60,50 @@ MODEL_LOAD_SECONDS = Histogram(
 )
 
 
-class StoreCollector(Collector):
-    """Jobs by state and queue depth, read from the job store at scrape time; GPU memory when NVML is there."""
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """One executor queue at a moment: jobs waiting, jobs running, workers alive."""
 
-    def __init__(self, counts: Callable[[], dict[JobState, int]]) -> None:
+    queue: str
+    queued: int
+    active: int
+    workers: int
+
+
+class QueueCollector(Collector):
+    """Per-queue jobs and live workers from the executor (SAQ's queue info, or the local worker threads)."""
+
+    def __init__(self, stats: Callable[[], Sequence[QueueStats]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            stats = list(self._stats())
+        except Exception:
+            logger.warning("metrics: could not read queue stats", exc_info=True)
+            stats = []
+        jobs = GaugeMetricFamily("tubesum_queue_jobs", "Jobs per executor queue.", labels=["queue", "state"])
+        workers = GaugeMetricFamily("tubesum_workers_alive", "Workers alive per queue.", labels=["queue"])
+        for stat in stats:
+            jobs.add_metric([stat.queue, "queued"], stat.queued)
+            jobs.add_metric([stat.queue, "active"], stat.active)
+            workers.add_metric([stat.queue], stat.workers)
+        yield jobs
+        yield workers
+
+
+class StoreCollector(Collector):
+    """Jobs by state, queue depth, jobs in flight and the oldest queued job's age, read from the job store at
+    scrape time; GPU memory when NVML is there.
+    """
+
+    def __init__(
+        self,
+        counts: Callable[[], dict[JobState, int]],
+        oldest_queued: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
         self._counts = counts
+        self._oldest_queued = oldest_queued
 
     def collect(self) -> Iterator[Metric]:
         from tubesum.jobs.types import JobState
@@ -75,6 +118,17 @@ class StoreCollector(Collector):
             by_state.add_metric([state.value], counts.get(state, 0))
         yield by_state
         yield GaugeMetricFamily("tubesum_queue_depth", "Jobs waiting to run.", value=counts.get(JobState.QUEUED, 0))
+        yield GaugeMetricFamily(
+            "tubesum_jobs_in_flight", "Jobs running now, on any worker.", value=counts.get(JobState.RUNNING, 0)
+        )
+        try:
+            oldest = self._oldest_queued()
+        except Exception:
+            oldest = None
+        age = max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest is not None else 0.0
+        yield GaugeMetricFamily(
+            "tubesum_oldest_queued_age_seconds", "How long the oldest queued job has waited (0: none).", value=age
+        )
         yield from _gpu_memory()
 
 
@@ -95,13 +149,6 @@ def _gpu_memory() -> Iterator[Metric]:
         yield total
     except Exception:  # no driver: no GPU series
         return
-
-
-def register_store_collector(
-    counts: Callable[[], dict[JobState, int]], registry: CollectorRegistry = REGISTRY
-) -> StoreCollector:
-    """Register (once per registry) a collector reading ``counts``; re-registering replaces the old one."""
-    return _register_once(StoreCollector(counts), registry)
 
 
 class ReadinessCollector(Collector):
@@ -127,19 +174,20 @@ class ReadinessCollector(Collector):
         yield per_check
 
 
-def register_readiness_collector(
-    checks: Callable[[], dict[str, dict[str, Any]]], registry: CollectorRegistry = REGISTRY
-) -> ReadinessCollector:
-    """Register (once per registry) a collector running ``checks``; re-registering replaces the old one."""
-    return _register_once(ReadinessCollector(checks), registry)
-
-
-_C = TypeVar("_C", bound=Collector)
-
-
-def _register_once(collector: _C, registry: CollectorRegistry) -> _C:
+def register_collector(collector: Collector, registry: CollectorRegistry = REGISTRY) -> None:
+    """Register ``collector``, replacing an earlier one of the same class (one app per process at a time)."""
     for existing in list(getattr(registry, "_collector_to_names", {})):
         if type(existing) is type(collector):
             registry.unregister(existing)
     registry.register(collector)
+
+
+def register_store_collector(
+    counts: Callable[[], dict[JobState, int]],
+    oldest_queued: Callable[[], datetime | None] = lambda: None,
+    registry: CollectorRegistry = REGISTRY,
+) -> StoreCollector:
+    """Register (once per registry) a collector reading the store; re-registering replaces the old one."""
+    collector = StoreCollector(counts, oldest_queued)
+    register_collector(collector, registry)
     return collector

@@ -26,7 +26,7 @@ from tubesum.api.health import HealthController, readiness_checks
 from tubesum.api.jobs import JobController
 from tubesum.api.middleware import RequestContextMiddleware
 from tubesum.config import Settings
-from tubesum.metrics import register_readiness_collector, register_store_collector
+from tubesum.metrics import QueueCollector, ReadinessCollector, register_collector, register_store_collector
 
 if TYPE_CHECKING:
     from tubesum.jobs.executor import LocalExecutor
@@ -63,15 +63,16 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
             engine = make_engine(settings.sqlalchemy_url)
             job_store = SqlJobStore(engine)
         app.state.store = job_store
-        register_store_collector(job_store.count_by_state)
+        register_store_collector(job_store.count_by_state, job_store.oldest_queued_at)
         executor: LocalExecutor | SaqExecutor | None = None
         if worker:  # embedded: jobs run in this process; saq: this process enqueues, `tubesum worker`s run them
             executor = (
                 SaqExecutor(job_store, settings) if settings.queue == "saq" else LocalExecutor(job_store, settings)
             )
         _bind_executor(app.state, executor)
-        register_readiness_collector(lambda: readiness_checks(app.state))  # tubesum_ready, for alerting
+        register_collector(ReadinessCollector(lambda: readiness_checks(app.state)))  # tubesum_ready, for alerts
         if executor is not None:
+            register_collector(QueueCollector(executor.queue_stats))
             executor.start()
         logger.info("tubesum api ready", extra={"version": __version__, "worker": worker})
         try:
@@ -117,6 +118,7 @@ def _bind_executor(state: State, executor: LocalExecutor | SaqExecutor | None) -
     state.executor_notify = executor.notify if executor else (lambda: None)
     state.executor_cancel = executor.cancel if executor else (lambda _job_id: None)
     state.executor_alive = (lambda: executor.alive) if executor else (lambda: None)
+    state.queue_ok = getattr(executor, "queue_ok", None)  # SAQ only: is the queue server reachable?
 
 
 def _init_sentry(settings: Settings) -> None:

@@ -59,6 +59,8 @@ def readiness_checks(state: State) -> dict[str, dict[str, Any]]:
     alive = state.executor_alive()
     if alive is not None:
         record("worker", alive, "running" if alive else "stopped")
+    if state.queue_ok is not None:
+        record("queue", *state.queue_ok())
     return checks
 
 

@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from tubesum.jobs.runner import CancelEvent, run_job
+from tubesum.jobs.types import JobState
+from tubesum.metrics import QueueStats
 from tubesum.pipeline import models
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
     from tubesum.jobs.types import JobRecord, JobStore
 
-__all__ = ["LocalExecutor", "sweep_workdirs", "worker_count"]
+__all__ = ["LocalExecutor", "purge_expired", "sweep_workdirs", "worker_count"]
 
 logger = logging.getLogger(__name__)
 
@@ -185,16 +187,17 @@ class LocalExecutor:
         with self._lock:
             return list(self._running)
 
+    def queue_stats(self) -> list[QueueStats]:
+        """This process's queue for the metrics: queued jobs in the store, jobs running here, live threads."""
+        with self._lock:
+            active = len(self._running)
+        queued = self._store.count_by_state()[JobState.QUEUED]
+        workers = sum(t.is_alive() for t in self._workers) if self._state == "started" else 0
+        return [QueueStats(queue="local", queued=queued, active=active, workers=workers)]
+
     def purge_expired(self, *, now: datetime | None = None) -> int:
         """Delete finished jobs older than ``retention_days`` (0: keep forever); return how many went."""
-        days = self._settings.retention_days
-        if days <= 0:
-            return 0
-        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
-        purged = self._store.purge_finished_before(cutoff)
-        if purged:
-            logger.info("purged expired jobs", extra={"count": purged, "cutoff": cutoff.isoformat()})
-        return purged
+        return purge_expired(self._store, self._settings, now=now)
 
     # -- threads --------------------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -235,6 +238,18 @@ class LocalExecutor:
                 logger.exception("retention purge failed")
             if self._stopping.wait(self._housekeeping_interval):
                 return
+
+
+def purge_expired(store: JobStore, settings: Settings, *, now: datetime | None = None) -> int:
+    """Delete finished jobs older than ``settings.retention_days`` (0: keep forever); return how many went."""
+    days = settings.retention_days
+    if days <= 0:
+        return 0
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    purged = store.purge_finished_before(cutoff)
+    if purged:
+        logger.info("purged expired jobs", extra={"count": purged, "cutoff": cutoff.isoformat()})
+    return purged
 
 
 def sweep_workdirs(parent: Path) -> list[Path]:

@@ -15,7 +15,8 @@ Two stages, each checkpointed or committed in the store, so a retry resumes wher
 Cancellation is cooperative: every progress call (and every stage boundary) checks the ``cancel`` event and
 the store's cancel flag, and raises :class:`JobCancelled`, which unwinds the pipeline (removing its temporary
 directory). A :class:`CancelEvent` set with reason ``"shutdown"`` leaves the job ``running`` for the executor
-to put back in the queue; any other cancellation marks it ``cancelled``.
+to put back in the queue; any other cancellation marks it ``cancelled``. With ``settings.job_timeout_seconds``
+a progress call after the deadline fails the attempt with ``job_timeout``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from structlog.contextvars import bound_contextvars
 
 from tubesum import metrics, outputs, service
-from tubesum.errors import SourceError, TubesumError
+from tubesum.errors import JobTimeoutError, SourceError, TubesumError
 from tubesum.jobs.types import Artifact, JobState
 from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
@@ -44,7 +45,7 @@ __all__ = ["INTERNAL_ERROR_MESSAGE", "CancelEvent", "CancelReason", "JobCancelle
 
 logger = logging.getLogger(__name__)
 
-CancelReason = Literal["cancelled", "shutdown"]
+CancelReason = Literal["cancelled", "shutdown", "timeout"]
 
 INTERNAL_ERROR_MESSAGE = "Internal error; see the server log."
 MAX_RETRY_DELAY = 3600.0  # seconds: the doubling backoff stops growing here
@@ -84,7 +85,8 @@ class JobProgress:
 
     Each call is a cancellation point. The store is written on every stage change, on the first 100% of a
     stage, and otherwise at most once per ``min_interval`` seconds; a write that returns False (the job was
-    cancelled through the store, maybe by another process) raises :class:`JobCancelled`.
+    cancelled through the store, maybe by another process) raises :class:`JobCancelled`; a write that fails
+    (database unreachable) is logged and skipped.
     """
 
     def __init__(
@@ -95,8 +97,10 @@ class JobProgress:
         cancel: threading.Event | None = None,
         min_interval: float = PROGRESS_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        timeout: float = 0.0,
     ) -> None:
         self._store = store
+        self._deadline = clock() + timeout if timeout > 0 else math.inf
         self._job_id = job_id
         self._cancel = cancel
         self._min_interval = min_interval
@@ -119,13 +123,20 @@ class JobProgress:
         if not due or self._last_written == (stage, fraction):
             return
         self._last_write, self._last_written = now, (stage, fraction)
-        if not self._store.update_progress(self._job_id, stage=stage, progress=fraction):
+        try:
+            running = self._store.update_progress(self._job_id, stage=stage, progress=fraction)
+        except Exception:  # progress is best effort: a database blip must not fail the job (the outcome is retried)
+            logger.warning("could not record progress", exc_info=True, extra={"job_id": self._job_id})
+            return
+        if not running:
             raise JobCancelled("cancelled")
 
     def check(self) -> None:
-        """Raise :class:`JobCancelled` when the cancel event is set."""
+        """Raise :class:`JobCancelled` when the cancel event is set or the deadline has passed."""
         if self._cancel is not None and self._cancel.is_set():
             raise JobCancelled(getattr(self._cancel, "reason", "cancelled"))
+        if self._clock() > self._deadline:
+            raise JobCancelled("timeout")
 
     def end_stage(self, *, now: float | None = None) -> None:
         """Close the current stage's timing (recorded in ``durations`` and the stage histogram)."""
@@ -154,7 +165,7 @@ def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: thre
     log only). ``KeyboardInterrupt`` and ``SystemExit`` propagate.
     """
     extra = {"job_id": job.id}
-    progress = JobProgress(store, job.id, cancel=cancel)
+    progress = JobProgress(store, job.id, cancel=cancel, timeout=settings.job_timeout_seconds)
     with bound_contextvars(job_id=job.id):
         logger.info("job started", extra={**extra, "attempt": job.attempts})
         try:
@@ -163,6 +174,12 @@ def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: thre
             progress.end_stage()
             if exc.reason == "shutdown":
                 logger.info("job interrupted by shutdown; it goes back to the queue", extra=extra)
+                return
+            if exc.reason == "timeout":
+                error = JobTimeoutError(f"The job ran longer than {settings.job_timeout_seconds} s and was stopped.")
+                store.fail(job.id, code=error.code, message=error.message)
+                _finished(JobState.FAILED)
+                logger.warning("job timed out", extra=extra)
                 return
             store.mark_cancelled(job.id)
             _finished(JobState.CANCELLED)

@@ -14,10 +14,18 @@ sweep, retries and timeouts. Two sides::
 
 Keys: a store job with ``attempts == n`` is enqueued under the SAQ key ``<job id>:<n>``, so enqueueing is
 idempotent (any number of dispatchers may race) and a transient failure that puts the job back to ``queued``
-(``attempts`` now ``n + 1``) gets a fresh key. A worker that dies mid-job stops heartbeating; SAQ's sweep retries
-that SAQ job on another worker, which *takes over* the store job still marked ``running`` (only a retried SAQ
-job may do that) and resumes from its transcript checkpoint. ``store.succeed`` replaces artifacts, so a result
-is stored once per format whatever happened before.
+(``attempts`` now ``n + 1``) gets a fresh key. A store job still queued long after its enqueue (its SAQ job was
+lost, or finished without claiming it) is enqueued again (:data:`REDISPATCH_AFTER`).
+
+Liveness is a lease in the store: while a job runs, its worker touches the row (``store.heartbeat``) and SAQ's
+job every third of ``heartbeat_seconds``. A worker that dies stops both; SAQ's sweep retries the SAQ job on
+another worker, which *takes over* the store job only once its row is stale (``store.claim_job(stale_after=)``),
+so a live worker's job never runs twice, and resumes from the transcript checkpoint. Whatever SAQ does, the
+dispatchers' reaper requeues running jobs stale for three heartbeats, and fails them with ``worker_lost`` after
+``job_retries + 1`` attempts. ``store.succeed`` replaces artifacts, so a result is stored once per format.
+
+Shutdown (SIGTERM): the worker stops taking jobs, gives running ones ``shutdown_grace`` seconds, then stops them
+at their next progress call and puts them back in the queue with their checkpoint.
 """
 
 from __future__ import annotations
@@ -28,34 +36,39 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import or_, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import sessionmaker
 
 from tubesum.errors import ConfigError
-from tubesum.jobs.db import for_writes
+from tubesum.jobs.admission import admit, free_gpu_mb
+from tubesum.jobs.executor import purge_expired, sweep_workdirs
 from tubesum.jobs.runner import CancelEvent, run_job
-from tubesum.jobs.schema import JobRow
 from tubesum.jobs.types import JobState
+from tubesum.metrics import QueueStats
+from tubesum.pipeline.models import clear_loaded_models, loaded_models
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from saq import Queue, Worker
     from saq.types import Context, PartialTimersDict
 
     from tubesum.config import Settings
     from tubesum.jobs.store import SqlJobStore
-    from tubesum.jobs.types import JobRecord, JobStore
+    from tubesum.jobs.types import JobRecord
 
 __all__ = [
     "FUNCTION_NAME",
     "QUEUE_NAMES",
+    "Dispatcher",
     "SaqExecutor",
-    "claim_job",
+    "WorkerState",
     "dispatch_queued",
+    "host_workers",
     "make_queue",
     "make_worker",
     "queue_name_for",
@@ -70,6 +83,9 @@ FUNCTION_NAME = "run_tubesum_job"
 QUEUE_NAMES = ("gpu", "cpu")
 DISPATCH_INTERVAL = 2.0  # seconds between two scans for queued store jobs missing from SAQ
 DISPATCH_BATCH = 500  # queued store jobs looked at per scan
+REDISPATCH_AFTER = 30.0  # seconds: a store job still queued this long after its enqueue is enqueued again
+HOUSEKEEPING_INTERVAL = 600.0  # seconds between two retention purges of a worker
+STOP_TIMEOUT = 15.0  # seconds a stopping job gets to reach its next progress call
 
 
 # -- configuration ------------------------------------------------------------------------------------------
@@ -111,103 +127,218 @@ def saq_key(job: JobRecord) -> str:
     return f"{job.id}:{job.attempts}"
 
 
-# -- store access by id ---------------------------------------------------------------------------------
-def claim_job(store: SqlJobStore, job_id: str, *, worker: str, take_over: bool = False) -> JobRecord | None:
-    """Move job ``job_id`` to running for ``worker`` (attempts + 1), like ``claim`` but for one given job.
+# -- dispatching (API replicas and workers) ----------------------------------------------------------------
+async def enqueue_job(queues: dict[str, Queue], job: JobRecord, settings: Settings, *, again: bool = False) -> bool:
+    """Enqueue ``run_tubesum_job`` for a queued store job; False when SAQ already has it (same key, unfinished).
 
-    A queued job is claimed when its ``not_before`` has passed. With ``take_over`` (a retried SAQ job: SAQ swept
-    the previous attempt as dead) a job still ``running`` is claimed too; its checkpoint is kept. A job whose
-    cancel was requested meanwhile is marked cancelled instead. Returns None when there is nothing to run.
+    ``again`` re-enqueues a key whose SAQ job finished without running the store job (scheduled now, so
+    PostgreSQL's upsert accepts it).
     """
-    now = datetime.now(UTC)
-    states = [JobState.QUEUED.value, *([JobState.RUNNING.value] if take_over else [])]
-    session = sessionmaker(for_writes(store.engine), expire_on_commit=False)
-    with session.begin() as s:
-        row = s.scalars(
-            select(JobRow)
-            .where(JobRow.id == job_id, JobRow.state.in_(states))
-            .where(or_(JobRow.not_before.is_(None), JobRow.not_before <= now))
-            .with_for_update(skip_locked=True)
-        ).first()
-        if row is None:
-            return None
-        if row.cancel_requested:
-            row.state, row.finished_at, row.updated_at, row.progress = JobState.CANCELLED.value, now, now, None
-            return None
-        row.state = JobState.RUNNING.value
-        row.attempts += 1
-        row.started_at = row.updated_at = now
-        row.worker = worker
-        row.stage = row.progress = row.not_before = None
-    return store.get(job_id)
-
-
-async def enqueue_job(queues: dict[str, Queue], job: JobRecord, settings: Settings) -> bool:
-    """Enqueue ``run_tubesum_job`` for a queued store job; False when SAQ already has it (same key)."""
     queue = queues[queue_name_for(job, settings)]
     scheduled = int(job.not_before.timestamp()) if job.not_before is not None else 0
+    if again:
+        scheduled = max(scheduled, int(time.time()))
     enqueued = await queue.enqueue(
         FUNCTION_NAME,
         job_id=job.id,
         key=saq_key(job),
         scheduled=scheduled,
         heartbeat=settings.heartbeat_seconds,
-        timeout=settings.job_timeout_seconds,
+        # the job's own deadline (job_timeout_seconds) is cooperative; SAQ's is the backstop for a stuck stage
+        timeout=settings.job_timeout_seconds + 3 * settings.heartbeat_seconds if settings.job_timeout_seconds else 0,
         retries=settings.job_retries + 1,
         ttl=86400,
     )
     return enqueued is not None
 
 
-async def dispatch_queued(store: JobStore, queues: dict[str, Queue], settings: Settings) -> int:
-    """Enqueue every queued store job (oldest batch) SAQ does not have yet; return how many were new."""
-    page = await asyncio.to_thread(store.list, owner=None, state=JobState.QUEUED, limit=DISPATCH_BATCH)
-    new = 0
-    for job in reversed(page.items):  # oldest first
-        new += await enqueue_job(queues, job, settings)
-    return new
+@dataclass
+class Dispatcher:
+    """Reaps stale running jobs and enqueues queued ones; remembers its enqueues to redo lost ones."""
+
+    store: SqlJobStore
+    settings: Settings
+    interval: float = DISPATCH_INTERVAL  # seconds between two passes
+    redispatch_after: float = REDISPATCH_AFTER  # seconds before a still-queued job is enqueued again
+    enqueued_at: dict[str, float] = field(default_factory=dict)  # SAQ key -> monotonic time of our enqueue
+    last_ok: float | None = None  # monotonic time of the last pass without error
+
+    async def once(self, queues: dict[str, Queue]) -> int:
+        """One pass; returns how many SAQ jobs were enqueued."""
+        settings = self.settings
+        requeued, failed = await asyncio.to_thread(
+            self.store.reap_stale,
+            stale_after=3 * settings.heartbeat_seconds,
+            max_attempts=settings.job_retries + 1,
+        )
+        if requeued or failed:
+            logger.warning("reaped jobs of dead workers", extra={"requeued": requeued, "failed": failed})
+        page = await asyncio.to_thread(self.store.list, owner=None, state=JobState.QUEUED, limit=DISPATCH_BATCH)
+        now, new, seen = time.monotonic(), 0, set()
+        for job in reversed(page.items):  # oldest first
+            key = saq_key(job)
+            seen.add(key)
+            last = self.enqueued_at.get(key)
+            if last is not None and now - last < self.redispatch_after:
+                continue
+            new += await enqueue_job(queues, job, settings, again=last is not None)
+            self.enqueued_at[key] = now
+        for key in set(self.enqueued_at) - seen:
+            del self.enqueued_at[key]
+        self.last_ok = time.monotonic()
+        return new
+
+    async def forever(self, queues: dict[str, Queue], wake: asyncio.Event | None = None) -> None:
+        """Run :meth:`once` every ``interval`` seconds (or when ``wake`` is set), logging failures."""
+        while True:
+            try:
+                await self.once(queues)
+            except Exception:
+                logger.warning("could not dispatch queued jobs", exc_info=True)
+            if wake is None:
+                await asyncio.sleep(self.interval)
+                continue
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.interval)
+
+
+async def dispatch_queued(store: SqlJobStore, queues: dict[str, Queue], settings: Settings) -> int:
+    """One dispatch pass with no memory of earlier ones (tests, one-off tools)."""
+    return await Dispatcher(store, settings).once(queues)
 
 
 # -- worker side --------------------------------------------------------------------------------------------
+@dataclass
+class WorkerState:
+    """What one ``tubesum worker`` process shares between its jobs."""
+
+    store: SqlJobStore
+    settings: Settings
+    worker_id: str
+    running: dict[str, CancelEvent] = field(default_factory=dict)
+    idle_since: float = field(default_factory=time.monotonic)
+    free_gpu_mb: Callable[[], int | None] = free_gpu_mb
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
 async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
-    """The SAQ function: claim store job ``job_id`` and run it on a thread while heartbeating SAQ's job.
+    """The SAQ function: claim store job ``job_id`` and run it on a thread while heartbeating.
 
     The pipeline blocks (decoding, model calls), so it runs in :func:`asyncio.to_thread`; the event loop keeps
-    touching the SAQ job every third of the heartbeat window. Returns the store job's final state.
+    the lease (store row and SAQ job) fresh every third of the heartbeat window, and passes a cancel request
+    seen in the store to the job. Returns the store job's final state.
     """
     saq_job = ctx["job"]
-    state: dict[str, Any] = cast("dict[str, Any]", ctx)["tubesum"]
-    store: SqlJobStore = state["store"]
-    settings: Settings = state["settings"]
-    running: dict[str, CancelEvent] = state["running"]
-    take_over = saq_job.attempts > 1
-    job = await asyncio.to_thread(claim_job, store, job_id, worker=state["worker_id"], take_over=take_over)
-    if job is None:
+    state: WorkerState = cast("dict[str, Any]", ctx)["tubesum"]
+    store, settings = state.store, state.settings
+    claimed = await _admit_and_claim(state, job_id, retried=saq_job.attempts > 1)
+    if claimed is None:
         current = await asyncio.to_thread(store.get, job_id)
         return current.state.value if current else "gone"
+    job, device = claimed
+    run_settings = settings if device == settings.device else settings.model_copy(update={"device": device})
     event = CancelEvent()
-    running[job.id] = event
-    task = asyncio.ensure_future(asyncio.to_thread(run_job, job, store=store, settings=settings, cancel=event))
+    state.running[job.id] = event
+    task = asyncio.ensure_future(asyncio.to_thread(run_job, job, store=store, settings=run_settings, cancel=event))
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=max(1.0, settings.heartbeat_seconds / 3))
             if done:
                 break
-            await saq_job.update()  # the heartbeat: touched = now
+            await _beat(saq_job, state, job.id, event)
         task.result()
-    except asyncio.CancelledError:  # worker shutdown or SAQ timeout: stop at the next progress call
+    except asyncio.CancelledError:  # shutdown after the grace period (or SAQ's timeout): stop, then requeue
         event.cancel("shutdown")
+        await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+        if task.done():  # never requeue a job whose thread still runs: the lease expires instead
+            await asyncio.to_thread(store.requeue_running, worker=state.worker_id, job_id=job.id)
         raise
     finally:
-        running.pop(job.id, None)
+        state.running.pop(job.id, None)
+        state.idle_since = time.monotonic()
     final = await asyncio.to_thread(store.get, job_id)
     return final.state.value if final else "gone"
+
+
+async def _admit_and_claim(state: WorkerState, job_id: str, *, retried: bool) -> tuple[JobRecord, str] | None:
+    """Claim the job if its model fits this worker (admission control); return it with the device to run on.
+
+    A retried SAQ job may wait for the store lease of a dead worker to expire (up to one heartbeat) before
+    taking the job over.
+    """
+    store, settings = state.store, state.settings
+    queued = await asyncio.to_thread(store.get, job_id)
+    if queued is None or queued.state.finished:
+        return None
+    model = queued.options.model or settings.model
+    loaded = frozenset(m.resolved.name for m in loaded_models() if m.device.device == "cuda")
+    decision = admit(model, settings=settings, free_mb=await asyncio.to_thread(state.free_gpu_mb), loaded=loaded)
+    if decision.action == "wait":
+        logger.info("not taking a job: %s", decision.reason, extra={"job_id": job_id})
+        return None
+    deadline = time.monotonic() + (settings.heartbeat_seconds + 2 if retried else 1)
+    while True:
+        job = await asyncio.to_thread(
+            store.claim_job,
+            job_id,
+            worker=state.worker_id,
+            stale_after=settings.heartbeat_seconds,
+            max_attempts=settings.job_retries + 1,
+        )
+        if job is not None:
+            if decision.device != settings.device:
+                logger.info("running a job on %s: %s", decision.device, decision.reason, extra={"job_id": job_id})
+            return job, decision.device
+        current = await asyncio.to_thread(store.get, job_id)
+        if current is None or current.state.finished or time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.5)  # a row locked for a moment, or a dead worker's lease not yet expired
+
+
+async def _beat(saq_job: Any, state: WorkerState, job_id: str, event: CancelEvent) -> None:
+    """Refresh the SAQ job and the store lease; stop the job when the store says so."""
+    try:
+        await saq_job.update()
+    except Exception:
+        logger.warning("could not refresh the SAQ job", exc_info=True, extra={"job_id": job_id})
+    try:
+        ours = await asyncio.to_thread(state.store.heartbeat, job_id, worker=state.worker_id)
+    except Exception:  # the database blinked: the next beat tries again; the lease outlives a short outage
+        logger.warning("could not renew the job lease", exc_info=True, extra={"job_id": job_id})
+        return
+    if not ours:
+        current = await asyncio.to_thread(state.store.get, job_id)
+        event.cancel("cancelled" if current is not None and current.cancel_requested else "shutdown")
+
+
+async def _housekeep(state: WorkerState) -> None:
+    """Work-dir sweep (every heartbeat), retention purge (every 10 min), idle model unload."""
+    settings = state.settings
+    last_purge = -HOUSEKEEPING_INTERVAL
+    while True:
+        try:
+            if settings.work_dir is not None:
+                removed = await asyncio.to_thread(sweep_workdirs, settings.work_dir)
+                if removed:
+                    logger.info("removed work dirs of dead workers", extra={"count": len(removed)})
+            if time.monotonic() - last_purge >= HOUSEKEEPING_INTERVAL:
+                await asyncio.to_thread(purge_expired, state.store, settings)
+                last_purge = time.monotonic()
+            ttl = settings.model_idle_ttl_seconds
+            idle = time.monotonic() - state.idle_since
+            if ttl and not state.running and idle >= ttl and loaded_models():
+                clear_loaded_models()
+                logger.info("unloaded idle models", extra={"idle_s": round(idle)})
+        except Exception:
+            logger.warning("worker housekeeping failed", exc_info=True)
+        await asyncio.sleep(min(settings.heartbeat_seconds, settings.model_idle_ttl_seconds or 3600, 60))
 
 
 def make_worker(
     settings: Settings, *, queue_name: str = "gpu", concurrency: int = 1, store: Any = None
 ) -> Worker[Context]:
-    """Build an SAQ worker for ``queue_name`` that runs ``run_tubesum_job`` and dispatches queued store jobs.
+    """Build an SAQ worker for ``queue_name`` that runs ``run_tubesum_job``, dispatches and keeps house.
 
     The store is opened at startup (migrated) unless given. Sweeps run every ``heartbeat_seconds / 2``.
     """
@@ -227,20 +358,33 @@ def make_worker(
             job_store = SqlJobStore(make_engine(settings.sqlalchemy_url))
         for queue in queues.values():
             await queue.connect()
-        state: dict[str, Any] = {"store": job_store, "settings": settings, "worker_id": worker_id, "running": {}}
-        state["dispatcher"] = asyncio.ensure_future(_dispatch_forever(job_store, queues, settings))
+        state = WorkerState(job_store, settings, worker_id)
+        dispatcher = Dispatcher(job_store, settings)
+        state.tasks = [
+            asyncio.ensure_future(dispatcher.forever(queues)),
+            asyncio.ensure_future(_housekeep(state)),
+        ]
         ctx["tubesum"] = state  # type: ignore[typeddict-unknown-key]
         logger.info("tubesum worker ready", extra={"queue": queue_name, "worker_id": worker_id})
 
     async def shutdown(ctx: Context) -> None:
-        state: dict[str, Any] = ctx.get("tubesum", {})  # type: ignore[assignment]
-        for event in state.get("running", {}).values():
-            event.cancel("shutdown")
-        if "dispatcher" in state:
-            state["dispatcher"].cancel()
+        state: WorkerState | None = ctx.get("tubesum")  # type: ignore[assignment]
+        if state is not None:
+            for event in state.running.values():
+                event.cancel("shutdown")
+            for task in state.tasks:
+                task.cancel()
+            try:  # jobs whose thread outlived the stop timeout: the process exits now, so they stop too
+                requeued = await asyncio.to_thread(state.store.requeue_running, worker=worker_id)
+            except Exception:
+                logger.warning("could not requeue this worker's jobs; the reaper will", exc_info=True)
+            else:
+                if requeued:
+                    logger.info("requeued interrupted jobs", extra={"count": requeued})
         for name, queue in queues.items():
             if name != queue_name:  # the worker closes its own queue
                 await queue.disconnect()
+        logger.info("tubesum worker stopped", extra={"worker_id": worker_id})
 
     timers: PartialTimersDict = {
         "sweep": max(1, settings.heartbeat_seconds // 2),
@@ -257,16 +401,21 @@ def make_worker(
         shutdown=shutdown,
         timers=timers,
         dequeue_timeout=1.0,
+        shutdown_grace_period_s=int(settings.shutdown_grace),
+        cancellation_hard_deadline_s=STOP_TIMEOUT + 5,
     )
 
 
-async def _dispatch_forever(store: JobStore, queues: dict[str, Queue], settings: Settings) -> None:
-    while True:
-        try:
-            await dispatch_queued(store, queues, settings)
-        except Exception:
-            logger.exception("could not dispatch queued jobs")
-        await asyncio.sleep(DISPATCH_INTERVAL)
+async def host_workers(settings: Settings, queue_name: str) -> int:
+    """How many workers of this host SAQ lists on ``queue_name`` (registered within the last minute)."""
+    queue = make_queue(settings, queue_name)
+    await queue.connect()
+    try:
+        info = await queue.info()
+    finally:
+        await queue.disconnect()
+    host = f"{socket.gethostname()}:"
+    return sum(worker_id.startswith(host) for worker_id in info["workers"])
 
 
 # -- API side -----------------------------------------------------------------------------------------------
@@ -274,23 +423,37 @@ class SaqExecutor:
     """The API replica's side of the SAQ mode: enqueue queued store jobs; jobs run in ``tubesum worker``.
 
     Same surface as :class:`~tubesum.jobs.executor.LocalExecutor` (``start``, ``stop``, ``notify``, ``cancel``,
-    ``alive``, ``running_jobs``). An event loop on a background thread owns the SAQ connections; ``notify``
-    dispatches at once and a periodic scan catches retries and anything enqueued nowhere.
+    ``alive``, ``running_jobs``), plus :meth:`queue_stats` (metrics) and :meth:`queue_ok` (readiness). An event
+    loop on a background thread owns the SAQ connections; ``notify`` dispatches at once and a periodic pass
+    catches retries, lost enqueues and dead workers' jobs.
     """
 
-    def __init__(self, store: JobStore, settings: Settings, *, interval: float = DISPATCH_INTERVAL) -> None:
+    def __init__(self, store: SqlJobStore, settings: Settings, *, interval: float = DISPATCH_INTERVAL) -> None:
         self._store = store
         self._settings = settings
         self._interval = interval
+        self._dispatcher = Dispatcher(store, settings, interval=interval)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
+        self._stats: list[QueueStats] = []
 
     @property
     def alive(self) -> bool:
         """True while the dispatcher thread runs."""
         return self._thread is not None and self._thread.is_alive()
+
+    def queue_ok(self) -> tuple[bool, str]:
+        """Readiness of the queue: a dispatch pass succeeded lately; the detail counts live workers."""
+        last = self._dispatcher.last_ok
+        if last is None or time.monotonic() - last > max(3 * self._interval, 10.0):
+            return False, "queue unreachable (no dispatch pass succeeded lately)"
+        return True, ", ".join(f"{stat.queue}: {stat.workers} worker(s)" for stat in self._stats) or "reachable"
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Jobs and live workers per SAQ queue, as of the last dispatch pass."""
+        return list(self._stats)
 
     def start(self) -> None:
         """Connect the queues and start dispatching (idempotent)."""
@@ -316,7 +479,7 @@ class SaqExecutor:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def cancel(self, job_id: str) -> bool:
-        """Nothing runs here: the store's cancel flag reaches the worker at its next progress call."""
+        """Nothing runs here: the store's cancel flag reaches the worker at its next progress call or heartbeat."""
         return False
 
     def running_jobs(self) -> list[str]:
@@ -330,11 +493,12 @@ class SaqExecutor:
         queues: dict[str, Queue] = {}
         try:
             loop.run_until_complete(self._connect(queues))
-            task = loop.create_task(self._dispatch(queues))
+            tasks = [loop.create_task(self._dispatch(queues)), loop.create_task(self._watch(queues))]
             self._ready.set()
             loop.run_forever()
-            task.cancel()
-            loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.run_until_complete(asyncio.gather(*(q.disconnect() for q in queues.values()), return_exceptions=True))
         except Exception:
             logger.exception("the SAQ dispatcher stopped")
@@ -350,11 +514,18 @@ class SaqExecutor:
 
     async def _dispatch(self, queues: dict[str, Queue]) -> None:
         assert self._wake is not None
+        await self._dispatcher.forever(queues, self._wake)
+
+    async def _watch(self, queues: dict[str, Queue]) -> None:
+        """Refresh :meth:`queue_stats` from SAQ every few seconds."""
         while True:
             try:
-                await dispatch_queued(self._store, queues, self._settings)
+                self._stats = [await _queue_stats(name, queue) for name, queue in queues.items()]
             except Exception:
-                logger.exception("could not dispatch queued jobs")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                logger.debug("could not read SAQ queue info", exc_info=True)
+            await asyncio.sleep(max(self._interval, 2.0))
+
+
+async def _queue_stats(name: str, queue: Queue) -> QueueStats:
+    info = await queue.info()
+    return QueueStats(queue=name, queued=int(info["queued"]), active=int(info["active"]), workers=len(info["workers"]))

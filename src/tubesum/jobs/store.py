@@ -17,15 +17,16 @@ import builtins
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, delete, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy import String, and_, delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
+from tubesum.errors import WorkerLostError
 from tubesum.jobs.keys import SqlKeyStore
 from tubesum.jobs.schema import ArtifactRow, JobRow
 from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, NewJob, Page
@@ -120,6 +121,83 @@ class SqlJobStore(SqlKeyStore):
             s.flush()
             return self._record(s, row)
 
+    def claim_job(
+        self, job_id: str, *, worker: str, stale_after: float | None = None, max_attempts: int | None = None
+    ) -> JobRecord | None:
+        """Move the given job to running for ``worker`` (attempts + 1); None when there is nothing to run.
+
+        A queued job is claimed once its ``not_before`` has passed. With ``stale_after`` a *running* job is taken
+        over too, but only when its worker has not written for that many seconds (progress and
+        :meth:`heartbeat` both write ``updated_at``), so a live worker's job is never run twice; its checkpoint
+        is kept. A taken-over job that already had ``max_attempts`` attempts fails with ``worker_lost``; a job
+        whose cancel was requested is cancelled instead of claimed.
+        """
+        now = _now()
+        claimable = [
+            and_(JobRow.state == JobState.QUEUED.value, or_(JobRow.not_before.is_(None), JobRow.not_before <= now))
+        ]
+        if stale_after is not None:
+            stale = now - timedelta(seconds=stale_after)
+            claimable.append(and_(JobRow.state == JobState.RUNNING.value, JobRow.updated_at < stale))
+        with self._write.begin() as s:
+            row = s.scalars(
+                select(JobRow).where(JobRow.id == job_id, or_(*claimable)).with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None
+            if row.cancel_requested:
+                row.state, row.finished_at, row.updated_at, row.progress = JobState.CANCELLED.value, now, now, None
+                return None
+            if row.state == JobState.RUNNING.value and max_attempts is not None and row.attempts >= max_attempts:
+                _lost(row, now)
+                return None
+            row.state = JobState.RUNNING.value
+            row.attempts += 1
+            row.started_at = row.updated_at = now
+            row.worker = worker
+            row.stage = row.progress = row.not_before = None
+            s.flush()
+            return self._record(s, row)
+
+    def heartbeat(self, job_id: str, *, worker: str) -> bool:
+        """Mark ``worker``'s running job alive; False when it should stop (cancel requested, or no longer its job)."""
+        with self._write.begin() as s:
+            touched = _rowcount(
+                s,
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.state == JobState.RUNNING.value, JobRow.worker == worker)
+                .where(JobRow.cancel_requested.is_(False))
+                .values(updated_at=_now()),
+            )
+            return touched == 1
+
+    def reap_stale(self, *, stale_after: float, max_attempts: int) -> tuple[int, int]:
+        """Running jobs nobody has written for ``stale_after`` seconds: requeue them, or fail them with
+        ``worker_lost`` once they had ``max_attempts`` attempts (cancel requested: cancelled). Returns
+        ``(requeued, failed)`` — failed counts the cancelled ones too.
+        """
+        now = _now()
+        stale = [JobRow.state == JobState.RUNNING.value, JobRow.updated_at < now - timedelta(seconds=stale_after)]
+        requeued = failed = 0
+        with self._write.begin() as s:
+            for row in s.scalars(select(JobRow).where(*stale).with_for_update(skip_locked=True)):
+                if row.cancel_requested:
+                    row.state, row.finished_at, row.updated_at, row.progress = JobState.CANCELLED.value, now, now, None
+                    failed += 1
+                elif row.attempts >= max_attempts:
+                    _lost(row, now)
+                    failed += 1
+                else:
+                    row.state, row.stage, row.progress, row.worker, row.updated_at = (
+                        JobState.QUEUED.value,
+                        None,
+                        None,
+                        None,
+                        now,
+                    )
+                    requeued += 1
+        return requeued, failed
+
     def update_progress(self, job_id: str, *, stage: str, progress: float | None) -> bool:
         """Record progress; False when the job was cancelled or is no longer running (the worker should stop)."""
         with self._write.begin() as s:
@@ -191,15 +269,16 @@ class SqlJobStore(SqlKeyStore):
             else:
                 row.state, row.not_before, row.worker = JobState.QUEUED.value, not_before, None
 
-    def requeue_running(self, *, worker: str | None = None) -> int:
-        """Running jobs (of ``worker``, or all) back to queued, checkpoints kept; returns how many were moved.
-
-        Jobs whose cancel was requested are cancelled instead of requeued (and counted too).
+    def requeue_running(self, *, worker: str | None = None, job_id: str | None = None) -> int:
+        """Running jobs (of ``worker``, or all; only ``job_id`` when given) back to queued, checkpoints kept;
+        returns how many were moved. Jobs whose cancel was requested are cancelled instead (and counted too).
         """
         now = _now()
         running = [JobRow.state == JobState.RUNNING.value]
         if worker is not None:
             running.append(JobRow.worker == worker)
+        if job_id is not None:
+            running.append(JobRow.id == job_id)
         with self._write.begin() as s:
             cancelled = _rowcount(
                 s,
@@ -271,6 +350,14 @@ class SqlJobStore(SqlKeyStore):
                 counts[JobState(state)] = int(count)
         return counts
 
+    def oldest_queued_at(self) -> datetime | None:
+        """When the oldest queued job was created (None: nothing queued)."""
+        with self._read.begin() as s:
+            oldest = s.scalar(select(func.min(JobRow.created_at)).where(JobRow.state == JobState.QUEUED.value))
+        if oldest is not None and oldest.tzinfo is None:  # SQLite hands back naive UTC
+            oldest = oldest.replace(tzinfo=UTC)
+        return oldest
+
     def active_jobs(self, owner: str) -> int:
         """Queued + running jobs of one owner (concurrency quota)."""
         with self._read.begin() as s:
@@ -328,6 +415,12 @@ class SqlJobStore(SqlKeyStore):
         for job_id, fmt in s.execute(query.order_by(ArtifactRow.id)):
             found.setdefault(job_id, []).append(fmt)
         return {job_id: tuple(fmts) for job_id, fmts in found.items()}
+
+
+def _lost(row: JobRow, now: datetime) -> None:
+    row.state, row.finished_at, row.updated_at, row.progress = JobState.FAILED.value, now, now, None
+    row.error_code = WorkerLostError.code
+    row.error_message = f"The job's worker stopped answering on each of its {row.attempts} attempts."
 
 
 def _new_row(new: NewJob) -> JobRow:

@@ -39,6 +39,7 @@ __all__ = [
     "clear_loaded_models",
     "known_model_names",
     "load_model",
+    "loaded_models",
     "pull_model",
     "resolve_model",
 ]
@@ -299,8 +300,14 @@ def _load(resolved: ResolvedModel, choice: DeviceChoice, settings: Settings) -> 
     return LoadedModel(model=model, resolved=resolved, device=choice, load_seconds=seconds)
 
 
+def loaded_models() -> list[LoadedModel]:
+    """Return the models this process holds in memory now."""
+    with _lock:
+        return list(_loaded.values())
+
+
 def clear_loaded_models() -> None:
-    """Drop every loaded model (tests; an idle-TTL unloader later)."""
+    """Drop every loaded model (tests; queue workers after ``model_idle_ttl_seconds`` without work)."""
     with _lock:
         _loaded.clear()
     with contextlib.suppress(Exception):
