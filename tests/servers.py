@@ -26,6 +26,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def nginx_command(nginx: str, directory: Path, site: str) -> list[str]:
+    """Write ``site`` and a minimal nginx.conf around it into ``directory``; return the command that runs it.
+
+    Temporary files, the pid and the main error log stay in ``directory``. As root, nginx's workers would run as
+    nobody, who cannot write the test's private temp dirs (bodies over 16 KiB are buffered there): keep root.
+    """
+    (directory / "site.conf").write_text(site)
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (directory / "nginx.conf").write_text(
+        f"{user}pid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nevents {{}}\nhttp {{\n"
+        f"  access_log off;\n  client_body_temp_path {directory}/body;\n  proxy_temp_path {directory}/proxy;\n"
+        f"  fastcgi_temp_path {directory}/fcgi;\n  uwsgi_temp_path {directory}/uwsgi;\n"
+        f"  scgi_temp_path {directory}/scgi;\n  include {directory}/site.conf;\n}}\n"
+    )
+    return [nginx, "-p", str(directory), "-c", str(directory / "nginx.conf")]
+
+
 def wait_for(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -35,6 +35,8 @@ from typing import Any
 
 import pytest
 
+from servers import nginx_command
+
 pytestmark = [
     pytest.mark.container,
     pytest.mark.skipif(
@@ -516,15 +518,7 @@ def test_nginx_config_proxies_the_api_hides_metrics_and_rate_limits(
     site = site.replace("http://api:8000", f"http://127.0.0.1:{api_port}").replace(
         "listen 8080", f"listen 127.0.0.1:{port}"
     )
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-        f"  access_log off;\n  client_body_temp_path {tmp_path}/body;\n  proxy_temp_path {tmp_path}/proxy;\n"
-        f"  fastcgi_temp_path {tmp_path}/fcgi;\n  uwsgi_temp_path {tmp_path}/uwsgi;\n"
-        f"  scgi_temp_path {tmp_path}/scgi;\n"
-        f"  include {tmp_path}/site.conf;\n}}\n"
-    )
-    base = [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    base = nginx_command(nginx, tmp_path, site)
     check = subprocess.run([*base, "-t"], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
     proc = subprocess.Popen([*base, "-g", "daemon off;"])

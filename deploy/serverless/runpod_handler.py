@@ -106,17 +106,7 @@ def handler(job: dict[str, Any], *, config: Settings | None = None) -> dict[str,
 
 
 def _run(request: HandlerInput, base: Settings, *, started: float) -> dict[str, Any]:
-    options = request.options
-    effective = service.TranscribeOptions(
-        model=options.model,
-        language=options.language,
-        word_timestamps=options.word_timestamps,
-        captions=options.captions,
-        formats=options.formats,
-        diarize=options.diarize,
-        num_speakers=options.num_speakers,
-        summarize=options.summarize,
-    ).effective(base)
+    effective = request.options.effective(base)
     with job_workdir(effective.work_dir) as tmp:
         if request.sample:
             source = parse_source(str(service.sample_path()), effective)

@@ -197,17 +197,7 @@ def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: thre
 def _execute(job: JobRecord, *, store: JobStore, settings: Settings, progress: JobProgress) -> None:
     if job.cancel_requested:
         raise JobCancelled("cancelled")
-    options = job.options
-    effective = service.TranscribeOptions(
-        model=options.model,
-        language=options.language,
-        word_timestamps=options.word_timestamps,
-        captions=options.captions,
-        formats=options.formats,
-        diarize=options.diarize,
-        num_speakers=options.num_speakers,
-        summarize=options.summarize,
-    ).effective(settings)
+    effective = job.options.effective(settings)
     progress.check()
     transcript = _transcript_stage(job, store=store, settings=effective, progress=progress)
     artifacts = _render_stage(job.id, transcript, formats=effective.formats, progress=progress)

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tubesum.config import OutputFormat
+
+if TYPE_CHECKING:
+    from tubesum.config import Settings
 
 __all__ = [
     "RESULT_FORMAT_VERSION",
@@ -61,6 +64,12 @@ class JobOptions(BaseModel):
     diarize: bool = False
     num_speakers: int | None = Field(None, ge=1, le=50, description="Exact number of speakers, when known.")
     summarize: bool = False
+
+    def effective(self, settings: Settings) -> Settings:
+        """Return ``settings`` with these options applied, as the service layer validates any override."""
+        from tubesum.service import TranscribeOptions
+
+        return TranscribeOptions(**self.model_dump()).effective(settings)
 
 
 @dataclass(frozen=True, slots=True)
