@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -93,3 +94,15 @@ def test_tubesum_errors_keep_their_stable_codes(runpod_handler: ModuleType, sett
         {"id": "m", "input": {"sample": True, "options": {"model": "large-v3"}}}, config=settings
     )
     assert out["code"] == errors.ModelNotFoundError.code and "tubesum models pull large-v3" in out["hint"]
+
+
+def test_worker_image_lints_and_ships_this_handler() -> None:
+    dockerfile = HANDLER.with_name("Dockerfile")
+    tool = Path(sys.executable).with_name("hadolint")
+    if tool.exists():
+        result = subprocess.run([str(tool), str(dockerfile)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+    text = dockerfile.read_text()
+    assert "COPY deploy/serverless/runpod_handler.py /opt/tubesum-serverless/runpod_handler.py" in text
+    assert '"python", "/opt/tubesum-serverless/runpod_handler.py"]' in text
+    assert "models pull" in text  # the model is baked in: no download on a cold start
