@@ -26,7 +26,7 @@ def _prune(items: list[Any], missing: set[str]) -> list[Any]:
     kept: list[Any] = []
     for item in items:
         if isinstance(item, dict):
-            (title, target), = item.items()
+            ((title, target),) = item.items()
             if isinstance(target, list):
                 target = _prune(target, missing)
                 if not target:

@@ -146,8 +146,11 @@ def _schema_type(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
         name = prop["$ref"].rsplit("/", 1)[-1]
         return f"[{name}](#{name.lower()})"
+    if "allOf" in prop and len(prop["allOf"]) == 1:
+        return _schema_type(prop["allOf"][0])
     if "oneOf" in prop or "anyOf" in prop:
-        return " \\| ".join(_schema_type(p) for p in prop.get("oneOf", prop.get("anyOf", [])))
+        choices = [p for p in prop.get("oneOf", prop.get("anyOf", [])) if p]  # {} is "anything": say nothing
+        return " \\| ".join(_schema_type(p) for p in choices)
     if prop.get("type") == "array":
         return f"array of {_schema_type(prop.get('items', {}))}"
     if "enum" in prop:
@@ -175,7 +178,8 @@ def api_page() -> str:
     for path, operations in schema["paths"].items():
         for method, op in operations.items():
             params = "<br>".join(
-                f"`{p['name']}` ({p['in']}{', required' if p.get('required') else ''})" for p in op.get("parameters", [])
+                f"`{p['name']}` ({p['in']}{', required' if p.get('required') else ''})"
+                for p in op.get("parameters", [])
             )
             body = ""
             if "requestBody" in op:
