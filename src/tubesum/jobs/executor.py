@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from tubesum.jobs.runner import CancelEvent, run_job
+from tubesum.jobs.uploads import purge_uploads_before
 from tubesum.pipeline import models
 
 if TYPE_CHECKING:
@@ -186,12 +187,15 @@ class LocalExecutor:
             return list(self._running)
 
     def purge_expired(self, *, now: datetime | None = None) -> int:
-        """Delete finished jobs older than ``retention_days`` (0: keep forever); return how many went."""
+        """Delete finished jobs (and uploads) older than ``retention_days`` (0: keep forever); return how many jobs."""
         days = self._settings.retention_days
         if days <= 0:
             return 0
         cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
         purged = self._store.purge_finished_before(cutoff)
+        uploads = purge_uploads_before(self._settings, cutoff.timestamp())
+        if uploads:
+            logger.info("purged expired uploads", extra={"count": uploads})
         if purged:
             logger.info("purged expired jobs", extra={"count": purged, "cutoff": cutoff.isoformat()})
         return purged
