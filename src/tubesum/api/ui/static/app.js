@@ -433,8 +433,13 @@
     if (source.kind === "youtube" && source.video_id) {
       youtubePlayer(box, source.video_id);
     } else if (job.source.startsWith("upload:")) {
-      const response = await api(`/v1/jobs/${encodeURIComponent(job.id)}/media`);
-      const blob = await response.blob();
+      let blob;
+      try {
+        blob = await (await api(`/v1/jobs/${encodeURIComponent(job.id)}/media`)).blob();
+      } catch (error) {
+        playerNote(box, `The uploaded media could not be loaded: ${error.message}`);
+        return;
+      }
       if (currentJobId !== job.id) return;
       mediaUrl = URL.createObjectURL(blob);
       const element = document.createElement(blob.type.startsWith("video/") ? "video" : "audio");
@@ -451,11 +456,15 @@
         },
       };
     } else {
-      const note = document.createElement("p");
-      note.className = "help";
-      note.textContent = "No player for this source.";
-      box.append(note);
+      playerNote(box, "No player for this source.");
     }
+  }
+
+  function playerNote(box, text) {
+    const note = document.createElement("p");
+    note.className = "help";
+    note.textContent = text;
+    box.append(note);
   }
 
   function youtubePlayer(box, videoId) {
