@@ -9,6 +9,7 @@ finished page goes to test-artifacts/.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from tubesum.jobs.db import make_engine
 from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.types import Artifact, JobOptions, NewJob
 from tubesum.outputs import CONTENT_TYPES, render
-from tubesum.records import MediaInfo, Segment, Source, Transcript
+from tubesum.records import KeyPoint, MediaInfo, Segment, Source, Summary, Transcript
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -59,6 +60,8 @@ def page(browser: Any) -> Iterator[Any]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+    # The page must work under its own CSP: any violation it reports fails the test.
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     try:
         yield page
     finally:
@@ -97,6 +100,15 @@ def record_progress(page: Any) -> None:
                 .observe(target, {childList: true, characterData: true, subtree: true});
         }"""
     )
+
+
+def poll(page: Any, expression: str, *, timeout: float = 10.0) -> None:
+    """Wait until ``expression`` is truthy in the page (``wait_for_function`` would eval(), which the CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(50)
 
 
 def wait_for_result(page: Any) -> None:
@@ -153,7 +165,7 @@ def test_wrong_key_is_refused_then_upload_shows_progress_transcript_player_and_d
     # A timestamp seeks the player (an <audio> fed with the uploaded file).
     audio = page.locator("audio#media-player")
     audio.wait_for(state="attached")
-    page.wait_for_function("document.getElementById('media-player').readyState >= 1", timeout=10_000)
+    poll(page, "document.getElementById('media-player').readyState >= 1")
     duration = audio.evaluate("a => a.duration")
     assert duration > 5
     buttons = page.locator("#transcript button.ts")
@@ -161,7 +173,7 @@ def test_wrong_key_is_refused_then_upload_shows_progress_transcript_player_and_d
     start = float(target.get_attribute("data-start"))
     audio.evaluate("(a, t) => { a.pause(); a.currentTime = t; }", duration - 0.3)
     target.click()
-    page.wait_for_function(f"Math.abs(document.getElementById('media-player').currentTime - {start}) < 1.0")
+    poll(page, f"Math.abs(document.getElementById('media-player').currentTime - {start}) < 1.0")
     # The job is listed under recent jobs, with its state written out.
     assert "succeeded" in page.locator("#jobs").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -193,7 +205,7 @@ def test_keyboard_only_submission_of_a_url(
     assert outline not in ("none", "")
 
 
-def test_untrusted_title_and_segments_render_as_inert_text(tmp_path: Path, page: Any) -> None:
+def test_untrusted_title_segments_and_summary_render_as_inert_text_with_speakers(tmp_path: Path, page: Any) -> None:
     server = make_server(tmp_path, TUBESUM_AUTH_DISABLED="true")
     job_id = _finished_job(server.db_url, title=HOSTILE, text=f"Hello {HOSTILE} world")
     server.start()
@@ -206,8 +218,16 @@ def test_untrusted_title_and_segments_render_as_inert_text(tmp_path: Path, page:
         wait_for_result(page)
         assert page.locator("#result-title").inner_text() == HOSTILE
         assert page.locator("#transcript .text").first.inner_text() == f"Hello {HOSTILE} world"
+        assert page.locator("#transcript li").count() == 2
+        assert page.locator("#summary-abstract").inner_text() == f"Abstract {HOSTILE}"
+        assert page.locator("#key-points li").inner_text().endswith(f"Point {HOSTILE}")
         assert page.locator("main img, main script").count() == 0
         assert page.evaluate("window.__pwned") is None
+        # Speakers: named in text (not only by colour), one colour each.
+        labels = page.locator("#transcript .speaker")
+        assert [labels.nth(i).inner_text() for i in range(2)] == ["SPEAKER_00:", "Bob:"]
+        colours = {labels.nth(i).evaluate("e => getComputedStyle(e).color") for i in range(2)}
+        assert len(colours) == 2
     finally:
         server.kill()
 
@@ -227,7 +247,16 @@ def _finished_job(db_url: str, *, title: str, text: str) -> str:
     assert claimed is not None and claimed.id == job.id
     transcript = Transcript(
         source=Source(kind="url", original=new.source, url=new.source),
-        segments=(Segment(start=0.0, end=2.0, text=text), Segment(start=2.0, end=4.0, text="</li><li>second")),
+        segments=(
+            Segment(start=0.0, end=2.0, text=text, speaker="SPEAKER_00"),
+            Segment(start=2.0, end=4.0, text="</li><li>second", speaker="Bob"),
+        ),
+        summary=Summary(
+            abstract=f"Abstract {HOSTILE}",
+            key_points=(KeyPoint(text=f"Point {HOSTILE}", start=2.0),),
+            method="extractive",
+            backend="extractive",
+        ),
         language="en",
         origin="whisper",
         info=MediaInfo(title=title, duration=4.0),
