@@ -195,6 +195,12 @@ def test_uploaded_speech_is_transcribed_by_the_job_runner(
     assert done.title == "fox talk"
     artifact = store.artifact(done.id, "txt")
     assert artifact is not None and word_overlap(SPEECH_WORDS, artifact.data.decode()) >= 0.7
+    # The same bytes uploaded again (another name) are answered from the cache: identity is the content.
+    again = asyncio.run(
+        save_upload(chunks(), owner="alice", filename="copy.wav", content_type="audio/wav", settings=settings)
+    )
+    hit = submit_job(again.ref, JobOptions(formats=("txt",)), owner="alice", store=store, settings=settings)
+    assert hit.cache_hit and hit.job.state is JobState.SUCCEEDED and hit.job.source == again.ref
 
 
 def test_old_uploads_are_purged(up_settings: Settings) -> None:
