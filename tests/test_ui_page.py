@@ -13,11 +13,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from tubesum.api.app import create_app
+from inprocess import client_for, migrated_store
 from tubesum.api.ui import UI_CSP
 from tubesum.config import Settings
-from tubesum.jobs.db import make_engine
-from tubesum.jobs.migrate import upgrade
 from tubesum.jobs.store import SqlJobStore
 
 
@@ -28,12 +26,7 @@ def ui_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def store(ui_settings: Settings) -> SqlJobStore:
-    upgrade(ui_settings.sqlalchemy_url)
-    return SqlJobStore(make_engine(ui_settings.sqlalchemy_url))
-
-
-def client_for(settings: Settings, store: SqlJobStore) -> TestClient[Any]:
-    return TestClient(app=create_app(settings, store=store, worker=False))
+    return migrated_store(ui_settings)
 
 
 @pytest.fixture

@@ -14,11 +14,9 @@ import pytest
 from litestar.testing import TestClient
 
 from conftest import SPEECH_WORDS, word_overlap
-from tubesum.api.app import create_app
+from inprocess import client_for, migrated_store
 from tubesum.config import Settings
 from tubesum.errors import SizeLimitError
-from tubesum.jobs.db import make_engine
-from tubesum.jobs.migrate import upgrade
 from tubesum.jobs.runner import run_job
 from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.submit import submit_job
@@ -37,13 +35,12 @@ def up_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def store(up_settings: Settings) -> SqlJobStore:
-    upgrade(up_settings.sqlalchemy_url)
-    return SqlJobStore(make_engine(up_settings.sqlalchemy_url))
+    return migrated_store(up_settings)
 
 
 @pytest.fixture
 def client(up_settings: Settings, store: SqlJobStore) -> Iterator[TestClient[Any]]:
-    with TestClient(app=create_app(up_settings, store=store, worker=False)) as c:
+    with client_for(up_settings, store) as c:
         yield c
 
 
@@ -91,7 +88,7 @@ def test_uploads_disabled_is_a_clear_403(
     up_settings: Settings, store: SqlJobStore, key: dict[str, str], tmp_path: Path
 ) -> None:
     off = up_settings.model_copy(update={"uploads_enabled": False})
-    with TestClient(app=create_app(off, store=store, worker=False)) as client:
+    with client_for(off, store) as client:
         response = upload(client, key, b"RIFF....")
         assert response.status_code == 403
         assert response.json()["code"] == "uploads_disabled"

@@ -7,6 +7,7 @@ The body is the raw file (``Content-Type`` its media type, ``?filename=`` its na
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -33,13 +34,7 @@ class UploadRead(BaseModel):
 
     @classmethod
     def from_record(cls, record: UploadRecord) -> UploadRead:
-        return cls(
-            id=record.id,
-            source=record.ref,
-            filename=record.filename,
-            content_type=record.content_type,
-            size=record.size,
-        )
+        return cls.model_validate({**asdict(record), "source": record.ref})  # owner and time stay inside
 
 
 class UploadController(Controller):
