@@ -21,7 +21,7 @@ from tubesum.jobs.runner import run_job
 from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobOptions, JobState
-from tubesum.jobs.uploads import purge_uploads_before, resolve_upload, save_upload
+from tubesum.jobs.uploads import check_upload, purge_uploads_before, resolve_upload, save_upload
 
 pytestmark = pytest.mark.usefixtures("loopback_dns_only")
 
@@ -143,6 +143,25 @@ def test_file_name_cannot_escape_the_upload_folder(
     body = response.json()
     assert body["filename"] == "evil.wav"
     assert (up_settings.upload_dir / body["id"] / "evil.wav").is_file()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("../../../etc/evil.wav", "evil.wav"),
+        ("C:\\Users\\me\\talk.MP3", "talk.MP3"),
+        ("...talk.wav", "talk.wav"),
+        (".hidden.ogg", "hidden.ogg"),
+        ("tab\there\x00.wav", "tab_here_.wav"),
+        ("meta.json.wav", "meta.json.wav"),
+        ("\ud800bad.wav", "?bad.wav"),
+        ("ü" * 200 + ".m4a", "ü" * 98 + ".m4a"),
+    ],
+)
+def test_upload_names_are_made_safe(up_settings: Settings, given: str, kept: str) -> None:
+    name = check_upload(given, "audio/mpeg", settings=up_settings)
+    assert name == kept
+    assert len(name.encode()) <= 200
 
 
 def test_another_owner_cannot_use_or_play_my_upload(

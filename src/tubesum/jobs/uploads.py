@@ -47,7 +47,7 @@ UPLOAD_PREFIX = "upload:"
 _ID = re.compile(r"^up_[0-9a-f]{32}$")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 _META = "meta.json"
-_MAX_NAME = 120
+_MAX_NAME_BYTES = 200
 _GENERIC_TYPES = {"", "application/octet-stream"}
 
 
@@ -179,11 +179,18 @@ def _too_large(settings: Settings) -> SizeLimitError:
 
 
 def _safe_name(filename: str) -> str:
-    """Keep the user's file name (it becomes the title) minus path parts, control characters and leading dots."""
-    base = Path(filename.replace("\\", "/")).name
-    name = _UNSAFE_NAME.sub("_", base).strip().lstrip(".")
-    if len(name) > _MAX_NAME:
-        stem, dot, ext = name.rpartition(".")
-        name = f"{stem[: _MAX_NAME - len(ext) - 1]}.{ext}" if dot and len(ext) <= 16 else name[:_MAX_NAME]
-    name = name or "upload"
+    """Keep the user's file name (it becomes the title) minus path parts, control characters and leading dots.
+
+    The result is valid UTF-8 and at most ``_MAX_NAME_BYTES`` long (file systems allow 255 bytes), extension kept.
+    """
+    text = filename.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot name a file
+    base = Path(text.replace("\\", "/")).name
+    name = _UNSAFE_NAME.sub("_", base).strip().lstrip(".") or "upload"
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > 16:
+        stem, ext = name, ""
+    suffix = f".{ext}" if ext else ""
+    while stem and len(f"{stem}{suffix}".encode()) > _MAX_NAME_BYTES:
+        stem = stem[:-1]
+    name = f"{stem or 'upload'}{suffix}"
     return f"media-{name}" if name == _META else name
