@@ -139,6 +139,12 @@
       $("source").focus();
       return;
     }
+    const maxMb = Number(body.dataset.uploadMaxMb);
+    if (file && file.size > maxMb * 1024 * 1024) {
+      formError.textContent = `The file is larger than ${maxMb} MB.`;
+      fileInput.focus();
+      return;
+    }
     if (!options.formats.length) {
       formError.textContent = "Choose at least one format.";
       document.querySelector('input[name="formats"]').focus();
@@ -189,6 +195,10 @@
     if ($("progress-text").textContent !== text) $("progress-text").textContent = text;
   }
 
+  function showFailure(what) {
+    return (error) => showProgress(0, `${what}: ${error.message}`);
+  }
+
   function describe(event) {
     if (event.state === "queued") return "Queued: waiting for a worker.";
     return `${STAGES[event.stage] || event.stage || "Working"}…`;
@@ -200,7 +210,7 @@
     $("result-section").hidden = true;
     if (job.state === "succeeded") {
       $("progress-section").hidden = true;
-      showResult(job);
+      showResult(job).catch(showFailure("Could not show the result"));
     } else if (job.state === "failed" || job.state === "cancelled") {
       showEnd(job);
     } else {
@@ -244,7 +254,7 @@
     }
     if (follow !== controller || currentJobId !== jobId) return;
     follow = null;
-    finishJob(jobId);
+    finishJob(jobId).catch(showFailure("Could not read the job"));
   }
 
   function parseEvent(block) {
