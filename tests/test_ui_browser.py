@@ -205,6 +205,31 @@ def test_keyboard_only_submission_of_a_url(
     assert outline not in ("none", "")
 
 
+def test_refused_uploads_say_why(tmp_path: Path, page: Any) -> None:
+    server = make_server(
+        tmp_path, TUBESUM_AUTH_DISABLED="true", TUBESUM_UPLOADS_ENABLED="true", TUBESUM_UPLOAD_MAX_MB="1"
+    )
+    server.start()
+    try:
+        page.goto(server.base + "/")
+        error = page.locator("#form-error")
+        big = tmp_path / "big.wav"
+        big.write_bytes(b"\0" * (1024 * 1024 + 1))
+        page.set_input_files("#file", str(big))
+        page.click("#submit")
+        assert error.inner_text() == "The file is larger than 1 MB."  # refused before uploading
+        notes = tmp_path / "notes.txt"
+        notes.write_text("not media")
+        page.set_input_files("#file", str(notes))
+        page.click("#submit")
+        error.wait_for(state="visible")
+        page.locator("#form-error:has-text('not accepted')").wait_for()
+        assert error.inner_text().startswith("Could not start the job: Files of type '.txt' are not accepted.")
+        assert page.locator("#result-section").is_hidden()
+    finally:
+        server.kill()
+
+
 def test_untrusted_title_segments_and_summary_render_as_inert_text_with_speakers(tmp_path: Path, page: Any) -> None:
     server = make_server(tmp_path, TUBESUM_AUTH_DISABLED="true")
     job_id = _finished_job(server.db_url, title=HOSTILE, text=f"Hello {HOSTILE} world")
