@@ -35,8 +35,10 @@ public contract: never rename one, add a new one instead.
       |  + TokenMissingError            hf_token_missing
       |  + GatedModelError              gated_model
       + OutputError                     output_failed          exit 6
-         + OutputDirError               output_unwritable
-         + DiskFullError                disk_full
+      |  + OutputDirError               output_unwritable
+      |  + DiskFullError                disk_full
+      + ApiError                        api_error              exit 1  (tubesum.client: the server's own code in
+                                                                        ``server_code``, e.g. unauthorized)
 
 Usage::
 
@@ -52,6 +54,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AgeRestrictedError",
+    "ApiError",
     "CaptionsUnavailableError",
     "ConfigError",
     "DeviceUnavailableError",
@@ -293,3 +296,17 @@ class OutputDirError(OutputError):
 class DiskFullError(OutputError):
     code = "disk_full"
     http_status = 507
+
+
+# -- talking to a tubesum server (tubesum.client) ----------------------------------------------------------
+class ApiError(TubesumError):
+    """The server answered with an error that has no class of its own here (``unauthorized``, ``not_found``,
+    ``validation_error``, ``conflict``, ...). ``server_code`` is the server's stable code, ``status`` the HTTP status.
+    """
+
+    code = "api_error"
+
+    def __init__(self, message: str, *, server_code: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, server_code=server_code, status=status)
+        self.server_code = server_code
+        self.status = status
