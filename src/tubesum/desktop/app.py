@@ -45,7 +45,10 @@ def run_self_test(outdir: Path, *, settings: Settings, timeout: float = 300.0) -
         app.processEvents()
         time.sleep(0.02)
     if window.result is None:
-        print(json.dumps({"ok": False, "status": window.status.text()}), file=sys.stderr)
+        failure = {"ok": False, "status": window.status.text()}
+        outdir.mkdir(parents=True, exist_ok=True)
+        (outdir / "self-test.json").write_text(json.dumps(failure, indent=2), encoding="utf-8")
+        print(json.dumps(failure), file=sys.stderr)
         return 1
     outdir.mkdir(parents=True, exist_ok=True)
     saved = {}
@@ -55,6 +58,7 @@ def run_self_test(outdir: Path, *, settings: Settings, timeout: float = 300.0) -
         saved[fmt] = str(window.save_to(fmt, outdir / f"sample.{fmt}"))
     transcript = window.result.transcript
     report = {"ok": bool(transcript.text), "model": transcript.model, "text": transcript.text, "files": saved}
+    (outdir / "self-test.json").write_text(json.dumps(report, indent=2), encoding="utf-8")  # GUI builds: no stdout
     print(json.dumps(report), flush=True)
     window.close()
     window.deleteLater()
@@ -78,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tubesum-desktop", description="tubesum desktop app")
     parser.add_argument("--self-test", metavar="OUTDIR", type=Path, help="transcribe the bundled sample headlessly")
     parser.add_argument("--model", help="Whisper model to preselect (default: TUBESUM_MODEL, tiny.en for --self-test)")
+    for name in ("stdout", "stderr"):  # a windowed build (Windows, macOS) starts without them
+        if getattr(sys, name) is None:
+            setattr(sys, name, Path(os.devnull).open("w", encoding="utf-8"))  # noqa: SIM115 - lives with the app
     args = parser.parse_args(argv)
     _qt()
     from tubesum.logs import configure_logging
