@@ -23,7 +23,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication
 from PySide6.QtWidgets import QApplication
 
 from tubesum.desktop.window import MainWindow
-from tubesum.desktop.worker import ensure_model, model_is_local
+from tubesum.frontends.models import ensure_model, model_is_local
 from tubesum.service import sample_path
 
 SAMPLE_WORDS = ("sample", "recording", "computer", "network", "whisper")
@@ -140,9 +140,9 @@ def test_self_test_entry_point_writes_every_format(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["ok"] and report["model"] == "tiny.en"
-    assert sorted(p.suffix for p in out.iterdir()) == sorted(
-        f".{f}" for f in ("txt", "srt", "vtt", "json", "md", "pdf")
-    )
+    expected = {f"sample.{f}" for f in ("txt", "srt", "vtt", "json", "md", "pdf")}
+    assert {p.name for p in out.iterdir()} == expected | {"self-test.json"}
+    assert "Downloading the model (first run)" not in " ".join(report["progress"])  # tiny.en is bundled
     assert sum(word in (out / "sample.txt").read_text().lower() for word in SAMPLE_WORDS) >= 3
 
 
@@ -153,3 +153,33 @@ def test_cli_subcommand_opens_the_same_app() -> None:
 
     result = CliRunner().invoke(cli, ["desktop", "--help"])
     assert result.exit_code == 0 and "--self-test OUTDIR" in result.output
+
+
+def test_first_run_downloads_the_model_with_progress_then_transcribes(tmp_path: Path, tiny_model_path: Path) -> None:
+    from fake_hub import fake_hub
+
+    out, cache = tmp_path / "selftest", tmp_path / "models"
+    # base.en is not on this machine: the app pulls it from a (fake, loopback) Hugging Face Hub on first use
+    with fake_hub("Systran/faster-whisper-base.en", tiny_model_path) as hub:
+        env = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "HF_ENDPOINT": hub.url,
+            "HF_HUB_OFFLINE": "0",
+            "TUBESUM_MODEL_CACHE_DIR": str(cache),
+        }
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "tubesum-desktop"), "--self-test", str(out), "--model", "base.en"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env=env,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "self-test.json").read_text())
+    assert report["ok"] and report["model"] == "base.en"
+    assert report["progress"][0].startswith("Downloading the model (first run)"), report["progress"]
+    assert "Transcribing" in report["progress"]
+    assert any(r.endswith("/model.bin") and r.startswith("GET") for r in hub.requests)
+    assert list(cache.glob("models--Systran--faster-whisper-base.en/snapshots/*/model.bin"))

@@ -69,6 +69,33 @@ def test_sample_button_then_url_keeps_recent_results(
     assert any("Summary" in m.value for m in app.markdown)  # extractive summary without the summarize extra
     assert len(app.session_state["results"]) == 2
     assert len(app.selectbox(key="recent").options) == 2
+    (video,) = app.get("video")  # the media plays from the line picked under "Play from"
+    assert video.proto.url == http_server.url(media.name) and video.proto.start_time == 0
+    second = app.selectbox(key="seek").options[1]
+    app.selectbox(key="seek").select(second).run()
+    assert app.get("video")[0].proto.start_time > 0
+
+
+def test_a_model_not_on_this_machine_is_downloaded_on_first_use(
+    app: Any, monkeypatch: pytest.MonkeyPatch, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    from huggingface_hub import constants
+
+    from fake_hub import fake_hub
+
+    with fake_hub("Systran/faster-whisper-base.en", tiny_model_path) as hub:
+        # huggingface_hub reads its endpoint at import: point the imported module at the loopback hub
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+        monkeypatch.setattr(
+            constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+        )
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        app.selectbox(key="model").set_value("base.en")
+        app.button(key="sample").click().run()
+    assert "sample" in _transcript(app).lower()
+    assert app.session_state["results"][0].transcript.model == "base.en"
+    assert any(r.startswith("GET") and r.endswith("/model.bin") for r in hub.requests)
+    assert list((tmp_path / "models").glob("models--Systran--faster-whisper-base.en/snapshots/*/model.bin"))
 
 
 @pytest.mark.parametrize(
@@ -123,3 +150,23 @@ def test_remote_mode_with_a_wrong_key_says_so(app: Any, server: Server) -> None:
     app.text_input(key="url").set_value("https://youtu.be/dQw4w9WgXcQ")
     app.button(key="go").click().run()
     assert len(app.error) == 1 and "unauthorized" in app.error[0].value
+
+
+def test_speakers_are_coloured_and_markdown_is_escaped() -> None:
+    from tubesum.frontends.streamlit_ui import transcript_markdown
+    from tubesum.records import Segment, Source, Transcript
+
+    transcript = Transcript(
+        source=Source(kind="file", original="talk.wav"),
+        segments=(
+            Segment(0.0, 2.0, " Hello *there*", speaker="SPEAKER_00"),
+            Segment(2.0, 4.0, " Hi [link](x)", speaker="Bob"),
+            Segment(65.0, 66.0, " Bye", speaker="SPEAKER_00"),
+        ),
+        language="en",
+        origin="whisper",
+    )
+    lines = transcript_markdown(transcript).splitlines()
+    assert lines[0] == "`00:00` :blue[**SPEAKER\\_00**] Hello \\*there\\*  "
+    assert lines[1].startswith("`00:02` :orange[**Bob**] Hi \\[link\\]")
+    assert lines[2].startswith("`01:05` :blue[")

@@ -57,7 +57,13 @@ def run_self_test(outdir: Path, *, settings: Settings, timeout: float = 300.0) -
             continue
         saved[fmt] = str(window.save_to(fmt, outdir / f"sample.{fmt}"))
     transcript = window.result.transcript
-    report = {"ok": bool(transcript.text), "model": transcript.model, "text": transcript.text, "files": saved}
+    report = {
+        "ok": bool(transcript.text),
+        "model": transcript.model,
+        "text": transcript.text,
+        "files": saved,
+        "progress": list(dict.fromkeys(window.progress_log)),  # proves the bar followed the work
+    }
     (outdir / "self-test.json").write_text(json.dumps(report, indent=2), encoding="utf-8")  # GUI builds: no stdout
     print(json.dumps(report), flush=True)
     window.close()

@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from tubesum.config import OUTPUT_FORMATS, OutputFormat
-from tubesum.desktop.worker import TranscribeWorker, model_is_local, start_worker
+from tubesum.desktop.worker import TranscribeWorker, start_worker
 from tubesum.errors import TubesumError
 from tubesum.files import ensure_writable_dir, write_atomic
-from tubesum.frontends.session import MODEL_CHOICES, RunRequest, RunResult, describe_error, require_url
-from tubesum.frontends.session import transcript_lines as lines_of
+from tubesum.frontends.models import model_is_local
+from tubesum.frontends.session import MODEL_CHOICES, RunRequest, RunResult, describe_error, require_url, transcript_text
 from tubesum.outputs import render
 from tubesum.outputs._common import timestamp
 
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.result: RunResult | None = None
         self.worker: TranscribeWorker | None = None
         self.thread_: QThread | None = None
+        self.progress_log: list[str] = []  # the progress texts of the current run, for the self-test
         self.setWindowTitle("tubesum")
         self.resize(900, 700)
         self._build()
@@ -170,6 +171,7 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
         self._busy(True)
+        self.progress_log.clear()
         self.status.setText("Starting…")
         self.thread_ = start_worker(self.worker)
 
@@ -203,6 +205,7 @@ class MainWindow(QMainWindow):
     def _on_progress(self, text: str, fraction: float) -> None:
         self.progress.setValue(int(fraction * 1000))
         self.status.setText(text + "…")
+        self.progress_log.append(text)
 
     @Slot(object)
     def _on_finished(self, result: RunResult) -> None:
@@ -227,11 +230,7 @@ class MainWindow(QMainWindow):
         self.status.setText("Error: " + message.replace("\n\n", " "))
 
     def _show_result(self, result: RunResult) -> None:
-        text = "\n".join(
-            f"[{stamp}] {speaker + ': ' if speaker else ''}{line}"
-            for stamp, speaker, line in lines_of(result.transcript)
-        )
-        self.transcript_view.setPlainText(text or "(no speech found)")
+        self.transcript_view.setPlainText(transcript_text(result.transcript))
         summary = result.transcript.summary
         if summary is None:
             self.summary_view.setPlainText("No summary: tick “Summary and key points” before transcribing.")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MODEL_CHOICES",
     "STAGE_LABELS",
+    "Line",
     "ResultFile",
     "RunRequest",
     "RunResult",
@@ -41,6 +42,7 @@ __all__ = [
     "run_remote",
     "stage_label",
     "transcript_lines",
+    "transcript_text",
 ]
 
 _T = TypeVar("_T")
@@ -147,9 +149,25 @@ def describe_error(exc: TubesumError) -> str:
     return exc.message + (f"\n\n{exc.hint}" if exc.hint else "") + f"\n\n(code: {code})"
 
 
-def transcript_lines(transcript: Transcript) -> list[tuple[str, str | None, str]]:
-    """Return ``(mm:ss, speaker, text)`` for each segment, for display."""
-    return [(timestamp(s.start), s.speaker, s.text.strip()) for s in transcript.segments if s.text.strip()]
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One segment as the apps show it."""
+
+    start: float
+    stamp: str  # mm:ss (h:mm:ss past the first hour)
+    speaker: str | None
+    text: str
+
+
+def transcript_lines(transcript: Transcript) -> list[Line]:
+    """Return the segments that hold text, with their display timestamps."""
+    return [Line(s.start, timestamp(s.start), s.speaker, s.text.strip()) for s in transcript.segments if s.text.strip()]
+
+
+def transcript_text(transcript: Transcript) -> str:
+    """Return the transcript as ``[mm:ss] SPEAKER: text`` lines, for a plain text view."""
+    lines = transcript_lines(transcript)
+    return "\n".join(f"[{x.stamp}] {x.speaker + ': ' if x.speaker else ''}{x.text}" for x in lines) or "(no speech)"
 
 
 def require_url(text: str, *, settings: Settings | None) -> str:

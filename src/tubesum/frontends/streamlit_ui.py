@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tubesum.config import OUTPUT_FORMATS, Settings
 from tubesum.errors import ConfigError, MissingExtraError, TubesumError
+from tubesum.frontends.models import download_progress, ensure_model
 from tubesum.frontends.session import (
     MODEL_CHOICES,
     RunRequest,
@@ -26,8 +27,11 @@ from tubesum.frontends.session import (
     run_remote,
     stage_label,
     transcript_lines,
+    transcript_text,
 )
-from tubesum.outputs._common import timestamp
+from tubesum.outputs._common import http_url, timestamp
+from tubesum.outputs.text import md_escape
+from tubesum.records import Transcript
 
 try:
     import streamlit as st
@@ -38,10 +42,11 @@ if TYPE_CHECKING:
     from tubesum.client import JobEvent
     from tubesum.pipeline.models import LoadedModel
 
-__all__ = ["main"]
+__all__ = ["main", "transcript_markdown"]
 
 LOCAL, REMOTE = "This machine", "tubesum server"
 MAX_RECENT = 10
+SPEAKER_COLOURS = ("blue", "orange", "green", "violet", "red", "gray")
 LIMITS = (
     "Runs on the CPU here (no GPU): `tiny`/`base` take about a tenth of the audio's length, `small` about half; "
     "larger models need a server with a GPU (switch to *tubesum server*). Uploads up to 200 MB. Speakers need "
@@ -127,7 +132,13 @@ def _run(request: RunRequest, *, settings: Settings, mode: str, server: tuple[st
     def progress(stage: str, done: float, total: float | None = None, /) -> None:
         bar.progress(overall_fraction(stage, done, total), text=stage_label(stage))
 
-    _model(request.model or settings.model, settings.device, settings.compute_type, str(settings.model_cache_dir))
+    def on_download(mb: float, total_mb: float | None) -> None:
+        text, fraction = download_progress(mb, total_mb)
+        bar.progress(fraction, text=text)
+
+    name = request.model or settings.model
+    ensure_model(name, settings=settings, report=on_download)  # first use of a model: from the Hugging Face Hub
+    _model(name, settings.device, settings.compute_type, str(settings.model_cache_dir))
     if upload is None:
         return run_local(request, settings=settings, progress=progress)
     with tempfile.TemporaryDirectory(prefix="tubesum-upload-") as tmp:
@@ -159,11 +170,34 @@ def _show(result: RunResult) -> None:
     if transcript.speakers:
         st.markdown("#### Speakers")
         st.write(", ".join(transcript.speakers))
+    _player(transcript)
     st.markdown("#### Transcript")
-    lines = [
-        f"[{stamp}] {speaker + ': ' if speaker else ''}{text}" for stamp, speaker, text in transcript_lines(transcript)
-    ]
-    st.code("\n".join(lines) or "(no speech found)", language=None)
+    if transcript.speakers:
+        st.markdown(transcript_markdown(transcript))
+    else:
+        st.code(transcript_text(transcript), language=None)
+
+
+def _player(transcript: Transcript) -> None:
+    """Embed the video (YouTube or a media URL) with a "play from" picker over the transcript's lines."""
+    media = http_url(transcript.info.webpage_url or transcript.source.url)
+    lines = transcript_lines(transcript)
+    if media is None or not lines:
+        return
+    pick = st.selectbox(
+        "Play from", range(len(lines)), format_func=lambda i: f"[{lines[i].stamp}] {lines[i].text[:80]}", key="seek"
+    )
+    st.video(media, start_time=int(lines[pick].start))
+
+
+def transcript_markdown(transcript: Transcript) -> str:
+    """Return the transcript as Markdown lines with each speaker in its own colour."""
+    colours = {name: SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)] for i, name in enumerate(transcript.speakers)}
+    out = []
+    for line in transcript_lines(transcript):
+        who = f":{colours[line.speaker]}[**{md_escape(line.speaker)}**] " if line.speaker else ""
+        out.append(f"`{line.stamp}` {who}{md_escape(line.text)}  ")
+    return "\n".join(out)
 
 
 def _recent() -> list[RunResult]:
