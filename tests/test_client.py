@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
-from servers import Server, free_port, make_server
+from servers import Server, free_port, running_server
 from tubesum.client import JobEvent, TubesumClient, _sse, error_from_problem
 from tubesum.errors import ApiError, InvalidUrlError, MissingExtraError, NetworkError
 from tubesum.jobs.types import JobOptions, JobState
@@ -19,12 +19,8 @@ from tubesum.jobs.types import JobOptions, JobState
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    srv = make_server(tmp_path)
-    srv.start()
-    try:
+    with running_server(tmp_path) as srv:
         yield srv
-    finally:
-        srv.kill()
 
 
 def _client(server: Server, **kwargs: Any) -> TubesumClient:

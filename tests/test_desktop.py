@@ -126,19 +126,25 @@ def test_bundled_model_counts_as_local_and_a_missing_one_is_downloaded(
     assert "Could not download model 'base.en'" in window.status.text()
 
 
-def test_self_test_entry_point_writes_every_format(tmp_path: Path) -> None:
-    out = tmp_path / "selftest"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+def self_test(out: Path, *args: str, **env: str) -> dict[str, Any]:
+    """Run the `tubesum-desktop` console script's self-test; return its report (stdout and self-test.json agree)."""
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "tubesum-desktop"), "--self-test", str(out)],  # the console script
+        [str(Path(sys.executable).parent / "tubesum-desktop"), "--self-test", str(out), *args],
         capture_output=True,
         text=True,
         timeout=240,
-        env=env,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **env},
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads((out / "self-test.json").read_text())
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == report
+    return report
+
+
+def test_self_test_entry_point_writes_every_format(tmp_path: Path) -> None:
+    out = tmp_path / "selftest"
+    report = self_test(out)
     assert report["ok"] and report["model"] == "tiny.en"
     expected = {f"sample.{f}" for f in ("txt", "srt", "vtt", "json", "md", "pdf")}
     assert {p.name for p in out.iterdir()} == expected | {"self-test.json"}
@@ -161,23 +167,8 @@ def test_first_run_downloads_the_model_with_progress_then_transcribes(tmp_path: 
     out, cache = tmp_path / "selftest", tmp_path / "models"
     # base.en is not on this machine: the app pulls it from a (fake, loopback) Hugging Face Hub on first use
     with fake_hub("Systran/faster-whisper-base.en", tiny_model_path) as hub:
-        env = {
-            **os.environ,
-            "QT_QPA_PLATFORM": "offscreen",
-            "HF_ENDPOINT": hub.url,
-            "HF_HUB_OFFLINE": "0",
-            "TUBESUM_MODEL_CACHE_DIR": str(cache),
-        }
-        proc = subprocess.run(
-            [str(Path(sys.executable).parent / "tubesum-desktop"), "--self-test", str(out), "--model", "base.en"],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            env=env,
-            check=False,
-        )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((out / "self-test.json").read_text())
+        env = {"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "TUBESUM_MODEL_CACHE_DIR": str(cache)}
+        report = self_test(out, "--model", "base.en", **env)
     assert report["ok"] and report["model"] == "base.en"
     assert report["progress"][0].startswith("Downloading the model (first run)"), report["progress"]
     assert "Transcribing" in report["progress"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
-from servers import Server, make_server
+from servers import Server, running_server
 from tubesum.service import sample_path
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
@@ -116,12 +116,8 @@ def test_bad_input_shows_a_clear_error(app: Any, text: str, message: str) -> Non
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    srv = make_server(tmp_path / "srv")
-    srv.start()
-    try:
+    with running_server(tmp_path / "srv") as srv:
         yield srv
-    finally:
-        srv.kill()
 
 
 def test_remote_mode_runs_the_job_on_a_server(
