@@ -13,7 +13,7 @@ import pytest
 from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
 from servers import Server, free_port, running_server
 from tubesum.client import JobEvent, TubesumClient, _sse, error_from_problem
-from tubesum.errors import ApiError, InvalidUrlError, MissingExtraError, NetworkError
+from tubesum.errors import ApiError, ConfigError, InvalidUrlError, MissingExtraError, NetworkError
 from tubesum.jobs.types import JobOptions, JobState
 
 
@@ -73,6 +73,8 @@ def test_unreachable_server_is_a_network_error() -> None:
     with TubesumClient(f"http://127.0.0.1:{free_port()}", timeout=2) as client, pytest.raises(NetworkError) as exc:
         client.list()
     assert "Could not reach" in exc.value.message
+    with pytest.raises(ConfigError):
+        TubesumClient("localhost:8000")
 
 
 def test_sse_parser_skips_comments_and_joins_data_lines() -> None:

@@ -30,10 +30,11 @@ SAMPLE_WORDS = ("sample", "recording", "computer", "network", "whisper")
 
 
 @pytest.fixture(scope="module")
-def qapp() -> QApplication:
+def qapp() -> Iterator[QApplication]:
     app = QApplication.instance() or QApplication(["tubesum-test"])
     assert isinstance(app, QApplication)
-    return app
+    yield app
+    app.shutdown()  # destroy Qt now, not during interpreter teardown (that order segfaults at exit)
 
 
 @pytest.fixture
@@ -43,6 +44,8 @@ def window(qapp: QApplication, settings: Settings, monkeypatch: pytest.MonkeyPat
     win.show()
     yield win
     win.close()
+    win.deleteLater()
+    qapp.processEvents()
 
 
 def wait_until(qapp: QApplication, check: Callable[[], Any], *, timeout: float = 120) -> None:
@@ -174,3 +177,14 @@ def test_first_run_downloads_the_model_with_progress_then_transcribes(tmp_path: 
     assert "Transcribing" in report["progress"]
     assert any(r.endswith("/model.bin") and r.startswith("GET") for r in hub.requests)
     assert list(cache.glob("models--Systran--faster-whisper-base.en/snapshots/*/model.bin"))
+
+
+def test_invalid_settings_exit_2_without_their_values(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tubesum.desktop.app import main
+
+    monkeypatch.setenv("TUBESUM_MAX_DURATION", "-12345")
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "max_duration" in err and "-12345" not in err

@@ -166,3 +166,11 @@ def test_speakers_are_coloured_and_markdown_is_escaped() -> None:
     assert lines[0] == "`00:00` :blue[**SPEAKER\\_00**] Hello \\*there\\*  "
     assert lines[1].startswith("`00:02` :orange[**Bob**] Hi \\[link\\]")
     assert lines[2].startswith("`01:05` :blue[")
+
+
+def test_invalid_settings_are_named_without_their_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUBESUM_MAX_DURATION", "-12345")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "max_duration" in at.error[0].value and "-12345" not in at.error[0].value

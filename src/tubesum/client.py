@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tubesum.api.schemas import JobList, JobRead
 from tubesum.config import OutputFormat
-from tubesum.errors import ApiError, NetworkError, TubesumError
+from tubesum.errors import ApiError, ConfigError, NetworkError, TubesumError
 from tubesum.jobs.types import JobOptions, JobState
 
 __all__ = ["Download", "JobEvent", "TubesumClient", "error_from_problem"]
@@ -103,6 +103,8 @@ class TubesumClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"Not a server URL: {base_url[:200]!r}.", hint="Use http(s)://host[:port].")
         headers = {"Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"

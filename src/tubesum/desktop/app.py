@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from tubesum.config import OUTPUT_FORMATS, Settings
 from tubesum.errors import MissingExtraError
 
@@ -98,11 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {"model": "tiny.en", "device": "cpu"} if args.self_test is not None else {}
     if args.model:
         overrides["model"] = args.model
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        from tubesum.frontends.session import settings_problems
+
+        print(f"tubesum-desktop: invalid configuration: {settings_problems(exc)}", file=sys.stderr)
+        return 2
     configure_logging(level="WARNING", fmt="console")
     if args.self_test is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        return run_self_test(args.self_test, settings=settings)
+        code = run_self_test(args.self_test, settings=settings)
+        from PySide6.QtWidgets import QApplication
+
+        if (app := QApplication.instance()) is not None:
+            app.shutdown()
+        return code
     from PySide6.QtWidgets import QApplication
 
     from tubesum.desktop.window import MainWindow
@@ -114,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tubesum.pipeline.models import clear_loaded_models
 
     clear_loaded_models()
+    app.shutdown()  # tear Qt down now, not during interpreter exit
     return code
 
 

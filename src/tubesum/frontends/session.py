@@ -24,6 +24,8 @@ from tubesum.progress import ProgressFn, Stage, no_progress
 from tubesum.records import Transcript
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from tubesum.client import JobEvent, TubesumClient
     from tubesum.config import Settings
     from tubesum.service import TranscribeOptions
@@ -40,6 +42,7 @@ __all__ = [
     "require_url",
     "run_local",
     "run_remote",
+    "settings_problems",
     "stage_label",
     "transcript_lines",
     "transcript_text",
@@ -141,6 +144,11 @@ class RunResult:
     @property
     def label(self) -> str:
         return f"{self.transcript.title} ({self.transcript.duration or 0:.0f} s, {self.where})"
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """Name each invalid setting and what is wrong with it, without its value (it may be a secret)."""
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors())
 
 
 def describe_error(exc: TubesumError) -> str:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from tubesum.config import OUTPUT_FORMATS, Settings
 from tubesum.errors import ConfigError, MissingExtraError, TubesumError
@@ -25,6 +28,7 @@ from tubesum.frontends.session import (
     require_url,
     run_local,
     run_remote,
+    settings_problems,
     stage_label,
     transcript_lines,
     transcript_text,
@@ -144,11 +148,7 @@ def _run(request: RunRequest, *, settings: Settings, mode: str, server: tuple[st
     with tempfile.TemporaryDirectory(prefix="tubesum-upload-") as tmp:
         path = Path(tmp) / Path(upload.name).name
         path.write_bytes(upload.getvalue())
-        return run_local(RunRequest(**{**_fields(request), "source": str(path)}), settings=settings, progress=progress)
-
-
-def _fields(request: RunRequest) -> dict[str, Any]:
-    return {name: getattr(request, name) for name in request.__slots__}
+        return run_local(replace(request, source=str(path)), settings=settings, progress=progress)
 
 
 def _show(result: RunResult) -> None:
@@ -163,10 +163,10 @@ def _show(result: RunResult) -> None:
         col.download_button(f"⬇ {fmt}", file.data, file_name=file.filename, mime=file.content_type, key=f"dl-{fmt}")
     if transcript.summary is not None:
         st.markdown("#### Summary")
-        st.write(transcript.summary.abstract)
+        st.markdown(md_escape(transcript.summary.abstract))
         for point in transcript.summary.key_points:
             stamp = f"`{timestamp(point.start)}` " if point.start is not None else ""
-            st.markdown(f"- {stamp}{point.text}")
+            st.markdown(f"- {stamp}{md_escape(point.text)}")
     if transcript.speakers:
         st.markdown("#### Speakers")
         st.write(", ".join(transcript.speakers))
@@ -211,8 +211,8 @@ def main() -> None:
     st.title("tubesum — transcripts and summaries")
     try:
         settings = Settings()
-    except ValueError as exc:
-        st.error(f"Invalid configuration: {exc}")
+    except ValidationError as exc:  # name the settings, never their values (one may be a secret)
+        st.error(f"Invalid configuration: {settings_problems(exc)}. Check TUBESUM_* variables and the secrets.")
         return
     mode, server_url, api_key = _sidebar(settings)
     request, upload, sample = _form(settings, mode)
@@ -221,10 +221,11 @@ def main() -> None:
             if sample:
                 from tubesum.service import sample_path
 
-                request = RunRequest(**{**_fields(request), "source": str(sample_path())})
+                request = replace(request, source=str(sample_path()))
             elif upload is None:
-                source = require_url(request.source, settings=None if mode == REMOTE else settings)
-                request = RunRequest(**{**_fields(request), "source": source})
+                request = replace(
+                    request, source=require_url(request.source, settings=None if mode == REMOTE else settings)
+                )
             if mode == REMOTE and not server_url:
                 raise ConfigError("Enter the server URL in the sidebar first.")
             result = _run(request, settings=settings, mode=mode, server=(server_url, api_key), upload=upload)
