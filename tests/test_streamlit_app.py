@@ -137,6 +137,10 @@ def test_remote_mode_runs_the_job_on_a_server(
     result = app.session_state["results"][0]
     assert result.where == server.base and set(result.files) == {"txt", "srt", "json"}
     assert b"-->" in result.files["srt"].data
+    app.button(key="list_jobs").click().run()  # the key's jobs, through the client's list()
+    listed = " ".join(m.value for m in app.sidebar.markdown)
+    assert "**succeeded**" in listed and "speech" in listed
+    assert any(c.value == "1 of 1 jobs" for c in app.sidebar.caption)
 
 
 def test_remote_mode_with_a_wrong_key_says_so(app: Any, server: Server) -> None:

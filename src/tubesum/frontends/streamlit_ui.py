@@ -87,10 +87,30 @@ def _sidebar(settings: Settings) -> tuple[str, str, str]:
                 "API key", value=_secret("server", "api_key", "TUBESUM_API_KEY"), type="password", key="api_key"
             )
             st.caption("Servers take URLs; uploads run on this machine.")
+            if url and st.button("Show my jobs on the server", key="list_jobs"):
+                _server_jobs(url, key)
         st.header("Limits")
         st.caption(LIMITS)
         st.caption(f"Default model here: `{settings.model}` on `{settings.device}`.")
     return mode, url, key
+
+
+def _server_jobs(url: str, key: str) -> None:
+    """List the key's latest jobs on the server (state, title or source, when)."""
+    from tubesum.client import TubesumClient
+
+    try:
+        with TubesumClient(url, api_key=key or None) as client:
+            page = client.list(limit=10)
+    except TubesumError as exc:
+        st.error(describe_error(exc))
+        return
+    rows = [
+        f"- **{job.state.value}** · {md_escape(job.title or job.source)} · {job.created_at:%Y-%m-%d %H:%M}"
+        for job in page.items
+    ]
+    st.markdown("\n".join(rows) or "No jobs yet.")
+    st.caption(f"{len(page.items)} of {page.total} jobs")
 
 
 def _form(settings: Settings, mode: str) -> tuple[RunRequest | None, Any, bool]:
