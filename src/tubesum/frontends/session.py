@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tubesum.config import OUTPUT_FORMATS, OutputFormat
 from tubesum.errors import ApiError, InvalidUrlError, TubesumError
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from tubesum.client import JobEvent, TubesumClient
     from tubesum.config import Settings
+    from tubesum.jobs.types import JobOptions
     from tubesum.service import TranscribeOptions
 
 __all__ = [
@@ -113,16 +114,26 @@ class RunRequest:
     diarize: bool = False
     summarize: bool = False
 
+    def _choices(self) -> dict[str, Any]:
+        return {
+            "model": self.model or None,
+            "language": self.language or None,
+            "formats": self.formats,
+            "diarize": self.diarize,
+            "summarize": self.summarize,
+        }
+
     def options(self) -> TranscribeOptions:
+        """The request as service-layer options (in-process runs)."""
         from tubesum.service import TranscribeOptions
 
-        return TranscribeOptions(
-            model=self.model or None,
-            language=self.language or None,
-            formats=self.formats,
-            diarize=self.diarize,
-            summarize=self.summarize,
-        )
+        return TranscribeOptions(**self._choices())
+
+    def job_options(self) -> JobOptions:
+        """The request as API job options (server runs)."""
+        from tubesum.jobs.types import JobOptions
+
+        return JobOptions(**self._choices())
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,17 +231,10 @@ def run_remote(
 ) -> RunResult:
     """Submit to a tubesum server, follow its progress events, then download every requested format."""
     from tubesum.client import error_from_problem
-    from tubesum.jobs.types import JobOptions, JobState
+    from tubesum.jobs.types import JobState
 
     started = time.perf_counter()
-    options = JobOptions(
-        model=request.model or None,
-        language=request.language or None,
-        formats=request.formats,
-        diarize=request.diarize,
-        summarize=request.summarize,
-    )
-    job = client.wait(client.submit(request.source, options).id, on_event=on_event)
+    job = client.wait(client.submit(request.source, request.job_options()).id, on_event=on_event)
     if job.state is not JobState.SUCCEEDED:
         error = job.error or {"code": "job_" + job.state.value, "message": f"The job was {job.state.value}."}
         raise error_from_problem(500, {"code": error.get("code"), "detail": error.get("message")})
