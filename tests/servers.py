@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,14 @@ def make_server(
         headers={"Authorization": f"Bearer {token}"},
         log=tmp_path / "server.log",
     )
+
+
+@contextmanager
+def running_server(tmp_path: Path, **env_overrides: str) -> Iterator[Server]:
+    """Start a server made by :func:`make_server`, yield it, and kill it whatever happens."""
+    srv = make_server(tmp_path, **env_overrides)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.kill()

@@ -40,7 +40,7 @@ from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.types import JobOptions, JobRecord, JobState
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
-HEARTBEAT = 4  # seconds: a killed worker's job is swept and retried after about this long (+ sweep interval)
+HEARTBEAT = 5  # seconds: a killed worker's job is swept and retried after about this long (+ sweep interval)
 FORMATS = ["txt", "srt", "json"]
 
 needs_postgres = pytest.mark.skipif(
@@ -261,7 +261,7 @@ def test_killed_worker_job_finishes_once_elsewhere(
             job = cluster.store.get(job_id)
             assert job is not None and not job.state.finished, "the job finished before the kill"
             worker = cluster.worker_of(job_id) if job.state is JobState.RUNNING else None
-            return int(worker.split(":")[1]) if worker else None
+            return int(worker.split("/")[1]) if worker else None
 
         pid = wait_for(claimed_by, timeout=120, what="a worker to claim the job")
         procs[pid].send_signal(signal.SIGKILL)
@@ -271,7 +271,7 @@ def test_killed_worker_job_finishes_once_elsewhere(
         assert job.attempts == 2  # the killed attempt and the takeover, nothing more
         assert sorted(job.formats) == sorted(FORMATS)  # one artifact per format
         survivor = cluster.worker_of(job_id)
-        assert survivor is not None and int(survivor.split(":")[1]) != pid
+        assert survivor is not None and int(survivor.split("/")[1]) != pid
         # the killed worker's temporary directory is swept by the survivor (every heartbeat)
         work = cluster.tmp_path / "work"
         wait_for(lambda: not any(work.glob(f"tubesum-{pid}-*")), timeout=HEARTBEAT * 3, what="the sweep")
@@ -329,7 +329,7 @@ def test_sigterm_puts_the_running_job_back_for_another_worker(
             job_id
         ]
         survivor = cluster.worker_of(job_id)
-        assert survivor is not None and int(survivor.split(":")[1]) != first.pid
+        assert survivor is not None and int(survivor.split("/")[1]) != first.pid
     finally:
         cluster.close()
 

@@ -22,14 +22,14 @@ from tubesum.outputs import CONTENT_TYPES, render
 from tubesum.outputs import filename as output_filename
 from tubesum.records import Transcript
 
-__all__ = ["JobController"]
+__all__ = ["JobController", "own_job"]
 
 Format = Literal["txt", "srt", "vtt", "json", "md", "pdf"]
 _POLL_SECONDS = 0.25
 _HEARTBEAT_SECONDS = 15.0
 
 
-def _own_job(state: State, request: Request[Any, Any, Any], job_id: str) -> JobRecord:
+def own_job(state: State, request: Request[Any, Any, Any], job_id: str) -> JobRecord:
     """Return the caller's job; another owner's job is reported as missing (no existence leak)."""
     job: JobRecord | None = state.store.get(job_id)
     if job is None or job.owner != request.user:
@@ -67,7 +67,7 @@ class JobController(Controller):
     @get("/{job_id:str}", operation_id="GetJob", sync_to_thread=True)
     def get_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> JobRead:
         """Return a job's state, stage and progress."""
-        return JobRead.from_record(_own_job(state, request, job_id))
+        return JobRead.from_record(own_job(state, request, job_id))
 
     @get(operation_id="ListJobs", sync_to_thread=True)
     def list_jobs(
@@ -88,7 +88,7 @@ class JobController(Controller):
         self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State
     ) -> Response[Any]:
         """Cancel a queued or running job (200 with the job); delete a finished one and its results (204)."""
-        job = _own_job(state, request, job_id)
+        job = own_job(state, request, job_id)
         store: JobStore = state.store
         if job.state.finished:
             store.delete(job.id)
@@ -102,7 +102,7 @@ class JobController(Controller):
         self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State, format: FromQuery[Format] = "json"
     ) -> Response[bytes]:
         """Download the result in one format, with its content type and a download file name."""
-        job = _own_job(state, request, job_id)
+        job = own_job(state, request, job_id)
         if job.state is not JobState.SUCCEEDED:
             raise ClientException(
                 f"Job is {job.state.value}; results exist once it has succeeded.", status_code=HTTP_409_CONFLICT
@@ -124,7 +124,7 @@ class JobController(Controller):
     @get("/{job_id:str}/events", operation_id="FollowJob")
     async def follow_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> ServerSentEvent:
         """Stream ``progress`` events (state, stage, progress) until the job ends, then one ``end`` event."""
-        job = await asyncio.to_thread(_own_job, state, request, job_id)
+        job = await asyncio.to_thread(own_job, state, request, job_id)
         return ServerSentEvent(
             _events(state.store, job), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )

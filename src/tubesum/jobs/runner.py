@@ -34,6 +34,7 @@ from structlog.contextvars import bound_contextvars
 from tubesum import metrics, outputs, service
 from tubesum.errors import JobTimeoutError, SourceError, TubesumError
 from tubesum.jobs.types import Artifact, JobState
+from tubesum.jobs.uploads import is_upload, resolve_upload
 from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
 
@@ -215,8 +216,13 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
     if saved is not None:
         logger.info("resuming from the transcript checkpoint", extra={"job_id": job.id})
         return Transcript.from_dict(saved)
-    source = parse_source(job.source, settings)
-    if source.kind == "file":  # a remote client must never make the server read its own files
+    # A remote client must never make the server read its own files; an upload resolves only inside the upload
+    # directory, for the job's owner.
+    if is_upload(job.source):
+        source, _ = resolve_upload(job.source, owner=job.owner, settings=settings)
+    else:
+        source = parse_source(job.source, settings)
+    if source.kind == "file" and not is_upload(job.source):
         raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
     started = time.perf_counter()
     transcript = service.transcribe_source(source, settings=settings, progress=progress)

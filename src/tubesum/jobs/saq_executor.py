@@ -18,7 +18,7 @@ idempotent (any number of dispatchers may race) and a transient failure that put
 lost, or finished without claiming it) is enqueued again (:data:`REDISPATCH_AFTER`).
 
 Liveness is a lease in the store: while a job runs, its worker touches the row (``store.heartbeat``) and SAQ's
-job every third of ``heartbeat_seconds``. A worker that dies stops both; SAQ's sweep retries the SAQ job on
+job every quarter of ``heartbeat_seconds``. A worker that dies stops both; SAQ's sweep retries the SAQ job on
 another worker, which *takes over* the store job only once its row is stale (``store.claim_job(stale_after=)``),
 so a live worker's job never runs twice, and resumes from the transcript checkpoint. Whatever SAQ does, the
 dispatchers' reaper requeues running jobs stale for three heartbeats, and fails them with ``worker_lost`` after
@@ -226,7 +226,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
     """The SAQ function: claim store job ``job_id`` and run it on a thread while heartbeating.
 
     The pipeline blocks (decoding, model calls), so it runs in :func:`asyncio.to_thread`; the event loop keeps
-    the lease (store row and SAQ job) fresh every third of the heartbeat window, and passes a cancel request
+    the lease (store row and SAQ job) fresh every quarter of the heartbeat window, and passes a cancel request
     seen in the store to the job. Returns the store job's final state.
     """
     saq_job = ctx["job"]
@@ -243,7 +243,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
     task = asyncio.ensure_future(asyncio.to_thread(run_job, job, store=store, settings=run_settings, cancel=event))
     try:
         while True:
-            done, _ = await asyncio.wait({task}, timeout=max(1.0, settings.heartbeat_seconds / 3))
+            done, _ = await asyncio.wait({task}, timeout=max(1.0, settings.heartbeat_seconds / 4))
             if done:
                 break
             await _beat(saq_job, state, job.id, event)
@@ -345,7 +345,8 @@ def make_worker(
     from saq import Worker
 
     queues = {name: make_queue(settings, name) for name in QUEUE_NAMES}
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # host/pid/random, no colons: SAQ's Redis queue takes the part after the last colon of a worker's key as its id
+    worker_id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
     async def startup(ctx: Context) -> None:
         job_store = store
@@ -414,7 +415,7 @@ async def host_workers(settings: Settings, queue_name: str) -> int:
         info = await queue.info()
     finally:
         await queue.disconnect()
-    host = f"{socket.gethostname()}:"
+    host = f"{socket.gethostname()}/"
     return sum(worker_id.startswith(host) for worker_id in info["workers"])
 
 
