@@ -11,6 +11,6 @@ HTTP load generator), :mod:`~tubesum.bench.sweep` (jobs submitted at once), :mod
 
 from __future__ import annotations
 
-from tubesum.bench.types import BenchError
+from tubesum.bench.records import BenchError
 
 __all__ = ["BenchError"]

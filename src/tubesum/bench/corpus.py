@@ -19,7 +19,7 @@ import wave
 from collections.abc import Iterable
 from pathlib import Path
 
-from tubesum.bench.types import BenchError, CorpusFile
+from tubesum.bench.records import BenchError, CorpusFile
 
 __all__ = ["SENTENCES", "build_corpus", "corpus_file", "default_cache_dir", "sha256_of", "user_file"]
 

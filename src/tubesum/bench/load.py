@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tubesum.bench.types import summarize_latencies
+from tubesum.bench.records import summarize_latencies
 
 __all__ = ["run_load", "service_load"]
 

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 
 from tubesum.bench.proc import run_measured
+from tubesum.bench.records import BenchError, CorpusFile, ProcessStats, summarize_latencies
 from tubesum.bench.server import MediaServer, ServeProcess, wait_until
 from tubesum.bench.setup import BenchSetup
-from tubesum.bench.types import BenchError, CorpusFile, ProcessStats, summarize_latencies
 
 __all__ = ["api_jobs", "cached_requests", "measure_baseline", "measure_cli", "submit_and_wait"]
 

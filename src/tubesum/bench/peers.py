@@ -13,9 +13,7 @@ tubesum sweep, and the peer process's CPU time and peak RSS are taken when it is
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -27,11 +25,11 @@ from typing import Any
 import httpx
 
 import tubesum
-from tubesum.bench.proc import finish, start
+from tubesum.bench.proc import start
+from tubesum.bench.records import BenchError
 from tubesum.bench.server import free_port, wait_until
 from tubesum.bench.setup import BenchSetup
 from tubesum.bench.sweep import concurrent_batch
-from tubesum.bench.types import BenchError
 
 __all__ = ["PeerSpec", "known_peers", "measure_peer", "reference_server_path"]
 
@@ -129,13 +127,12 @@ def measure_peer(
     port = free_port()
     cmd = [part.replace("{port}", str(port)) for part in peer.cmd]
     log = workdir / f"peer-{peer.name}.log"
-    started = time.perf_counter()
     proc = start(cmd, env=env, log=log)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=3600) as client:
 
             def up() -> bool:
-                if proc.poll() is not None:
+                if not proc.running():
                     raise BenchError(f"Peer {peer.name} exited at start.", log_tail=log.read_text()[-1500:])
                 try:
                     return client.get("/health", timeout=2).status_code == 200
@@ -148,9 +145,8 @@ def measure_peer(
                 concurrent_batch(lambda _i: _transcribe(client, audio, peer.model_name), level) for level in levels
             ]
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        wall, cpu, rss, _code = finish(proc, started)
+        proc.signal(signal.SIGTERM)
+        wall, cpu, rss, _code = proc.wait(timeout=120)
     return {
         "name": peer.name,
         "description": peer.description,

@@ -1,24 +1,29 @@
 """Run one measured child process: wall time, CPU time and peak RSS from ``wait4``, GPU from NVML.
 
-Each measured thing runs in its own process so its peak RSS is its own (``ru_maxrss`` of that child only).
-No psutil: ``os.wait4`` returns the child's resource usage. On CUDA hosts a sampler thread records GPU memory
+Each measured thing runs in its own process, started by a small launcher (:mod:`tubesum.bench.launcher`) so its
+peak RSS is its own and not inherited from the bench's large process. No psutil: ``os.wait4`` in the launcher
+returns the child's resource usage. On CUDA hosts a sampler thread records GPU memory
 and utilisation through NVML (``nvidia-ml-py``) while the child runs; elsewhere ``gpu`` is None.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
+import sys
+import tempfile
 import threading
-import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from tubesum.bench.types import BenchError, ProcessStats
+from tubesum.bench.records import BenchError, ProcessStats
 
-__all__ = ["GpuSampler", "finish", "run_measured", "start"]
+__all__ = ["Child", "GpuSampler", "run_measured", "start"]
 
 
 class GpuSampler:
@@ -77,51 +82,76 @@ class GpuSampler:
         }
 
 
+_LAUNCHER = Path(__file__).with_name("launcher.py")  # run as a plain script: stdlib only, ~11 MB
+
+
+@dataclass
+class Child:
+    """A measured command running under its own launcher (see :mod:`tubesum.bench.launcher`)."""
+
+    launcher: subprocess.Popen[bytes]
+    pid: int
+    stdout_path: Path | None
+
+    def running(self) -> bool:
+        return self.launcher.poll() is None  # the launcher exits right after reporting the child's end
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout: float | None = None) -> tuple[float, float, float, int]:
+        """Wait for the command's end: return (wall s, CPU s, peak RSS MiB, exit code); SIGKILL at ``timeout``."""
+        killer = threading.Timer(timeout, self.signal, args=(signal.SIGKILL,)) if timeout else None
+        if killer is not None:
+            killer.start()
+        try:
+            assert self.launcher.stdout is not None
+            line = self.launcher.stdout.readline()
+            self.launcher.wait()
+        finally:
+            if killer is not None:
+                killer.cancel()
+        if not line:
+            raise BenchError("The bench launcher died before reporting.", pid=self.pid)
+        report = json.loads(line)
+        return report["wall_s"], report["cpu_s"], report["peak_rss_mb"], report["exit_code"]
+
+    def stdout(self) -> bytes:
+        return self.stdout_path.read_bytes() if self.stdout_path is not None and self.stdout_path.exists() else b""
+
+
 def start(
-    cmd: Sequence[str], *, env: Mapping[str, str] | None = None, log: Path | None = None, stdout_pipe: bool = False
-) -> subprocess.Popen[bytes]:
-    """Start ``cmd``; its stderr (and stdout unless piped) goes to ``log`` (or is discarded)."""
-    sink: IO[bytes] | int = log.open("ab") if log is not None else subprocess.DEVNULL
-    try:
-        return subprocess.Popen(
-            list(cmd),
-            env=dict(env) if env is not None else None,
-            stdout=subprocess.PIPE if stdout_pipe else sink,
-            stderr=sink,
-        )
-    finally:
-        if not isinstance(sink, int):
-            sink.close()  # the child holds its own descriptor
-
-
-def finish(proc: subprocess.Popen[bytes], started: float) -> tuple[float, float, float, int]:
-    """Reap ``proc`` with ``wait4``: return (wall s, CPU s, peak RSS MiB, exit code)."""
-    try:
-        _pid, status, usage = os.wait4(proc.pid, 0)
-    except ChildProcessError:  # already reaped by poll(): no resource figures left
-        return time.perf_counter() - started, 0.0, 0.0, proc.returncode if proc.returncode is not None else -1
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    return wall, cpu, usage.ru_maxrss / 1024, proc.returncode  # Linux: ru_maxrss is in KiB
+    cmd: Sequence[str], *, env: Mapping[str, str] | None = None, log: Path | None = None, stdout: Path | None = None
+) -> Child:
+    """Start ``cmd`` under a fresh launcher; stdout goes to ``stdout`` (a file) and stderr to ``log``."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-S", "-P", str(_LAUNCHER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert launcher.stdin is not None and launcher.stdout is not None
+    request = {
+        "cmd": list(cmd),
+        "env": dict(env) if env is not None else dict(os.environ),
+        "stdout": str(stdout) if stdout else None,
+        "log": str(log) if log else None,
+    }
+    launcher.stdin.write(json.dumps(request).encode() + b"\n")
+    launcher.stdin.close()
+    line = launcher.stdout.readline()
+    if not line:
+        launcher.wait()
+        raise BenchError(f"Could not start {' '.join(cmd[:3])} …", hint="See the launcher's stderr above.")
+    return Child(launcher=launcher, pid=int(json.loads(line)["pid"]), stdout_path=stdout)
 
 
 def run_measured(
     cmd: Sequence[str], *, env: Mapping[str, str] | None = None, log: Path | None = None, timeout: float = 3600
 ) -> ProcessStats:
-    """Run ``cmd`` to the end and measure it; a JSON object on its last stdout line becomes ``output``."""
-    with GpuSampler() as sampler:
-        started = time.perf_counter()
-        proc = start(cmd, env=env, log=log, stdout_pipe=True)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            assert proc.stdout is not None
-            stdout = proc.stdout.read()  # until the child closes it (exits)
-            proc.stdout.close()
-            wall, cpu, rss, code = finish(proc, started)
-        finally:
-            killer.cancel()
+    """Run ``cmd`` to the end and measure it; a JSON object on its stdout (last line) becomes ``output``."""
+    with tempfile.TemporaryDirectory(prefix="tubesum-measured-") as tmp, GpuSampler() as sampler:
+        child = start(cmd, env=env, log=log, stdout=Path(tmp) / "stdout")
+        wall, cpu, rss, code = child.wait(timeout)
+        stdout = child.stdout()
     if code != 0:
         tail = log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
         raise BenchError(f"Measured command failed with exit code {code}: {' '.join(cmd[:4])} …", log_tail=tail)
@@ -134,11 +164,10 @@ def _last_json(stdout: bytes) -> dict[str, Any]:
     text = stdout.decode(errors="replace").strip()
     if not text:
         return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
+    for candidate in (text, text.splitlines()[-1]):
         try:
-            value = json.loads(text.splitlines()[-1])
+            value = json.loads(candidate)
         except json.JSONDecodeError:
-            return {}
-    return value if isinstance(value, dict) else {}
+            continue
+        return value if isinstance(value, dict) else {}
+    return {}

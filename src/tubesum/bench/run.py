@@ -19,11 +19,11 @@ from tubesum.bench import corpus as corpus_mod
 from tubesum.bench.load import service_load
 from tubesum.bench.modes import api_jobs, cached_requests, measure_baseline, measure_cli, submit_and_wait
 from tubesum.bench.peers import known_peers, measure_peer
+from tubesum.bench.records import BenchError, CorpusFile
 from tubesum.bench.report import git_commit, machine, ratios, targets, versions, write_json, write_plot
 from tubesum.bench.server import MediaServer, ServeProcess, media_server
 from tubesum.bench.setup import BenchSetup
 from tubesum.bench.sweep import sweep_levels
-from tubesum.bench.types import BenchError, CorpusFile
 from tubesum.config import Settings
 
 __all__ = ["BenchConfig", "run_bench"]

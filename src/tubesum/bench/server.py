@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -22,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from tubesum.bench.proc import GpuSampler, finish, start
-from tubesum.bench.types import BenchError, ProcessStats
+from tubesum.bench.proc import Child, GpuSampler, start
+from tubesum.bench.records import BenchError, ProcessStats
 
 __all__ = ["MediaServer", "ServeProcess", "free_port", "media_server", "wait_until"]
 
@@ -89,8 +87,7 @@ class ServeProcess:
     args: tuple[str, ...] = ()
     port: int = field(default_factory=free_port)
     headers: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
+    proc: Child | None = None
     gpu: GpuSampler | None = None
 
     @property
@@ -132,12 +129,11 @@ class ServeProcess:
             "TUBESUM_SHUTDOWN_GRACE": "2",
         }
         self.gpu = GpuSampler().__enter__()
-        self.started_at = time.perf_counter()
         self.proc = start([sys.executable, "-m", "tubesum", "serve", *self.args], env=env, log=self.log)
 
         def ready() -> bool:
             assert self.proc is not None
-            if self.proc.poll() is not None:
+            if not self.proc.running():
                 raise BenchError("tubesum serve exited at start.", log_tail=self.log.read_text()[-2000:])
             try:
                 return httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
@@ -153,9 +149,8 @@ class ServeProcess:
         """SIGTERM the server and reap it: its wall time since start, CPU time and peak RSS."""
         if self.proc is None:
             raise BenchError("The server was never started.")
-        with contextlib.suppress(ProcessLookupError):  # not poll(): that would reap it and lose its rusage
-            os.kill(self.proc.pid, signal.SIGTERM)
-        wall, cpu, rss, code = finish(self.proc, self.started_at)
+        self.proc.signal(signal.SIGTERM)
+        wall, cpu, rss, code = self.proc.wait(timeout=120)
         gpu = None
         if self.gpu is not None:
             self.gpu.__exit__(None, None, None)
@@ -164,9 +159,7 @@ class ServeProcess:
 
     def kill(self) -> None:
         """Last resort on errors: SIGKILL and reap (no figures)."""
-        if self.proc is not None and self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.proc.pid, 0)
-            self.proc.returncode = -9
+        if self.proc is not None and self.proc.running():
+            self.proc.signal(signal.SIGKILL)
+            with contextlib.suppress(BenchError):
+                self.proc.wait(timeout=30)
