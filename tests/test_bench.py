@@ -7,6 +7,7 @@ reference peer server, with the tiny.en model on CPU and a few seconds of seeded
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import wave
 from pathlib import Path
@@ -106,13 +107,14 @@ def test_bench_json_has_every_mode_with_sane_fields(bench_result: dict[str, Any]
         assert figures["gpu"] is None  # CPU run
     baseline = measured["baseline"]
     assert 0 < baseline["load_s"] < baseline["wall_s"] and 0 < baseline["transcribe_s"] < baseline["wall_s"]
-    assert baseline["words"] > 3
+    assert 0 < baseline["transcribe_cpu_s"] < baseline["cpu_s"] and baseline["words"] > 3
     api = measured["api"]
     assert api["jobs_run"] == 2 and len(api["warm_jobs"]) == 1
     for job in (api["cold_job"], *api["warm_jobs"]):
         assert job["segments"] >= 1 and not job["cache_hit"] and job["run_s"] > 0 and job["wait_s"] >= 0
-        assert job["client_s"] >= job["run_s"]
+        assert job["client_s"] >= job["run_s"] and job["server_cpu_s"] > 0
     assert api["model_loads"]["count"] == 1 and api["model_loads"]["seconds"] > 0  # once across both jobs
+    assert {"captions", "transcribe", "render"} <= set(api["stage_seconds_total"])
     assert api["server"]["cpu_s"] > 0 and api["server"]["peak_rss_mb"] > 50
     for figures in measured["cached"].values():
         assert figures["count"] == 5 and 0 < figures["p50_ms"] <= figures["p99_ms"]
@@ -125,6 +127,7 @@ def test_bench_ratios_come_from_the_measured_values(bench_result: dict[str, Any]
     assert ratios["cli_peak_rss"] == round(cli_run["peak_rss_mb"] / base["peak_rss_mb"], 3)
     assert ratios["api_warm_job_vs_transcribe"] == round(api["job_s"] / base["transcribe_s"], 3)
     assert ratios["api_cold_job_vs_process"] == round(api["cold_job"]["client_s"] / base["wall_s"], 3)
+    assert ratios["api_warm_job_cpu_vs_transcribe_cpu"] == round(api["job_cpu_s"] / base["transcribe_cpu_s"], 3)
     assert api["job_s"] == api["warm_jobs"][0]["client_s"]
 
 
@@ -132,6 +135,8 @@ def test_bench_reports_load_sweep_peers_targets_and_provenance(bench_result: dic
     load = bench_result["service_load"]
     for name in ("status_polling", "result_download"):
         assert load[name]["errors"] == 0 and load[name]["requests"] > 0 and load[name]["requests_per_second"] > 0
+        assert load[name]["generator"] == ("wrk" if shutil.which("wrk") else "httpx")
+        assert 0 < load[name]["latency_ms"]["p50"] <= load[name]["latency_ms"]["p99"]
     levels = bench_result["sweep"]["levels"]
     assert [lv["level"] for lv in levels] == [1, 2] and [len(lv["jobs"]) for lv in levels] == [1, 2]
     assert levels[1]["wait_s"]["max"] >= 0 and levels[1]["run_s"]["median"] > 0

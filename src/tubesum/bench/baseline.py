@@ -25,7 +25,7 @@ def transcribe_bare(args: argparse.Namespace) -> dict[str, Any]:
 
     imported = time.perf_counter()
     model = WhisperModel(args.model, device=args.device, compute_type=args.compute_type, cpu_threads=args.cpu_threads)
-    loaded = time.perf_counter()
+    loaded, cpu = time.perf_counter(), time.process_time()
     options: dict[str, Any] = {
         "language": args.language,
         "beam_size": args.beam_size,
@@ -44,6 +44,7 @@ def transcribe_bare(args: argparse.Namespace) -> dict[str, Any]:
         "import_s": round(imported - started, 4),
         "load_s": round(loaded - imported, 4),
         "transcribe_s": round(done - loaded, 4),
+        "transcribe_cpu_s": round(time.process_time() - cpu, 4),
         "audio_s": round(float(info.duration), 3),
         "segments": len(texts),
         "words": sum(len(t.split()) for t in texts),

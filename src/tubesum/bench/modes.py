@@ -1,12 +1,14 @@
 """The measured modes: bare faster-whisper, ``tubesum transcribe``, an API job end to end, a cached re-request.
 
-Baseline and CLI runs are separate processes (``repeat`` times each, medians reported). API jobs run against one
-``tubesum serve`` (see :mod:`tubesum.bench.server`): the first job pays the model load, the following ones show
-the per-job cost with the model already in memory.
+Baseline and CLI runs are separate processes. API jobs run against one ``tubesum serve`` (see
+:mod:`tubesum.bench.server`): its first job pays the model load (``cold``), the following ones show the per-job
+cost with the model in memory (``warm``). The caller interleaves baseline, CLI and warm API runs, so a change
+in the machine's load hits every mode alike; medians are reported.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -19,12 +21,23 @@ import httpx
 
 from tubesum.bench.proc import run_measured
 from tubesum.bench.records import BenchError, CorpusFile, ProcessStats, summarize_latencies
-from tubesum.bench.server import MediaServer, ServeProcess, wait_until
+from tubesum.bench.server import ServeProcess, wait_until
 from tubesum.bench.setup import BenchSetup
 
-__all__ = ["api_jobs", "cached_requests", "measure_baseline", "measure_cli", "submit_and_wait"]
+__all__ = [
+    "api_job",
+    "baseline_run",
+    "cached_requests",
+    "cli_run",
+    "server_metrics",
+    "submit_and_wait",
+    "summarize_api",
+    "summarize_baseline",
+    "summarize_cli",
+]
 
-_POLL = 0.1  # seconds between status polls while a job runs (each poll costs the server ~1 ms of CPU)
+_POLL = 0.1  # seconds between status polls while a job runs (each poll costs the server ~0.3 ms of CPU)
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _median(values: Sequence[float]) -> float:
@@ -33,40 +46,43 @@ def _median(values: Sequence[float]) -> float:
 
 def _process_summary(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[str, Any]:
     wall = _median([r.wall_s for r in runs])
-    summary: dict[str, Any] = {
+    gpu = [r.gpu for r in runs if r.gpu]
+    return {
         "repeat": len(runs),
         "wall_s": wall,
         "cpu_s": _median([r.cpu_s for r in runs]),
         "peak_rss_mb": round(statistics.median(r.peak_rss_mb for r in runs), 1),
         "realtime_factor": round(audio.seconds / wall, 2) if wall else None,
+        "gpu": gpu[len(gpu) // 2] if gpu else None,
         "runs": [r.to_dict() for r in runs],
     }
-    gpu = [r.gpu for r in runs if r.gpu]
-    summary["gpu"] = gpu[len(gpu) // 2] if gpu else None
-    return summary
 
 
-def measure_baseline(setup: BenchSetup, audio: CorpusFile, *, repeat: int, workdir: Path) -> dict[str, Any]:
-    """Bare faster-whisper, one process per run: whole-process figures plus its own load/transcribe split."""
-    runs = [run_measured(setup.baseline_cmd(audio.path), log=workdir / "baseline.log") for _ in range(repeat)]
+def baseline_run(setup: BenchSetup, audio: CorpusFile, *, workdir: Path) -> ProcessStats:
+    """One bare faster-whisper process (import, load, transcribe)."""
+    return run_measured(setup.baseline_cmd(audio.path), log=workdir / "baseline.log")
+
+
+def summarize_baseline(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[str, Any]:
+    """Whole-process medians plus the baseline's own split: import, load, transcribe (wall and CPU)."""
     summary = _process_summary(runs, audio)
-    for key in ("import_s", "load_s", "transcribe_s"):
+    for key in ("import_s", "load_s", "transcribe_s", "transcribe_cpu_s"):
         summary[key] = _median([float(r.output[key]) for r in runs])
-    summary["transcribe_realtime_factor"] = (
-        round(audio.seconds / summary["transcribe_s"], 2) if summary["transcribe_s"] else None
-    )
+    transcribe = summary["transcribe_s"]
+    summary["transcribe_realtime_factor"] = round(audio.seconds / transcribe, 2) if transcribe else None
     summary["segments"] = runs[-1].output.get("segments")
     summary["words"] = runs[-1].output.get("words")
     return summary
 
 
-def measure_cli(setup: BenchSetup, audio: CorpusFile, *, repeat: int, workdir: Path) -> dict[str, Any]:
-    """``tubesum transcribe FILE -f json``, one process per run (model load included, as a user sees it)."""
+def cli_run(setup: BenchSetup, audio: CorpusFile, *, workdir: Path, index: int) -> ProcessStats:
+    """One ``tubesum transcribe FILE -f json`` process (imports and model load included, as a user sees it)."""
     cmd = [sys.executable, "-m", "tubesum", "transcribe", str(audio.path), "-f", "json", "--json", "-q"]
-    runs = []
-    for index in range(repeat):
-        out = workdir / f"cli-out-{index}"
-        runs.append(run_measured([*cmd, "-o", str(out)], env=setup.child_env(), log=workdir / "cli.log"))
+    out = workdir / f"cli-out-{index}"
+    return run_measured([*cmd, "-o", str(out)], env=setup.child_env(), log=workdir / "cli.log")
+
+
+def summarize_cli(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[str, Any]:
     summary = _process_summary(runs, audio)
     reports = [r.output.get("results", [{}])[0] for r in runs]
     if not all(report.get("ok") for report in reports):
@@ -102,44 +118,62 @@ def submit_and_wait(client: httpx.Client, url: str, *, timeout: float = 3600) ->
         raise BenchError(f"Bench job {job_id} ended {job['state']}.", error=str(job.get("error")))
     result = client.get(f"/v1/jobs/{job_id}/result", params={"format": "json"})
     result.raise_for_status()
-    return dict(
-        id=job_id,
-        client_s=round(time.perf_counter() - started, 4),
-        wait_s=_seconds(job["started_at"], job["created_at"]),
-        run_s=_seconds(job["finished_at"], job["started_at"]),
-        server_s=_seconds(job["finished_at"], job["created_at"]),
-        cache_hit=job["cache_hit"],
-        result_bytes=len(result.content),
-        segments=len(result.json().get("segments", [])),
-    )
-
-
-def api_jobs(server: ServeProcess, media: MediaServer, audio: Path, *, jobs: int, label: str = "api") -> dict[str, Any]:
-    """Run ``1 + jobs`` distinct jobs one after another: the first loads the model, the rest reuse it."""
-    with server.client() as client:
-        timings = [submit_and_wait(client, media.url(audio.name, tag=f"{label}-{i}")) for i in range(jobs + 1)]
-        load = model_loads(client)
-    cold, warm = timings[0], timings[1:]
     return {
-        "cold_job": cold,
-        "warm_jobs": warm,
-        "job_s": _median([t["client_s"] for t in warm]) if warm else cold["client_s"],
-        "run_s": _median([t["run_s"] for t in warm if t["run_s"] is not None]) if warm else cold["run_s"],
-        "model_loads": load,
-        "last_url": media.url(audio.name, tag=f"{label}-{jobs}"),
+        "id": job_id,
+        "client_s": round(time.perf_counter() - started, 4),
+        "wait_s": _seconds(job["started_at"], job["created_at"]),
+        "run_s": _seconds(job["finished_at"], job["started_at"]),
+        "server_s": _seconds(job["finished_at"], job["created_at"]),
+        "cache_hit": job["cache_hit"],
+        "result_bytes": len(result.content),
+        "segments": len(result.json().get("segments", [])),
     }
 
 
-def model_loads(client: httpx.Client) -> dict[str, float]:
-    """Read how many times the server loaded a Whisper model, and how long that took, from /metrics."""
-    text = client.get("/metrics").text
-    count = total = 0.0
-    for line in text.splitlines():
-        if line.startswith("tubesum_model_load_seconds_count"):
-            count += float(line.rsplit(" ", 1)[1])
-        elif line.startswith("tubesum_model_load_seconds_sum"):
-            total += float(line.rsplit(" ", 1)[1])
-    return {"count": count, "seconds": round(total, 4)}
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def api_job(server: ServeProcess, client: httpx.Client, url: str) -> dict[str, Any]:
+    """One job end to end, plus the server CPU time it took (the server runs nothing else meanwhile)."""
+    assert server.proc is not None
+    before = _cpu_seconds(server.proc.pid)
+    timing = submit_and_wait(client, url)
+    timing["server_cpu_s"] = round(_cpu_seconds(server.proc.pid) - before, 3)
+    return timing
+
+
+def server_metrics(client: httpx.Client) -> dict[str, Any]:
+    """Model loads (count, seconds) and wall seconds per pipeline stage, from the server's /metrics."""
+    loads = {"count": 0.0, "seconds": 0.0}
+    stages: dict[str, float] = {}
+    for line in client.get("/metrics").text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith("tubesum_model_load_seconds_count"):
+            loads["count"] += float(value)
+        elif name.startswith("tubesum_model_load_seconds_sum"):
+            loads["seconds"] = round(loads["seconds"] + float(value), 4)
+        elif name.startswith("tubesum_stage_duration_seconds_sum{"):
+            stage = name.split('stage="', 1)[1].split('"', 1)[0]
+            stages[stage] = round(float(value), 4)
+    return {"model_loads": loads, "stage_seconds_total": stages}
+
+
+def summarize_api(cold: dict[str, Any], warm: Sequence[dict[str, Any]], audio: CorpusFile) -> dict[str, Any]:
+    """Medians of the warm jobs (the cold one alone when there are none)."""
+    jobs = list(warm) or [cold]
+    job_s = _median([j["client_s"] for j in jobs])
+    return {
+        "cold_job": cold,
+        "warm_jobs": list(warm),
+        "jobs_run": 1 + len(warm),
+        "job_s": job_s,
+        "run_s": _median([j["run_s"] for j in jobs if j["run_s"] is not None]),
+        "job_cpu_s": _median([j["server_cpu_s"] for j in jobs]),
+        "realtime_factor": round(audio.seconds / job_s, 2) if job_s else None,
+    }
 
 
 def cached_requests(server: ServeProcess, url: str, *, requests: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ Every mode runs on the same audio with the same model, device and decoding optio
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -17,7 +18,17 @@ from typing import Any
 
 from tubesum.bench import corpus as corpus_mod
 from tubesum.bench.load import service_load
-from tubesum.bench.modes import api_jobs, cached_requests, measure_baseline, measure_cli, submit_and_wait
+from tubesum.bench.modes import (
+    api_job,
+    baseline_run,
+    cached_requests,
+    cli_run,
+    server_metrics,
+    submit_and_wait,
+    summarize_api,
+    summarize_baseline,
+    summarize_cli,
+)
 from tubesum.bench.peers import known_peers, measure_peer
 from tubesum.bench.records import BenchError, CorpusFile
 from tubesum.bench.report import git_commit, machine, ratios, targets, versions, write_json, write_plot
@@ -39,10 +50,11 @@ class BenchConfig:
     seed: int = 1
     audio: tuple[Path, ...] = ()
     repeat: int = 3
-    jobs: int = 3
+    jobs: int = 1  # warm API jobs per repeat
     cached_requests: int = 50
     load_seconds: float = 5.0
     load_concurrency: int = 16
+    load_generator: str = "auto"  # wrk when installed, else httpx
     sweep: tuple[int, ...] = (1, 2, 4)
     peers: bool = True
     fws: str | None = None
@@ -75,14 +87,19 @@ def _served(setup: BenchSetup, workdir: Path, config: BenchConfig) -> Iterator[S
 def _measure_file(
     setup: BenchSetup, audio: CorpusFile, media: MediaServer, config: BenchConfig, workdir: Path
 ) -> dict[str, Any]:
-    baseline = measure_baseline(setup, audio, repeat=config.repeat, workdir=workdir)
-    cli = measure_cli(setup, audio, repeat=config.repeat, workdir=workdir)
-    with _served(setup, workdir / f"serve-{audio.name}", config) as server:
-        api = api_jobs(server, media, audio.path, jobs=config.jobs, label=audio.name)
-        cached = cached_requests(server, api.pop("last_url"), requests=config.cached_requests)
+    """Cold API job, then ``repeat`` rounds of baseline, CLI and warm API jobs interleaved, then the cache."""
+    base_runs, cli_runs, warm = [], [], []
+    with _served(setup, workdir / f"serve-{audio.name}", config) as server, server.client() as client:
+        url = functools.partial(media.url, audio.path.name)
+        cold = api_job(server, client, url(tag=f"{audio.name}-cold"))
+        for index in range(config.repeat):
+            base_runs.append(baseline_run(setup, audio, workdir=workdir))
+            cli_runs.append(cli_run(setup, audio, workdir=workdir, index=index))
+            warm += [api_job(server, client, url(tag=f"{audio.name}-{index}-{j}")) for j in range(config.jobs)]
+        cached = cached_requests(server, url(tag=f"{audio.name}-cold"), requests=config.cached_requests)
+        api = summarize_api(cold, warm, audio) | server_metrics(client)
         api["server"] = server.stop().to_dict()
-    api["jobs_run"] = config.jobs + 1
-    api["realtime_factor"] = round(audio.seconds / api["job_s"], 2) if api["job_s"] else None
+    baseline, cli = summarize_baseline(base_runs, audio), summarize_cli(cli_runs, audio)
     return {
         "audio": audio.to_dict(),
         "baseline": baseline,
@@ -106,6 +123,7 @@ def _service(
                 first["id"],
                 concurrency=config.load_concurrency,
                 seconds=config.load_seconds,
+                generator=config.load_generator,
             )
             if config.load_seconds > 0
             else None

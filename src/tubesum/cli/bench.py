@@ -56,10 +56,17 @@ _seed = click.option("--seed", type=int, default=1, show_default=True, help="Cor
 @_seed
 @click.option("--audio", "audio", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-r", "--repeat", type=click.IntRange(1, 50), default=3, show_default=True, help="Runs per mode.")
-@click.option("--jobs", type=click.IntRange(0, 50), default=3, show_default=True, help="Warm API jobs per file.")
+@click.option("--jobs", type=click.IntRange(0, 50), default=1, show_default=True, help="Warm API jobs per repeat.")
 @click.option("--cached-requests", type=click.IntRange(1, 10000), default=50, show_default=True)
 @click.option("--load-seconds", type=click.FloatRange(0), default=5.0, show_default=True, help="0: no load test.")
 @click.option("--load-concurrency", type=click.IntRange(1, 512), default=16, show_default=True)
+@click.option(
+    "--load-generator",
+    type=click.Choice(["auto", "wrk", "httpx"]),
+    default="auto",
+    show_default=True,
+    help="auto: wrk when installed (lighter), else the Python generator.",
+)
 @click.option("--sweep", callback=_levels, default="1,2,4", show_default=True, help="Jobs submitted at once.")
 @click.option("--peers/--no-peers", default=True, show_default=True, help="Measure the peer servers too.")
 @click.option("--peer-fws", metavar="EXE", help="faster-whisper-server executable (its own venv) to measure.")
@@ -99,6 +106,7 @@ def bench(ctx: click.Context, /, **opts: Any) -> None:
         cached_requests=opts["cached_requests"],
         load_seconds=opts["load_seconds"],
         load_concurrency=opts["load_concurrency"],
+        load_generator=opts["load_generator"],
         sweep=opts["sweep"],
         peers=opts["peers"],
         fws=opts["peer_fws"],
