@@ -148,24 +148,28 @@ def write_plot(result: dict[str, Any], path: Path) -> Path:
         raise MissingExtraError("The bench plot", "bench", package="matplotlib") from None
     fig, (times, sweep) = plt.subplots(1, 2, figsize=(13, 5))
     labels = [f["audio"]["name"] for f in result["files"]]
+    base = [f["baseline"]["transcribe_s"] for f in result["files"]]
     series = {
-        "faster-whisper transcribe": [f["baseline"]["transcribe_s"] for f in result["files"]],
         "faster-whisper process": [f["baseline"]["wall_s"] for f in result["files"]],
         "tubesum CLI process": [f["cli"]["wall_s"] for f in result["files"]],
-        "tubesum API job (warm)": [f["api"]["job_s"] for f in result["files"]],
-        "tubesum API job (cold)": [f["api"]["cold_job"]["client_s"] for f in result["files"]],
+        "tubesum API job, model loaded": [f["api"]["job_s"] for f in result["files"]],
+        "tubesum API job, first (loads model)": [f["api"]["cold_job"]["client_s"] for f in result["files"]],
     }
     width = 0.8 / len(series)
     for index, (name, values) in enumerate(series.items()):
-        times.bar([i + index * width for i in range(len(labels))], values, width, label=name)
+        relative = [v / b if b else 0.0 for v, b in zip(values, base, strict=True)]
+        times.bar([i + index * width for i in range(len(labels))], relative, width, label=name)
+    times.axhline(1.0, color="black", linewidth=1, label="faster-whisper transcribe (model loaded) = 1")
+    times.axhline(TARGETS["embedded_job_vs_baseline"], color="red", linestyle="--", linewidth=1, label="target 1.05")
     times.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels)
-    times.set_ylabel("seconds (median)")
-    times.set_yscale("log")
-    times.set_title(f"{result['setup']['model']} on {result['setup']['device']}/{result['setup']['compute_type']}")
-    times.legend(fontsize=8)
+    times.set_ylabel("wall time / bare faster-whisper transcribe (median)")
+    setup = result["setup"]
+    times.set_title(f"{setup['model']} on {setup['device']}/{setup['compute_type']}, {result['machine']['cpus']} CPUs")
+    times.legend(fontsize=7, loc="lower left")
     for name, levels in _latency_series(result).items():
         sweep.plot([lv["level"] for lv in levels], [lv["latency_s"]["median"] for lv in levels], marker="o", label=name)
     sweep.set_xlabel("requests submitted at once")
+    sweep.xaxis.get_major_locator().set_params(integer=True)
     sweep.set_ylabel("median latency per request (s)")
     sweep.set_title("concurrency: tubesum jobs vs peer servers")
     sweep.legend(fontsize=8)
