@@ -6,7 +6,8 @@
 ``GET /health`` answers ``{"status": "ok"}``. The model is loaded on the first request and calls run one at a
 time behind a lock, the way simple Whisper web services serialise a shared model. No queue, no job store, no
 auth, no cache, no outputs: this is the yardstick ``tubesum bench`` puts beside ``tubesum serve``, not a product.
-It takes the same decoding flags as ``python -m tubesum.bench.baseline`` (minus ``--audio``).
+It takes the same decoding flags as ``python -m tubesum.bench.baseline`` (minus ``--audio``) and makes the same
+faster-whisper call.
 """
 
 from __future__ import annotations
@@ -20,24 +21,16 @@ import json
 import threading
 from typing import Any
 
+from tubesum.bench.baseline import add_decoding_arguments, transcribe_with  # the baseline's exact call
+
 _lock = threading.Lock()
 _model: dict[str, Any] = {}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--compute-type", default="int8")
-    parser.add_argument("--cpu-threads", type=int, default=0)
-    parser.add_argument("--beam-size", type=int, default=5)
-    parser.add_argument("--language", default=None)
-    parser.add_argument("--word-timestamps", action=argparse.BooleanOptionalAction, default=False)
-    parser.add_argument("--vad", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--batched", action=argparse.BooleanOptionalAction, default=False)
-    parser.add_argument("--batch-size", type=int, default=8)
-    return parser
+    return add_decoding_arguments(parser)
 
 
 def _file_field(content_type: str, body: bytes) -> bytes:
@@ -54,26 +47,14 @@ def _file_field(content_type: str, body: bytes) -> bytes:
 
 
 def _transcribe(args: argparse.Namespace, audio: bytes) -> str:
-    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    from faster_whisper import WhisperModel
 
     with _lock:
         if "model" not in _model:
             _model["model"] = WhisperModel(
                 args.model, device=args.device, compute_type=args.compute_type, cpu_threads=args.cpu_threads
             )
-        model = _model["model"]
-        options: dict[str, Any] = {
-            "language": args.language,
-            "beam_size": args.beam_size,
-            "word_timestamps": args.word_timestamps,
-            "vad_filter": args.vad,
-        }
-        if args.batched:
-            segments, _ = BatchedInferencePipeline(model).transcribe(
-                io.BytesIO(audio), batch_size=args.batch_size, **options
-            )
-        else:
-            segments, _ = model.transcribe(io.BytesIO(audio), **options)
+        segments, _ = transcribe_with(_model["model"], io.BytesIO(audio), args)
         return " ".join(segment.text.strip() for segment in segments)
 
 

@@ -114,7 +114,7 @@ class JobController(Controller):
         self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State, format: FromQuery[Format] = "json"
     ) -> Response[bytes]:
         """Download the result in one format, with its content type and a download file name."""
-        job = _own_job(state, request, job_id)
+        job = _own_job(state, request, job_id, checkpoint=False)
         if job.state is not JobState.SUCCEEDED:
             raise ClientException(
                 f"Job is {job.state.value}; results exist once it has succeeded.", status_code=HTTP_409_CONFLICT
@@ -123,8 +123,8 @@ class JobController(Controller):
         artifact = store.artifact(job.id, format)
         if artifact is not None:
             data, filename = artifact.data, artifact.filename
-        else:  # not asked for at submit time: render it from the stored transcript
-            transcript = Transcript.from_dict(job.checkpoint["transcript"])
+        else:  # not asked for at submit time: render it from the stored transcript (read only now: it is large)
+            transcript = Transcript.from_dict(_own_job(state, request, job_id).checkpoint["transcript"])
             data = render(transcript, format)
             filename = output_filename(transcript, format)
         disposition = (

@@ -15,29 +15,18 @@ import json
 import time
 from typing import Any
 
-__all__ = ["main", "transcribe_bare"]
+__all__ = ["add_decoding_arguments", "main", "transcribe_bare", "transcribe_with"]
 
 
 def transcribe_bare(args: argparse.Namespace) -> dict[str, Any]:
     """Load the model and transcribe ``args.audio`` with plain faster-whisper; return the timings."""
     started = time.perf_counter()
-    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    from faster_whisper import WhisperModel
 
     imported = time.perf_counter()
     model = WhisperModel(args.model, device=args.device, compute_type=args.compute_type, cpu_threads=args.cpu_threads)
     loaded, cpu = time.perf_counter(), time.process_time()
-    options: dict[str, Any] = {
-        "language": args.language,
-        "beam_size": args.beam_size,
-        "word_timestamps": args.word_timestamps,
-        "vad_filter": args.vad,
-    }
-    if args.batched:
-        segments, info = BatchedInferencePipeline(model).transcribe(
-            args.audio, batch_size=args.batch_size, without_timestamps=False, **options
-        )
-    else:
-        segments, info = model.transcribe(args.audio, **options)
+    segments, info = transcribe_with(model, args.audio, args)
     texts = [segment.text for segment in segments]  # lazy: the work happens here
     done = time.perf_counter()
     return {
@@ -52,9 +41,8 @@ def transcribe_bare(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Bare faster-whisper transcription (tubesum bench baseline).")
-    parser.add_argument("--audio", required=True)
+def add_decoding_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the model, device and decoding flags (shared with benchmarks/peers/reference_server.py)."""
     parser.add_argument("--model", required=True, help="CTranslate2 model directory.")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compute-type", default="int8")
@@ -66,6 +54,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batched", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument("--batch-size", type=int, default=8)
     return parser
+
+
+def transcribe_with(model: Any, audio: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """Call faster-whisper the way tubesum does for these flags: ``(lazy segments, info)``."""
+    from faster_whisper import BatchedInferencePipeline
+
+    options: dict[str, Any] = {
+        "language": args.language,
+        "beam_size": args.beam_size,
+        "word_timestamps": args.word_timestamps,
+        "vad_filter": args.vad,
+    }
+    if args.batched:
+        return BatchedInferencePipeline(model).transcribe(  # type: ignore[no-any-return]
+            audio, batch_size=args.batch_size, without_timestamps=False, **options
+        )
+    return model.transcribe(audio, **options)  # type: ignore[no-any-return]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Bare faster-whisper transcription (tubesum bench baseline).")
+    parser.add_argument("--audio", required=True)
+    return add_decoding_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,22 +97,17 @@ def bench(ctx: click.Context, /, **opts: Any) -> None:
     app: AppContext = ctx.find_object(AppContext)  # type: ignore[assignment]
     overrides = {k: opts.pop(k) for k in ("model", "device", "compute_type", "batched")}
     settings = app.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    passed = ("seed", "repeat", "jobs", "cached_requests", "load_seconds", "load_concurrency", "load_generator")
     config = BenchConfig(
         durations=opts["durations"] or _DEFAULT_DURATIONS,
-        seed=opts["seed"],
         audio=tuple(opts["audio"]),
-        repeat=opts["repeat"],
-        jobs=opts["jobs"],
-        cached_requests=opts["cached_requests"],
-        load_seconds=opts["load_seconds"],
-        load_concurrency=opts["load_concurrency"],
-        load_generator=opts["load_generator"],
         sweep=opts["sweep"],
         peers=opts["peers"],
         fws=opts["peer_fws"],
         out_dir=opts["out_dir"],
         name=opts["name"],
         plot=opts["plot"],
+        **{key: opts[key] for key in passed},
     )
     result = run_bench(settings, config, progress=lambda msg: click.echo(f"bench: {msg}", err=True))
     echo_json({"json": result["json"], "plot": result.get("plot"), "targets": result["targets"]})
