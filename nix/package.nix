@@ -52,6 +52,9 @@ let
     diarize = [ pyannote-audio ];
     scale = [ psycopg ];
     sentry = [ sentry-sdk ];
+    ui = [ streamlit ];
+    desktop = [ pyside6 ]; # nixpkgs has the whole PySide6, PyPI's PySide6-Essentials is its core part
+    bench = [ matplotlib ];
   };
 in
 ps.buildPythonApplication {

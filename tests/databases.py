@@ -39,3 +39,50 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
             conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+class PostgresServer:
+    """A PostgreSQL server of the test's own (initdb in a temp dir, loopback port) that it may stop and start.
+
+    For tests that take the database away (the shared ``TEST_POSTGRES_URL`` server must stay up for the others).
+    As root the server runs as the ``postgres`` user, like scripts/with-test-services.
+    """
+
+    def __init__(self) -> None:
+        import shutil
+        import socket
+        import subprocess
+        import tempfile
+
+        ctl = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not ctl:
+            pytest.skip("PostgreSQL server binaries are not installed (apt install postgresql)")
+        self._bin = ctl[-1].parent
+        self._dir = Path(tempfile.mkdtemp(prefix="tubesum-test-pg-"))
+        self._as_pg = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        if self._as_pg:
+            shutil.chown(self._dir, "postgres")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._run = subprocess.run
+        self._run([*self._as_pg, str(self._bin / "initdb"), "-D", str(self._dir / "data"), "-A", "trust", "-U",
+                   "postgres"], check=True, capture_output=True)  # fmt: skip
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self._dir}"
+        self._ctl("start", "-w", "-l", str(self._dir / "log"), "-o", options)
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast", "-w")
+
+    def remove(self) -> None:
+        import shutil
+
+        self._ctl("stop", "-m", "immediate", check=False)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        self._run([*self._as_pg, str(self._bin / "pg_ctl"), "-D", str(self._dir / "data"), *args],
+                  check=check, capture_output=True)  # fmt: skip

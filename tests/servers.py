@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,15 @@ class Server:
             self.proc.wait()
 
 
-def make_server(tmp_path: Path, *, args: tuple[str, ...] = (), **env_overrides: str) -> Server:
-    """Prepare (not start) a server with its own data dir, the tiny.en model on CPU and one API key."""
+def make_server(
+    tmp_path: Path, *, args: tuple[str, ...] = (), db_url: str | None = None, **env_overrides: str
+) -> Server:
+    """Prepare (not start) a server with its own data dir (or job store ``db_url``), the tiny.en model on CPU
+    and one API key.
+    """
     port = free_port()
     data = tmp_path / "data"
-    db_url = f"sqlite:///{data / 'tubesum.db'}"
+    db_url = db_url or f"sqlite:///{data / 'tubesum.db'}"
     upgrade(db_url)
     store = SqlJobStore(make_engine(db_url))
     _, token = store.create_key("e2e")
@@ -103,6 +108,7 @@ def make_server(tmp_path: Path, *, args: tuple[str, ...] = (), **env_overrides: 
         "TUBESUM_LOG_FORMAT": "json",
         "TUBESUM_SHUTDOWN_GRACE": "2",
         "TUBESUM_RATE_LIMIT_PER_MINUTE": "0",
+        "TUBESUM_DATABASE_URL": db_url,
     }
     env.update(env_overrides)
     return Server(
@@ -113,3 +119,14 @@ def make_server(tmp_path: Path, *, args: tuple[str, ...] = (), **env_overrides: 
         headers={"Authorization": f"Bearer {token}"},
         log=tmp_path / "server.log",
     )
+
+
+@contextmanager
+def running_server(tmp_path: Path, **env_overrides: str) -> Iterator[Server]:
+    """Start a server made by :func:`make_server`, yield it, and kill it whatever happens."""
+    srv = make_server(tmp_path, **env_overrides)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.kill()

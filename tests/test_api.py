@@ -13,10 +13,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from tubesum.api.app import create_app
+from inprocess import client_for, migrated_store
 from tubesum.config import Settings
-from tubesum.jobs.db import make_engine
-from tubesum.jobs.migrate import upgrade
 from tubesum.jobs.store import SqlJobStore
 
 URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
@@ -31,12 +29,7 @@ def api_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def store(api_settings: Settings) -> SqlJobStore:
-    upgrade(api_settings.sqlalchemy_url)
-    return SqlJobStore(make_engine(api_settings.sqlalchemy_url))
-
-
-def client_for(settings: Settings, store: SqlJobStore) -> TestClient[Any]:
-    return TestClient(app=create_app(settings, store=store, worker=False))
+    return migrated_store(api_settings)
 
 
 @pytest.fixture
@@ -281,6 +274,9 @@ def test_metrics_expose_jobs_by_state_and_http_requests(client: TestClient[Any],
     text = client.get("/metrics").text
     assert 'tubesum_jobs{state="queued"} 1.0' in text
     assert "tubesum_queue_depth 1.0" in text
+    assert "tubesum_jobs_in_flight 0.0" in text
+    age = next(line for line in text.splitlines() if line.startswith("tubesum_oldest_queued_age_seconds "))
+    assert 0.0 <= float(age.split()[1]) < 60
     assert "tubesum_http_requests_total" in text
 
 

@@ -346,6 +346,32 @@ def test_compose_config_renders_cpu_by_default_and_gpu_and_nginx_profiles(tmp_pa
     assert mounts["/etc/nginx/templates/default.conf.template"] == str(project / "deploy/nginx/tubesum.conf")
 
 
+def test_compose_scale_profile_runs_two_apis_behind_nginx_gpu_workers_and_postgres(tmp_path: Path) -> None:
+    project = _compose_project(tmp_path)
+    (project / ".env").write_text(
+        "TUBESUM_QUEUE=saq\nTUBESUM_POSTGRES_PASSWORD=pw\n"
+        "TUBESUM_DATABASE_URL=postgresql+psycopg://tubesum:pw@postgres:5432/tubesum\n"
+    )
+    services = _compose_config(project, "scale")["services"]
+    assert set(services) == {"api", "api-2", "nginx", "postgres", "worker"}
+    for name in ("api", "api-2", "worker"):  # one job store and queue for all of them, from .env
+        env = services[name]["environment"]
+        assert env["TUBESUM_QUEUE"] == "saq" and env["TUBESUM_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["api-2"]["networks"]["default"]["aliases"] == ["api"]  # nginx balances over both
+    assert not services["api-2"].get("ports")
+    worker = services["worker"]
+    assert worker["command"] == ["worker"]
+    assert worker["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 1  # one GPU per worker
+    assert worker["healthcheck"]["test"] == ["CMD", "tubesum", "worker", "--check"]
+    assert worker["stop_grace_period"] == "1m0s"  # longer than TUBESUM_SHUTDOWN_GRACE: jobs get requeued, not killed
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pw"
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    cpu = _compose_config(project, "scale-cpu", "redis")["services"]
+    assert set(cpu) == {"api", "api-2", "nginx", "postgres", "redis", "worker-cpu"}
+    assert cpu["worker-cpu"]["environment"]["TUBESUM_DEVICE"] == "cpu" and "deploy" not in cpu["worker-cpu"]
+
+
 def test_compose_keeps_container_paths_when_env_file_is_a_copy_of_env_example(tmp_path: Path) -> None:
     project = _compose_project(tmp_path)
     if not (REPO / ".env.example").exists():

@@ -14,7 +14,7 @@ yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 SCRIPTS = sorted(p for p in (DEPLOY / "scripts").glob("*.sh") if p.name != "common.sh")  # common.sh is sourced
-UNITS = ["tubesum.service", "tubesum-backup.service", "tubesum-backup.timer"]
+UNITS = ["tubesum.service", "tubesum-worker@.service", "tubesum-backup.service", "tubesum-backup.timer"]
 IMAGE = "ghcr.io/tubesum/tubesum@sha256:" + "ab" * 32
 
 
@@ -39,10 +39,16 @@ def test_scripts_pass_shellcheck(script: Path) -> None:
 def test_systemd_units_verify(tmp_path: Path) -> None:
     for unit in UNITS:
         shutil.copy(DEPLOY / "systemd" / unit, tmp_path / unit)
+    shutil.copy(DEPLOY / "systemd" / "tubesum-worker@.service", tmp_path / "tubesum-worker@0.service")
     (tmp_path / "docker.service").write_text("[Unit]\nDescription=stub\n[Service]\nExecStart=/bin/true\n")
     env = {**os.environ, "SYSTEMD_UNIT_PATH": f"{tmp_path}:"}
     result = subprocess.run(
-        ["systemd-analyze", "verify", *(str(tmp_path / u) for u in UNITS)],
+        [
+            "systemd-analyze",
+            "verify",
+            *(str(tmp_path / u) for u in UNITS if not u.endswith("@.service")),
+            str(tmp_path / "tubesum-worker@0.service"),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -59,8 +65,9 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     assert problems == []
 
 
-def test_service_is_hardened_and_restarts() -> None:
-    unit = (DEPLOY / "systemd" / "tubesum.service").read_text()
+@pytest.mark.parametrize("name", ["tubesum.service", "tubesum-worker@.service"])
+def test_service_is_hardened_and_restarts(name: str) -> None:
+    unit = (DEPLOY / "systemd" / name).read_text()
     for option in (
         "Restart=always",
         "NoNewPrivileges=yes",
@@ -69,7 +76,11 @@ def test_service_is_hardened_and_restarts() -> None:
         "ReadWritePaths=/var/lib/tubesum",
     ):
         assert f"\n{option}\n" in unit
-    assert "--read-only" in unit and "--cap-drop ALL" in unit and "127.0.0.1:8000:8000" in unit
+    assert "--read-only" in unit and "--cap-drop ALL" in unit
+    if name == "tubesum.service":
+        assert "127.0.0.1:8000:8000" in unit
+    else:  # a worker publishes nothing, takes one GPU, and checks its own registration with the queue
+        assert "--publish" not in unit and "--gpus device=%i" in unit and "worker --check" in unit
 
 
 def test_cloud_init_parses_and_runs_install() -> None:

@@ -184,6 +184,31 @@ def test_cancel_through_the_store_stops_a_transcribing_job(store: RecordingStore
     assert_no_workdirs(web)
 
 
+def test_a_job_past_its_timeout_fails_with_job_timeout(store: RecordingStore, web: Settings, long_url: str) -> None:
+    # job_timeout_seconds=1: the long speech takes longer than that to fetch, decode and transcribe here
+    settings = web.model_copy(update={"vad_filter": False, "job_timeout_seconds": 1})
+    job = claim(store, long_url, formats=("txt",))
+    before = finished("failed")
+    run_job(job, store=store, settings=settings)
+    failed = store.get(job.id)
+    assert failed is not None and failed.state == JobState.FAILED, failed
+    assert failed.error_code == "job_timeout" and "1 s" in (failed.error_message or "")
+    assert store.artifact(job.id, "txt") is None
+    assert finished("failed") == before + 1
+    assert_no_workdirs(web)
+
+
+def test_progress_deadline_uses_the_clock() -> None:
+    now = [100.0]
+    progress = JobProgress(MemoryJobStore(), "j", timeout=5, clock=lambda: now[0])
+    progress.check()
+    now[0] = 105.5
+    with pytest.raises(JobCancelled) as raised:
+        progress.check()
+    assert raised.value.reason == "timeout"
+    JobProgress(MemoryJobStore(), "j", clock=lambda: 1e12).check()  # no timeout: never
+
+
 def test_shutdown_leaves_the_job_running_for_the_executor_to_requeue(store: RecordingStore, web: Settings) -> None:
     job = claim(store, "http://127.0.0.1:9/talk.m4a")
     event = CancelEvent()

@@ -415,6 +415,120 @@ def test_verified_keys_are_remembered_briefly_and_forgotten_on_revoke(tmp_path: 
     assert keys.recently_verified(other) is None, "an expired entry is not trusted"
 
 
+# -- the job lease of queue workers (SAQ mode) ------------------------------------------------------------
+def _age(store: SqlJobStore, job_id: str, seconds: float) -> None:
+    """Pretend the job's worker last wrote ``seconds`` ago."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            JobRow.__table__.update()
+            .where(JobRow.id == job_id)
+            .values(updated_at=datetime.now(UTC) - timedelta(seconds=seconds))
+        )
+
+
+def _worker(store: SqlJobStore, job_id: str) -> str | None:
+    with store.engine.connect() as conn:
+        return conn.execute(select(JobRow.worker).where(JobRow.id == job_id)).scalar()
+
+
+def test_claim_job_takes_over_only_a_stale_lease(store: SqlJobStore) -> None:
+    job, _ = store.create(new_job())
+    first = store.claim_job(job.id, worker="w1", stale_after=60)
+    assert first is not None and first.attempts == 1 and _worker(store, job.id) == "w1"
+    store.save_checkpoint(job.id, "transcript", {"text": "kept"})
+    # w1 is alive (it just wrote): nobody takes its job, however often they try
+    assert store.claim_job(job.id, worker="w2", stale_after=60) is None
+    assert store.heartbeat(job.id, worker="w1") is True
+    _age(store, job.id, 61)
+    taken = store.claim_job(job.id, worker="w2", stale_after=60)
+    assert taken is not None and _worker(store, job.id) == "w2" and taken.attempts == 2
+    assert taken.checkpoint == {"transcript": {"text": "kept"}}
+    # the old worker learns at its next beat that the job is no longer its own
+    assert store.heartbeat(job.id, worker="w1") is False
+    assert store.heartbeat(job.id, worker="w2") is True
+
+
+def test_claim_job_without_stale_after_never_takes_a_running_job(store: SqlJobStore) -> None:
+    job, _ = store.create(new_job())
+    assert store.claim_job(job.id, worker="w1") is not None
+    _age(store, job.id, 3600)
+    assert store.claim_job(job.id, worker="w2") is None
+    assert store.claim_job("missing", worker="w2", stale_after=1) is None
+
+
+def test_claim_job_respects_not_before_and_cancel(store: SqlJobStore) -> None:
+    job, _ = store.create(new_job())
+    assert store.claim_job(job.id, worker="w") is not None
+    store.retry_later(job.id, not_before=datetime.now(UTC) + timedelta(hours=1), code="network", message="m")
+    assert store.claim_job(job.id, worker="w") is None  # not before its retry time
+    other, _ = store.create(new_job(video="aaaaaaaaaaa"))
+    assert store.claim_job(other.id, worker="w") is not None
+    store.cancel(other.id)  # running → cancel requested
+    _age(store, other.id, 100)
+    assert store.claim_job(other.id, worker="w2", stale_after=10) is None
+    gone = store.get(other.id)
+    assert gone is not None and gone.state is JobState.CANCELLED
+
+
+def test_heartbeat_reports_a_cancel_request(store: SqlJobStore) -> None:
+    job, _ = store.create(new_job())
+    store.claim_job(job.id, worker="w")
+    store.cancel(job.id)
+    assert store.heartbeat(job.id, worker="w") is False
+
+
+def test_a_takeover_after_the_last_attempt_fails_worker_lost(store: SqlJobStore) -> None:
+    job, _ = store.create(new_job())
+    for n in range(2):
+        assert store.claim_job(job.id, worker=f"w{n}", stale_after=5, max_attempts=2) is not None
+        _age(store, job.id, 10)
+    assert store.claim_job(job.id, worker="w9", stale_after=5, max_attempts=2) is None
+    lost = store.get(job.id)
+    assert lost is not None and lost.state is JobState.FAILED
+    assert lost.error_code == "worker_lost" and "2 attempts" in (lost.error_message or "")
+
+
+def test_reap_stale_requeues_then_fails_and_leaves_live_jobs(store: SqlJobStore) -> None:
+    live, _ = store.create(new_job(video="aaaaaaaaaaa"))
+    dead, _ = store.create(new_job(video="bbbbbbbbbbb"))
+    cancelled, _ = store.create(new_job(video="ccccccccccc"))
+    for job in (live, dead, cancelled):
+        store.claim_job(job.id, worker="w")
+    store.cancel(cancelled.id)
+    _age(store, dead.id, 120)
+    _age(store, cancelled.id, 120)
+    assert store.reap_stale(stale_after=60, max_attempts=2) == (1, 1)
+    states = {j.id: store.get(j.id) for j in (live, dead, cancelled)}
+    assert states[live.id].state is JobState.RUNNING  # type: ignore[union-attr]
+    assert states[dead.id].state is JobState.QUEUED and _worker(store, dead.id) is None  # type: ignore[union-attr]
+    assert states[cancelled.id].state is JobState.CANCELLED  # type: ignore[union-attr]
+    # the requeued job dies again on its second attempt: now it fails instead of looping forever
+    store.claim_job(dead.id, worker="w2")
+    _age(store, dead.id, 120)
+    assert store.reap_stale(stale_after=60, max_attempts=2) == (0, 1)
+    final = store.get(dead.id)
+    assert final is not None and final.state is JobState.FAILED and final.error_code == "worker_lost"
+
+
+def test_requeue_running_of_one_job_leaves_the_others(store: SqlJobStore) -> None:
+    a, _ = store.create(new_job(video="aaaaaaaaaaa"))
+    b, _ = store.create(new_job(video="bbbbbbbbbbb"))
+    store.claim_job(a.id, worker="w")
+    store.claim_job(b.id, worker="w")
+    assert store.requeue_running(worker="w", job_id=a.id) == 1
+    assert store.get(a.id).state is JobState.QUEUED  # type: ignore[union-attr]
+    assert store.get(b.id).state is JobState.RUNNING  # type: ignore[union-attr]
+
+
+def test_oldest_queued_at(store: SqlJobStore) -> None:
+    assert store.oldest_queued_at() is None
+    job, _ = store.create(new_job())
+    store.create(new_job(video="aaaaaaaaaaa"))
+    oldest = store.oldest_queued_at()
+    assert oldest is not None and oldest.tzinfo is not None
+    assert abs((oldest - job.created_at).total_seconds()) < 1
+
+
 def test_status_read_leaves_out_only_the_checkpoint(store: SqlJobStore) -> None:
     job = finished_job(store)
     assert job.checkpoint == {"transcribe": {"text": "hello"}} and job.formats == ("txt", "srt")

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
 CI = WORKFLOWS_DIR / "ci.yml"
 IMAGES = WORKFLOWS_DIR / "images.yml"
-WORKFLOWS = [CI, IMAGES]
+DESKTOP = WORKFLOWS_DIR / "desktop.yml"  # checked further in tests/test_desktop_build.py
+WORKFLOWS = [CI, IMAGES, DESKTOP]
 DEVCONTAINER = ROOT / ".devcontainer" / "devcontainer.json"
 DEVCONTAINER_NO_NIX = ROOT / ".devcontainer" / "no-nix" / "devcontainer.json"
 # Computed at import: the autouse fixture points XDG_CACHE_HOME at a per-test tmp dir, which would reinstall each time.

@@ -19,6 +19,7 @@ Device = Literal["auto", "cpu", "cuda"]
 CaptionsMode = Literal["auto", "only", "never"]
 OutputFormat = Literal["txt", "srt", "vtt", "json", "md", "pdf"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "srt", "vtt", "json", "md", "pdf")
+UPLOAD_EXTENSIONS = ("aac", "flac", "m4a", "mkv", "mov", "mp3", "mp4", "oga", "ogg", "opus", "wav", "webm")
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -179,6 +180,16 @@ class Settings(BaseSettings):
         description="Longest run of one job attempt; it then fails with job_timeout (0: no limit).",
     )
 
+    # -- browser UI and uploads ------------------------------------------------------------------------
+    ui_enabled: bool = Field(True, description="Serve the browser UI at / (the API works either way).")
+    uploads_enabled: bool = Field(
+        False, description="Let API/UI callers upload media files (stored under <data_dir>/uploads)."
+    )
+    upload_max_mb: int = Field(500, ge=1, description="Largest upload accepted, in MB.")
+    upload_extensions: Annotated[tuple[str, ...], NoDecode] = Field(
+        UPLOAD_EXTENSIONS, description="File extensions an upload may have (comma separated, no dots)."
+    )
+
     # -- secrets ---------------------------------------------------------------------------------------
     hf_token: SecretStr | None = Field(
         None,
@@ -207,7 +218,7 @@ class Settings(BaseSettings):
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
 
-    @field_validator("formats", "cors_origins", mode="before")
+    @field_validator("formats", "cors_origins", "upload_extensions", mode="before")
     @classmethod
     def _split_csv_lower(cls, value: object) -> object:
         if isinstance(value, str):
@@ -239,6 +250,11 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """Return the job store URL (SQLite in ``data_dir`` unless ``database_url`` is set)."""
         return self.database_url or f"sqlite:///{self.data_dir / 'tubesum.db'}"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Return where uploaded media is kept (``<data_dir>/uploads``)."""
+        return self.data_dir / "uploads"
 
     @property
     def max_filesize_bytes(self) -> int | None:

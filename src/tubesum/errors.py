@@ -38,8 +38,10 @@ public contract: never rename one, add a new one instead.
       |  + OutputDirError               output_unwritable
       |  + DiskFullError                disk_full
       + JobError                        job_failed             (how a queued job ended, not what it processed)
-         + JobTimeoutError              job_timeout
-         + WorkerLostError              worker_lost            (its worker died on every attempt)
+      |  + JobTimeoutError              job_timeout
+      |  + WorkerLostError              worker_lost            (its worker died on every attempt)
+      + ApiError                        api_error              exit 1  (tubesum.client: the server's own code in
+                                                                        ``server_code``, e.g. unauthorized)
 
 Usage::
 
@@ -55,6 +57,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AgeRestrictedError",
+    "ApiError",
     "CaptionsUnavailableError",
     "ConfigError",
     "DeviceUnavailableError",
@@ -316,3 +319,17 @@ class JobTimeoutError(JobError):
 class WorkerLostError(JobError):
     code = "worker_lost"
     http_status = 503
+
+
+# -- talking to a tubesum server (tubesum.client) ----------------------------------------------------------
+class ApiError(TubesumError):
+    """The server answered with an error that has no class of its own here (``unauthorized``, ``not_found``,
+    ``validation_error``, ``conflict``, ...). ``server_code`` is the server's stable code, ``status`` the HTTP status.
+    """
+
+    code = "api_error"
+
+    def __init__(self, message: str, *, server_code: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, server_code=server_code, status=status)
+        self.server_code = server_code
+        self.status = status

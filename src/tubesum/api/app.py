@@ -25,6 +25,8 @@ from tubesum.api.errors import exception_handlers
 from tubesum.api.health import HealthController
 from tubesum.api.jobs import JobController
 from tubesum.api.middleware import RequestContextMiddleware
+from tubesum.api.ui import UI_PUBLIC_PATHS, template_config, ui_router
+from tubesum.api.uploads import UploadController
 from tubesum.config import Settings
 from tubesum.metrics import QueueCollector, register_collector, register_store_collector
 
@@ -87,18 +89,22 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
     middleware: list[Any] = [
         RequestContextMiddleware,
         prometheus.middleware,
-        DefineMiddleware(ApiKeyMiddleware, exclude=PUBLIC_PATHS),
+        DefineMiddleware(ApiKeyMiddleware, exclude=[*PUBLIC_PATHS, *UI_PUBLIC_PATHS]),
     ]
     if settings.rate_limit_per_minute:
         middleware.append(
             RateLimitConfig(
                 rate_limit=("minute", settings.rate_limit_per_minute),
                 identifier_for_request=owner_of,
-                exclude=["^/healthz$", "^/readyz$", "^/metrics"],
+                exclude=["^/healthz$", "^/readyz$", "^/metrics", "^/ui/static/"],
             ).middleware
         )
+    handlers: list[Any] = [JobController, UploadController, HealthController, MetricsController]
+    if settings.ui_enabled:
+        handlers.append(ui_router())
     return Litestar(
-        route_handlers=[JobController, HealthController, MetricsController],
+        route_handlers=handlers,
+        template_config=template_config() if settings.ui_enabled else None,
         lifespan=[services],
         state=State({"settings": settings}),
         middleware=middleware,

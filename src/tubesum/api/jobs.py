@@ -25,14 +25,14 @@ from tubesum.outputs import CONTENT_TYPES, render
 from tubesum.outputs import filename as output_filename
 from tubesum.records import Transcript
 
-__all__ = ["JobController"]
+__all__ = ["JobController", "own_job"]
 
 Format = Literal["txt", "srt", "vtt", "json", "md", "pdf"]
 _POLL_SECONDS = 0.25
 _HEARTBEAT_SECONDS = 15.0
 
 
-def _own_job(state: State, request: Request[Any, Any, Any], job_id: str, *, checkpoint: bool = True) -> JobRecord:
+def own_job(state: State, request: Request[Any, Any, Any], job_id: str, *, checkpoint: bool = True) -> JobRecord:
     """Return the caller's job; another owner's job is reported as missing (no existence leak)."""
     job: JobRecord | None = state.store.get(job_id, checkpoint=checkpoint)
     if job is None or job.owner != request.user:
@@ -78,7 +78,7 @@ class JobController(Controller):
     @get("/{job_id:str}", operation_id="GetJob")
     async def get_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> JobRead:
         """Return a job's state, stage and progress."""
-        read = functools.partial(_own_job, state, request, job_id, checkpoint=False)
+        read = functools.partial(own_job, state, request, job_id, checkpoint=False)
         return JobRead.from_record(read() if _reads_inline(state) else await anyio.to_thread.run_sync(read))
 
     @get(operation_id="ListJobs", sync_to_thread=True)
@@ -100,7 +100,7 @@ class JobController(Controller):
         self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State
     ) -> Response[Any]:
         """Cancel a queued or running job (200 with the job); delete a finished one and its results (204)."""
-        job = _own_job(state, request, job_id)
+        job = own_job(state, request, job_id)
         store: JobStore = state.store
         if job.state.finished:
             store.delete(job.id)
@@ -114,7 +114,7 @@ class JobController(Controller):
         self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State, format: FromQuery[Format] = "json"
     ) -> Response[bytes]:
         """Download the result in one format, with its content type and a download file name."""
-        job = _own_job(state, request, job_id, checkpoint=False)
+        job = own_job(state, request, job_id, checkpoint=False)
         if job.state is not JobState.SUCCEEDED:
             raise ClientException(
                 f"Job is {job.state.value}; results exist once it has succeeded.", status_code=HTTP_409_CONFLICT
@@ -124,7 +124,7 @@ class JobController(Controller):
         if artifact is not None:
             data, filename = artifact.data, artifact.filename
         else:  # not asked for at submit time: render it from the stored transcript (read only now: it is large)
-            transcript = Transcript.from_dict(_own_job(state, request, job_id).checkpoint["transcript"])
+            transcript = Transcript.from_dict(own_job(state, request, job_id).checkpoint["transcript"])
             data = render(transcript, format)
             filename = output_filename(transcript, format)
         disposition = (
@@ -136,7 +136,7 @@ class JobController(Controller):
     @get("/{job_id:str}/events", operation_id="FollowJob")
     async def follow_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> ServerSentEvent:
         """Stream ``progress`` events (state, stage, progress) until the job ends, then one ``end`` event."""
-        job = await asyncio.to_thread(_own_job, state, request, job_id)
+        job = await asyncio.to_thread(own_job, state, request, job_id)
         return ServerSentEvent(
             _events(state.store, job), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )

@@ -74,6 +74,7 @@ def _register() -> None:
     from tubesum.cli.bench import bench
     from tubesum.cli.config import config
     from tubesum.cli.db import db
+    from tubesum.cli.desktop import desktop
     from tubesum.cli.doctor import doctor
     from tubesum.cli.jobs import jobs
     from tubesum.cli.keys import keys
@@ -92,6 +93,7 @@ def _register() -> None:
     cli.add_command(jobs)
     cli.add_command(worker)
     cli.add_command(bench)
+    cli.add_command(desktop)
 
 
 _register()

@@ -62,15 +62,24 @@ def run_children(commands: Sequence[tuple[list[str], dict[str, str]]]) -> int:
 )
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs at once.")
 @click.option("--gpus", default="", help="Comma-separated GPU ids: one worker process per GPU (e.g. 0,1).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Health check: exit 0 when a worker of this host is registered with the queue (seen in the last minute).",
+)
 @pass_app
-def worker(app: AppContext, /, queue_name: str | None, concurrency: int, gpus: str) -> None:
+def worker(app: AppContext, /, queue_name: str | None, concurrency: int, gpus: str, check: bool) -> None:
     """Run jobs from the SAQ queue (TUBESUM_QUEUE=saq; PostgreSQL job store, PostgreSQL or Redis queue)."""
-    from tubesum.jobs.saq_executor import make_worker, queue_url
+    from tubesum.jobs.saq_executor import host_workers, make_worker, queue_url
     from tubesum.logs import configure_logging
 
     settings = app.settings
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     queue_name = queue_name or ("cpu" if settings.device == "cpu" else "gpu")
+    if check:
+        alive = asyncio.run(host_workers(settings, queue_name))
+        click.echo(f"{alive} worker(s) of this host on the {queue_name} queue")
+        sys.exit(0 if alive else 1)
     gpu_ids = [g.strip() for g in gpus.split(",") if g.strip()]
     if gpu_ids:
         sys.exit(run_children(child_commands(gpu_ids, queue=queue_name, concurrency=concurrency)))

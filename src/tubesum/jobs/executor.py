@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 from tubesum.jobs.runner import CancelEvent, run_job
 from tubesum.jobs.types import JobState
+from tubesum.jobs.uploads import purge_uploads_before
 from tubesum.metrics import QueueStats
 from tubesum.pipeline import models
 
@@ -196,7 +197,7 @@ class LocalExecutor:
         return [QueueStats(queue="local", queued=queued, active=active, workers=workers)]
 
     def purge_expired(self, *, now: datetime | None = None) -> int:
-        """Delete finished jobs older than ``retention_days`` (0: keep forever); return how many went."""
+        """Delete finished jobs (and uploads) older than ``retention_days`` (0: keep forever); return how many jobs."""
         return purge_expired(self._store, self._settings, now=now)
 
     # -- threads --------------------------------------------------------------------------------------------
@@ -241,12 +242,17 @@ class LocalExecutor:
 
 
 def purge_expired(store: JobStore, settings: Settings, *, now: datetime | None = None) -> int:
-    """Delete finished jobs older than ``settings.retention_days`` (0: keep forever); return how many went."""
+    """Delete finished jobs and uploads older than ``settings.retention_days`` (0: keep forever); return how many
+    jobs went.
+    """
     days = settings.retention_days
     if days <= 0:
         return 0
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     purged = store.purge_finished_before(cutoff)
+    uploads = purge_uploads_before(settings, cutoff.timestamp())
+    if uploads:
+        logger.info("purged expired uploads", extra={"count": uploads})
     if purged:
         logger.info("purged expired jobs", extra={"count": purged, "cutoff": cutoff.isoformat()})
     return purged

@@ -34,6 +34,7 @@ from structlog.contextvars import bound_contextvars
 from tubesum import metrics, outputs, service
 from tubesum.errors import JobTimeoutError, SourceError, TubesumError
 from tubesum.jobs.types import Artifact, JobState
+from tubesum.jobs.uploads import is_upload, resolve_upload
 from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
 
@@ -85,7 +86,8 @@ class JobProgress:
 
     Each call is a cancellation point. The store is written on every stage change, on the first 100% of a
     stage, and otherwise at most once per ``min_interval`` seconds; a write that returns False (the job was
-    cancelled through the store, maybe by another process) raises :class:`JobCancelled`.
+    cancelled through the store, maybe by another process) raises :class:`JobCancelled`; a write that fails
+    (database unreachable) is logged and skipped.
     """
 
     def __init__(
@@ -122,7 +124,12 @@ class JobProgress:
         if not due or self._last_written == (stage, fraction):
             return
         self._last_write, self._last_written = now, (stage, fraction)
-        if not self._store.update_progress(self._job_id, stage=stage, progress=fraction):
+        try:
+            running = self._store.update_progress(self._job_id, stage=stage, progress=fraction)
+        except Exception:  # progress is best effort: a database blip must not fail the job (the outcome is retried)
+            logger.warning("could not record progress", exc_info=True, extra={"job_id": self._job_id})
+            return
+        if not running:
             raise JobCancelled("cancelled")
 
     def check(self) -> None:
@@ -219,8 +226,13 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
     if saved is not None:
         logger.info("resuming from the transcript checkpoint", extra={"job_id": job.id})
         return Transcript.from_dict(saved)
-    source = parse_source(job.source, settings)
-    if source.kind == "file":  # a remote client must never make the server read its own files
+    # A remote client must never make the server read its own files; an upload resolves only inside the upload
+    # directory, for the job's owner.
+    if is_upload(job.source):
+        source, _ = resolve_upload(job.source, owner=job.owner, settings=settings)
+    else:
+        source = parse_source(job.source, settings)
+    if source.kind == "file" and not is_upload(job.source):
         raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
     started = time.perf_counter()
     transcript = service.transcribe_source(source, settings=settings, progress=progress)

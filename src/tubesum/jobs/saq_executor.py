@@ -18,7 +18,7 @@ idempotent (any number of dispatchers may race) and a transient failure that put
 lost, or finished without claiming it) is enqueued again (:data:`REDISPATCH_AFTER`).
 
 Liveness is a lease in the store: while a job runs, its worker touches the row (``store.heartbeat``) and SAQ's
-job every third of ``heartbeat_seconds``. A worker that dies stops both; SAQ's sweep retries the SAQ job on
+job every quarter of ``heartbeat_seconds``. A worker that dies stops both; SAQ's sweep retries the SAQ job on
 another worker, which *takes over* the store job only once its row is stale (``store.claim_job(stale_after=)``),
 so a live worker's job never runs twice, and resumes from the transcript checkpoint. Whatever SAQ does, the
 dispatchers' reaper requeues running jobs stale for three heartbeats, and fails them with ``worker_lost`` after
@@ -68,6 +68,7 @@ __all__ = [
     "SaqExecutor",
     "WorkerState",
     "dispatch_queued",
+    "host_workers",
     "make_queue",
     "make_worker",
     "queue_name_for",
@@ -158,6 +159,7 @@ class Dispatcher:
     store: SqlJobStore
     settings: Settings
     interval: float = DISPATCH_INTERVAL  # seconds between two passes
+    redispatch_after: float = REDISPATCH_AFTER  # seconds before a still-queued job is enqueued again
     enqueued_at: dict[str, float] = field(default_factory=dict)  # SAQ key -> monotonic time of our enqueue
     last_ok: float | None = None  # monotonic time of the last pass without error
 
@@ -177,7 +179,7 @@ class Dispatcher:
             key = saq_key(job)
             seen.add(key)
             last = self.enqueued_at.get(key)
-            if last is not None and now - last < REDISPATCH_AFTER:
+            if last is not None and now - last < self.redispatch_after:
                 continue
             new += await enqueue_job(queues, job, settings, again=last is not None)
             self.enqueued_at[key] = now
@@ -224,7 +226,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
     """The SAQ function: claim store job ``job_id`` and run it on a thread while heartbeating.
 
     The pipeline blocks (decoding, model calls), so it runs in :func:`asyncio.to_thread`; the event loop keeps
-    the lease (store row and SAQ job) fresh every third of the heartbeat window, and passes a cancel request
+    the lease (store row and SAQ job) fresh every quarter of the heartbeat window, and passes a cancel request
     seen in the store to the job. Returns the store job's final state.
     """
     saq_job = ctx["job"]
@@ -241,7 +243,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
     task = asyncio.ensure_future(asyncio.to_thread(run_job, job, store=store, settings=run_settings, cancel=event))
     try:
         while True:
-            done, _ = await asyncio.wait({task}, timeout=max(1.0, settings.heartbeat_seconds / 3))
+            done, _ = await asyncio.wait({task}, timeout=max(1.0, settings.heartbeat_seconds / 4))
             if done:
                 break
             await _beat(saq_job, state, job.id, event)
@@ -343,7 +345,8 @@ def make_worker(
     from saq import Worker
 
     queues = {name: make_queue(settings, name) for name in QUEUE_NAMES}
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # host/pid/random, no colons: SAQ's Redis queue takes the part after the last colon of a worker's key as its id
+    worker_id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
     async def startup(ctx: Context) -> None:
         job_store = store
@@ -402,6 +405,18 @@ def make_worker(
         shutdown_grace_period_s=int(settings.shutdown_grace),
         cancellation_hard_deadline_s=STOP_TIMEOUT + 5,
     )
+
+
+async def host_workers(settings: Settings, queue_name: str) -> int:
+    """How many workers of this host SAQ lists on ``queue_name`` (registered within the last minute)."""
+    queue = make_queue(settings, queue_name)
+    await queue.connect()
+    try:
+        info = await queue.info()
+    finally:
+        await queue.disconnect()
+    host = f"{socket.gethostname()}/"
+    return sum(worker_id.startswith(host) for worker_id in info["workers"])
 
 
 # -- API side -----------------------------------------------------------------------------------------------

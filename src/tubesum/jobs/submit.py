@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tubesum.errors import InvalidUrlError, TubesumError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
+from tubesum.jobs.uploads import check_upload_enabled, is_upload, resolve_upload
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
 from tubesum.pipeline.ingest import parse_source
 from tubesum.pipeline.models import resolve_model
@@ -96,13 +97,21 @@ def submit_job(
     settings: Settings,
     idempotency_key: str | None = None,
 ) -> Submission:
-    """Queue a job for ``text`` (a URL) or answer it from the cache; remote callers never reach local files."""
+    """Queue a job for ``text`` (a URL, or ``upload:<id>`` of the owner's upload) or answer it from the cache.
+
+    Remote callers never reach local files: a path is refused, an upload reference resolves only inside the
+    upload directory and only for the owner who uploaded it.
+    """
     if options.diarize:  # refuse now rather than queue a job that cannot run
         from tubesum.diarize.resolve import check_available
 
         check_available(settings)
-    source = parse_source(text, settings)
-    if source.kind == "file":
+    if is_upload(text):  # the caller's own upload, by reference: never a path the caller chose
+        check_upload_enabled(settings)
+        source, _ = resolve_upload(text, owner=owner, settings=settings)
+    else:
+        source = parse_source(text, settings)
+    if source.kind == "file" and not is_upload(text):
         raise InvalidUrlError(
             "Only URLs can be submitted to the server.", hint="Upload files through the web UI (when enabled)."
         )

@@ -1,0 +1,87 @@
+"""``/v1/uploads``: stream a media file to the server (when uploads are enabled); ``/v1/jobs/{id}/media`` plays it.
+
+The body is the raw file (``Content-Type`` its media type, ``?filename=`` its name), streamed to disk within
+``upload_max_mb``; the answer's ``source`` (``upload:<id>``) is then submitted to ``POST /v1/jobs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import File
+from litestar.status_codes import HTTP_201_CREATED
+from pydantic import BaseModel
+
+from tubesum.api.jobs import own_job
+from tubesum.errors import SourceError
+from tubesum.jobs.uploads import UploadRecord, check_upload, is_upload, resolve_upload, save_upload
+
+__all__ = ["UploadController", "UploadRead"]
+
+
+class UploadRead(BaseModel):
+    id: str
+    source: str
+    filename: str
+    content_type: str
+    size: int
+
+    @classmethod
+    def from_record(cls, record: UploadRecord) -> UploadRead:
+        return cls.model_validate({**asdict(record), "source": record.ref})  # owner and time stay inside
+
+
+class UploadController(Controller):
+    path = "/v1"
+    tags = ("Uploads",)
+
+    @post(
+        "/uploads",
+        operation_id="CreateUpload",
+        status_code=HTTP_201_CREATED,
+        request_max_body_size=None,  # upload_max_mb is a runtime setting: enforced while streaming
+    )
+    async def create_upload(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        filename: Annotated[str, QueryParameter(min_length=1, max_length=255)],
+    ) -> UploadRead:
+        """Store a media file; submit the returned ``source`` as a job. 413 over the size limit, 415 wrong type."""
+        settings = state.settings
+        content_type = request.headers.get("content-type", "")
+        declared = request.headers.get("content-length", "")
+        check_upload(  # before a byte is read
+            filename, content_type, settings=settings, declared_size=int(declared) if declared.isdigit() else None
+        )
+        record = await save_upload(
+            request.stream(), owner=request.user, filename=filename, content_type=content_type, settings=settings
+        )
+        return UploadRead.from_record(record)
+
+    @get("/jobs/{job_id:str}/media", operation_id="GetJobMedia")
+    async def get_job_media(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> File:
+        """Return the uploaded media of the caller's job (for the UI's player); URL jobs have none (404)."""
+        job = await asyncio.to_thread(own_job, state, request, job_id)
+        if not is_upload(job.source):
+            raise NotFoundException("This job's media is not stored on the server.")
+        try:
+            source, record = await asyncio.to_thread(
+                resolve_upload, job.source, owner=job.owner, settings=state.settings
+            )
+        except SourceError:
+            raise NotFoundException("The uploaded media is no longer stored.") from None
+        assert source.path is not None
+        playable = record.content_type.startswith(("audio/", "video/"))
+        return File(
+            source.path,
+            media_type=record.content_type if playable else "application/octet-stream",
+            content_disposition_type="inline",
+            filename=record.filename,
+        )

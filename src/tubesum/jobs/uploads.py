@@ -1,0 +1,196 @@
+"""Uploaded media: stored under ``<data_dir>/uploads/<id>/``, named in jobs as ``upload:<id>``, read only there.
+
+A remote caller never names a server path. It streams a file to the server (:func:`save_upload`), gets back an
+opaque reference ``upload:up_<32 hex>`` and submits that as a job's source. :func:`resolve_upload` turns the
+reference into a local-file :class:`~tubesum.records.Source` only for the owner who uploaded it, and only for a
+file that resolves inside the upload directory::
+
+    record = await save_upload(request.stream(), owner="key1", filename="talk.mp3", content_type="audio/mpeg",
+                               settings=settings)
+    source = resolve_upload(record.ref, owner="key1", settings=settings)   # Source(kind="file", path=...)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tubesum.errors import EmptyAudioError, SizeLimitError, SourceError, SourceNotFoundError, UnsupportedMediaError
+from tubesum.records import Source
+
+if TYPE_CHECKING:
+    from tubesum.config import Settings
+
+__all__ = [
+    "UPLOAD_PREFIX",
+    "UploadRecord",
+    "UploadsDisabledError",
+    "check_upload",
+    "check_upload_enabled",
+    "is_upload",
+    "purge_uploads_before",
+    "resolve_upload",
+    "save_upload",
+]
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_PREFIX = "upload:"
+_ID = re.compile(r"^up_[0-9a-f]{32}$")
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+_META = "meta.json"
+_MAX_NAME_BYTES = 200
+_GENERIC_TYPES = {"", "application/octet-stream"}
+
+
+class UploadsDisabledError(SourceError):
+    """The server does not accept uploads (``TUBESUM_UPLOADS_ENABLED`` is off)."""
+
+    code = "uploads_disabled"
+    http_status = 403
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """One stored upload; ``ref`` is what a job names as its source."""
+
+    id: str
+    owner: str
+    filename: str
+    content_type: str
+    size: int
+    created_at: float
+
+    @property
+    def ref(self) -> str:
+        return f"{UPLOAD_PREFIX}{self.id}"
+
+
+def is_upload(text: str) -> bool:
+    """Return True when a job source names an upload (``upload:<id>``) rather than a URL."""
+    return text.strip().startswith(UPLOAD_PREFIX)
+
+
+def check_upload_enabled(settings: Settings) -> None:
+    """Raise :class:`UploadsDisabledError` unless the server accepts uploads."""
+    if not settings.uploads_enabled:
+        raise UploadsDisabledError(
+            "This server does not accept uploads.", hint="Submit a URL, or ask the operator to enable uploads."
+        )
+
+
+def check_upload(filename: str, content_type: str, *, settings: Settings, declared_size: int | None = None) -> str:
+    """Refuse an upload before reading it: disabled, too large, wrong extension or type. Return the safe name."""
+    check_upload_enabled(settings)
+    if declared_size is not None and declared_size > settings.upload_max_mb * 1024 * 1024:
+        raise _too_large(settings)
+    name = _safe_name(filename)
+    ext = name.rpartition(".")[2].lower() if "." in name else ""
+    allowed = tuple(e.lstrip(".") for e in settings.upload_extensions)
+    if ext not in allowed:
+        raise UnsupportedMediaError(
+            f"Files of type '.{ext[:16]}' are not accepted." if ext else "The file name has no extension.",
+            hint=f"Upload one of: {', '.join(allowed)}.",
+        )
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in _GENERIC_TYPES and not media_type.startswith(("audio/", "video/")):
+        raise UnsupportedMediaError(
+            f"Content type '{media_type[:60]}' is not audio or video.", hint="Upload an audio or video file."
+        )
+    return name
+
+
+async def save_upload(
+    chunks: AsyncIterable[bytes], *, owner: str, filename: str, content_type: str, settings: Settings
+) -> UploadRecord:
+    """Check the upload, stream it to disk within ``upload_max_mb`` and return its record.
+
+    Raises :class:`UploadsDisabledError`, :class:`~tubesum.errors.UnsupportedMediaError` (415),
+    :class:`~tubesum.errors.SizeLimitError` (413, nothing is kept) and :class:`~tubesum.errors.EmptyAudioError`.
+    """
+    name = check_upload(filename, content_type, settings=settings)
+    limit = settings.upload_max_mb * 1024 * 1024
+    upload_id = f"up_{uuid.uuid4().hex}"
+    folder = settings.upload_dir / upload_id
+    folder.mkdir(parents=True, exist_ok=False)
+    size = 0
+    try:
+        with (folder / name).open("xb") as handle:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(settings)
+                handle.write(chunk)
+        if size == 0:
+            raise EmptyAudioError("The uploaded file is empty.")
+        media_type = content_type.split(";", 1)[0].strip().lower() or "application/octet-stream"
+        record = UploadRecord(
+            id=upload_id, owner=owner, filename=name, content_type=media_type, size=size, created_at=time.time()
+        )
+        (folder / _META).write_text(json.dumps(asdict(record)), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    logger.info("upload stored", extra={"upload_id": upload_id, "bytes": size})
+    return record
+
+
+def resolve_upload(ref: str, *, owner: str, settings: Settings) -> tuple[Source, UploadRecord]:
+    """Return the local-file source of the caller's own upload; anything else is "not found" (no existence leak)."""
+    upload_id = ref.strip().removeprefix(UPLOAD_PREFIX)
+    missing = SourceNotFoundError(f"No upload {upload_id[:40]!r}.", hint="Upload the file again.")
+    if not _ID.fullmatch(upload_id):
+        raise missing
+    root = settings.upload_dir.resolve()
+    folder = root / upload_id
+    try:
+        record = UploadRecord(**json.loads((folder / _META).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        raise missing from None
+    path = (folder / record.filename).resolve()
+    if record.owner != owner or not path.is_relative_to(folder) or not path.is_file():
+        raise missing
+    return Source(kind="file", original=record.ref, path=path), record
+
+
+def purge_uploads_before(settings: Settings, cutoff: float) -> int:
+    """Delete uploads stored before ``cutoff`` (a UNIX time); return how many went."""
+    root = settings.upload_dir
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for folder in root.iterdir():
+        if _ID.fullmatch(folder.name) and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _too_large(settings: Settings) -> SizeLimitError:
+    return SizeLimitError(f"The upload is larger than {settings.upload_max_mb} MB.", hint="Upload a smaller file.")
+
+
+def _safe_name(filename: str) -> str:
+    """Keep the user's file name (it becomes the title) minus path parts, control characters and leading dots.
+
+    The result is valid UTF-8 and at most ``_MAX_NAME_BYTES`` long (file systems allow 255 bytes), extension kept.
+    """
+    text = filename.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot name a file
+    base = Path(text.replace("\\", "/")).name
+    name = _UNSAFE_NAME.sub("_", base).strip().lstrip(".") or "upload"
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > 16:
+        stem, ext = name, ""
+    suffix = f".{ext}" if ext else ""
+    while stem and len(f"{stem}{suffix}".encode()) > _MAX_NAME_BYTES:
+        stem = stem[:-1]
+    name = f"{stem or 'upload'}{suffix}"
+    return f"media-{name}" if name == _META else name
