@@ -12,68 +12,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tubesum.bench.load import run_load as _run_load
+from tubesum.bench.report import machine
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def _client_loop(
-    client: httpx.AsyncClient, path: str, stop_at: float, latencies: list[float], errors: list[int]
-) -> None:
-    while (now := time.perf_counter()) < stop_at:
-        try:
-            response = await client.get(path)
-            if response.status_code != 200:
-                errors.append(response.status_code)
-        except httpx.HTTPError:
-            errors.append(0)
-        latencies.append(time.perf_counter() - now)
-
-
-async def run_load(
-    base: str, headers: dict[str, str], path: str, *, concurrency: int, seconds: float
-) -> dict[str, Any]:
-    """Poll ``path`` from ``concurrency`` connections for ``seconds``; return throughput and latency figures."""
-    latencies: list[float] = []
-    errors: list[int] = []
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=10) as client:
-        await client.get(path)  # warm-up: connection, first DB read
-        started = time.perf_counter()
-        stop_at = started + seconds
-        await asyncio.gather(*(_client_loop(client, path, stop_at, latencies, errors) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 2) if ordered else 0.0
-
-    return {
-        "path": path,
-        "concurrency": concurrency,
-        "seconds": round(elapsed, 2),
-        "requests": len(latencies),
-        "errors": len(errors),
-        "requests_per_second": round(len(latencies) / elapsed, 1),
-        "latency_ms": {
-            "p50": pct(0.50),
-            "p99": pct(0.99),
-            "mean": round(statistics.fmean(ordered) * 1000, 2) if ordered else 0.0,
-        },
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": __import__("os").cpu_count(),
-            "platform": platform.platform(),
-        },
-    }
+def run_load(base: str, headers: dict[str, str], path: str, *, concurrency: int, seconds: float) -> dict[str, Any]:
+    """Poll ``path`` from ``concurrency`` connections for ``seconds`` (tubesum.bench.load) and add the machine."""
+    result = asyncio.run(_run_load(base, headers, path, concurrency=concurrency, seconds=seconds))
+    result["machine"] = machine()
+    return result
 
 
 def _own_server(tmp: Path) -> tuple[Any, str, dict[str, str]]:
@@ -108,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             created.raise_for_status()
             job_path = f"/v1/jobs/{created.json()['id']}"
-            result = asyncio.run(run_load(base, headers, job_path, concurrency=args.concurrency, seconds=args.seconds))
+            result = run_load(base, headers, job_path, concurrency=args.concurrency, seconds=args.seconds)
         finally:
             if server is not None:
                 server.kill()

@@ -138,7 +138,7 @@ class MemoryJobStore:
             self._artifacts[job.id] = {f: replace(a, job_id=job.id) for f, a in self._artifacts[hit.id].items()}
             return job
 
-    def get(self, job_id: str) -> JobRecord | None:
+    def get(self, job_id: str, *, checkpoint: bool = True) -> JobRecord | None:
         with self._lock:
             return self._jobs.get(job_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,13 +11,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from databases import BACKENDS, fresh_database
 from tubesum.jobs import migrate
 from tubesum.jobs import store as store_module
-from tubesum.jobs.db import make_engine
+from tubesum.jobs.db import make_engine, single_reads
 from tubesum.jobs.schema import ArtifactRow, JobRow
 from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, JobStore, KeyStore, NewJob, cache_key
@@ -526,3 +527,27 @@ def test_oldest_queued_at(store: SqlJobStore) -> None:
     oldest = store.oldest_queued_at()
     assert oldest is not None and oldest.tzinfo is not None
     assert abs((oldest - job.created_at).total_seconds()) < 1
+
+
+def test_status_read_leaves_out_only_the_checkpoint(store: SqlJobStore) -> None:
+    job = finished_job(store)
+    assert job.checkpoint == {"transcribe": {"text": "hello"}} and job.formats == ("txt", "srt")
+    status = store.get(job.id, checkpoint=False)
+    assert status is not None and status.checkpoint == {}
+    assert dataclasses.replace(status, checkpoint=job.checkpoint) == job
+    queued, _ = store.create(new_job(video="other"))
+    assert store.get(queued.id, checkpoint=False) == queued and queued.formats == ()
+    assert store.get("f" * 32, checkpoint=False) is None
+
+
+def test_single_reads_skip_begin_on_sqlite_only(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'reads.db'}")
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: statements.append(sql))
+    with single_reads(engine).connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    assert statements == ["SELECT 1"]
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    assert statements[1:] == ["BEGIN", "SELECT 1"]
+    engine.dispose()

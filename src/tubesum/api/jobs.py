@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+import anyio.to_thread
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, NotFoundException
@@ -16,6 +18,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
 from tubesum.api.schemas import JobCreate, JobList, JobRead
+from tubesum.jobs.db import is_sqlite
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobRecord, JobState, JobStore
 from tubesum.outputs import CONTENT_TYPES, render
@@ -29,12 +32,20 @@ _POLL_SECONDS = 0.25
 _HEARTBEAT_SECONDS = 15.0
 
 
-def own_job(state: State, request: Request[Any, Any, Any], job_id: str) -> JobRecord:
+def own_job(state: State, request: Request[Any, Any, Any], job_id: str, *, checkpoint: bool = True) -> JobRecord:
     """Return the caller's job; another owner's job is reported as missing (no existence leak)."""
-    job: JobRecord | None = state.store.get(job_id)
+    job: JobRecord | None = state.store.get(job_id, checkpoint=checkpoint)
     if job is None or job.owner != request.user:
         raise NotFoundException(f"No job {job_id[:64]!r}.")
     return job
+
+
+def _reads_inline(state: State) -> bool:
+    """Whether a one-row status read may run on the event loop: yes for SQLite (a local file; in WAL mode
+    readers never wait for the writer, so the read takes ~0.1 ms), no for a database server, whose reads go
+    through a worker thread so a slow server stalls nothing else."""
+    engine = getattr(state.store, "engine", None)
+    return engine is not None and is_sqlite(engine)
 
 
 class JobController(Controller):
@@ -64,10 +75,11 @@ class JobController(Controller):
         status = HTTP_202_ACCEPTED if submission.created and not submission.cache_hit else HTTP_200_OK
         return Response(job, status_code=status, headers={"Location": f"/v1/jobs/{job.id}"})
 
-    @get("/{job_id:str}", operation_id="GetJob", sync_to_thread=True)
-    def get_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> JobRead:
+    @get("/{job_id:str}", operation_id="GetJob")
+    async def get_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> JobRead:
         """Return a job's state, stage and progress."""
-        return JobRead.from_record(own_job(state, request, job_id))
+        read = functools.partial(own_job, state, request, job_id, checkpoint=False)
+        return JobRead.from_record(read() if _reads_inline(state) else await anyio.to_thread.run_sync(read))
 
     @get(operation_id="ListJobs", sync_to_thread=True)
     def list_jobs(
@@ -102,7 +114,7 @@ class JobController(Controller):
         self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State, format: FromQuery[Format] = "json"
     ) -> Response[bytes]:
         """Download the result in one format, with its content type and a download file name."""
-        job = own_job(state, request, job_id)
+        job = own_job(state, request, job_id, checkpoint=False)
         if job.state is not JobState.SUCCEEDED:
             raise ClientException(
                 f"Job is {job.state.value}; results exist once it has succeeded.", status_code=HTTP_409_CONFLICT
@@ -111,8 +123,8 @@ class JobController(Controller):
         artifact = store.artifact(job.id, format)
         if artifact is not None:
             data, filename = artifact.data, artifact.filename
-        else:  # not asked for at submit time: render it from the stored transcript
-            transcript = Transcript.from_dict(job.checkpoint["transcript"])
+        else:  # not asked for at submit time: render it from the stored transcript (read only now: it is large)
+            transcript = Transcript.from_dict(own_job(state, request, job_id).checkpoint["transcript"])
             data = render(transcript, format)
             filename = output_filename(transcript, format)
         disposition = (

@@ -71,6 +71,7 @@ def cli(ctx: click.Context, log_level: str | None, log_format: str | None) -> No
 
 
 def _register() -> None:
+    from tubesum.cli.bench import bench
     from tubesum.cli.config import config
     from tubesum.cli.db import db
     from tubesum.cli.desktop import desktop
@@ -91,6 +92,7 @@ def _register() -> None:
     cli.add_command(keys)
     cli.add_command(jobs)
     cli.add_command(worker)
+    cli.add_command(bench)
     cli.add_command(desktop)
 
 

@@ -19,11 +19,12 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["for_writes", "is_sqlite", "make_engine"]
+__all__ = ["for_writes", "is_sqlite", "make_engine", "single_reads"]
 
 logger = logging.getLogger(__name__)
 
 _BEGIN_OPTION = "tubesum_sqlite_begin_immediate"
+_NO_BEGIN_OPTION = "tubesum_sqlite_no_begin"
 _SQLITE_PRAGMAS = ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
 
 
@@ -69,6 +70,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
         cursor.close()
 
 
+def single_reads(engine: Engine) -> Engine:
+    """Return a view of ``engine`` for one-statement reads: SQLite runs them without ``BEGIN`` (same pool).
+
+    A single SELECT is atomic on its own; skipping the extra ``BEGIN`` round trip makes status polling
+    cheaper. Use it only where every statement may see its own snapshot. Ignored on other databases.
+    """
+    return engine.execution_options(**{_NO_BEGIN_OPTION: True})
+
+
 def _sqlite_on_begin(conn: Connection) -> None:
-    immediate = bool(conn.get_execution_options().get(_BEGIN_OPTION))
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get(_NO_BEGIN_OPTION):
+        return  # autocommit: each statement is its own transaction (pysqlite's isolation_level is None)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_BEGIN_OPTION) else "BEGIN")

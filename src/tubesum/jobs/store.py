@@ -14,19 +14,21 @@ objects. Transactions that read and then write run on :func:`~tubesum.jobs.db.fo
 from __future__ import annotations
 
 import builtins
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, delete, exists, func, insert, literal, or_, select, text, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import String, and_, bindparam, delete, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy.engine import CursorResult, Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
 from tubesum.errors import WorkerLostError
+from tubesum.jobs.db import single_reads
 from tubesum.jobs.keys import SqlKeyStore
 from tubesum.jobs.schema import ArtifactRow, JobRow
 from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, NewJob, Page
@@ -56,6 +58,10 @@ class SqlJobStore(SqlKeyStore):
     ``SqlJobStore(engine)``: the engine comes from :func:`~tubesum.jobs.db.make_engine`, migrated to head.
     """
 
+    @functools.cached_property
+    def _single_reads(self) -> Engine:
+        return single_reads(self.engine)
+
     # -- submit / read ------------------------------------------------------------------------------------
     def create(self, new: NewJob) -> tuple[JobRecord, bool]:
         """Insert a queued job, or return the owner's job with the same idempotency key (``created=False``)."""
@@ -72,10 +78,22 @@ class SqlJobStore(SqlKeyStore):
         result = self._insert(new, from_cache=True)
         return result[0] if result is not None else None
 
-    def get(self, job_id: str) -> JobRecord | None:
-        with self._read.begin() as s:
-            row = s.get(JobRow, job_id)
-            return self._record(s, row) if row is not None else None
+    def get(self, job_id: str, *, checkpoint: bool = True) -> JobRecord | None:
+        """Read one job with Core statements, no ORM objects: the hot path of status polling.
+
+        ``checkpoint=False`` skips the checkpoint (it holds the transcript, whose JSON decode dominates the
+        read of a finished job): the record's ``checkpoint`` is then empty. Formats are read only for
+        succeeded jobs, the only ones with artifacts; each statement is atomic on its own (no ``BEGIN`` on
+        SQLite), which is enough: a succeeded job's artifacts only change when the job is deleted.
+        """
+        with self._single_reads.connect() as conn:
+            row = conn.execute(_GET_JOB if checkpoint else _GET_JOB_STATUS, {"job_id": job_id}).first()
+            if row is None:
+                return None
+            formats: Sequence[str] = ()
+            if row.state == JobState.SUCCEEDED.value:
+                formats = conn.scalars(_JOB_FORMATS, {"job_id": job_id}).all()
+        return _job_record(row, formats)
 
     def list(self, *, owner: str | None, state: JobState | None = None, limit: int = 20, offset: int = 0) -> Page:
         """Newest first; ``owner=None`` lists every owner's jobs (admin/CLI only)."""
@@ -482,7 +500,13 @@ def _copy_result(s: Session, source: JobRow, row: JobRow) -> None:
     s.execute(insert(ArtifactRow).from_select(_ARTIFACT_COLUMNS, copied.order_by(ArtifactRow.id)))
 
 
-def _job_record(row: JobRow, formats: Sequence[str]) -> JobRecord:
+_JOBS = JobRow.__table__
+_GET_JOB = select(*_JOBS.columns).where(_JOBS.c.id == bindparam("job_id"))
+_GET_JOB_STATUS = select(*(c for c in _JOBS.columns if c.name != "checkpoint")).where(_JOBS.c.id == bindparam("job_id"))
+_JOB_FORMATS = select(ArtifactRow.format).where(ArtifactRow.job_id == bindparam("job_id")).order_by(ArtifactRow.id)
+
+
+def _job_record(row: JobRow | Row[Any], formats: Sequence[str]) -> JobRecord:
     return JobRecord(
         id=row.id,
         owner=row.owner,
@@ -503,7 +527,7 @@ def _job_record(row: JobRow, formats: Sequence[str]) -> JobRecord:
         cache_hit=row.cache_hit,
         audio_seconds=row.audio_seconds,
         title=row.title,
-        checkpoint=dict(row.checkpoint),
+        checkpoint=dict(getattr(row, "checkpoint", None) or {}),  # a status read leaves it out
         cancel_requested=row.cancel_requested,
         not_before=row.not_before,
         idempotency_key=row.idempotency_key,

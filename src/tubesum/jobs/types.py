@@ -180,7 +180,9 @@ class JobStore(Protocol):
         copy of its checkpoint and artifacts and ``cache_hit=True``; else return None."""
         ...
 
-    def get(self, job_id: str) -> JobRecord | None: ...
+    def get(self, job_id: str, *, checkpoint: bool = True) -> JobRecord | None:
+        """Return the job; ``checkpoint=False`` may leave ``checkpoint`` empty (status reads)."""
+        ...
 
     def list(self, *, owner: str | None, state: JobState | None = None, limit: int = 20, offset: int = 0) -> Page:
         """Newest first; ``owner=None`` lists every owner's jobs (admin/CLI only)."""
