@@ -131,11 +131,7 @@ class SqlJobStore(SqlKeyStore):
             ).first()
             if row is None:
                 return None
-            row.state = JobState.RUNNING.value
-            row.attempts += 1
-            row.started_at = row.updated_at = now
-            row.worker = worker
-            row.stage = row.progress = row.not_before = None
+            _start(row, worker, now)
             s.flush()
             return self._record(s, row)
 
@@ -169,11 +165,7 @@ class SqlJobStore(SqlKeyStore):
             if row.state == JobState.RUNNING.value and max_attempts is not None and row.attempts >= max_attempts:
                 _lost(row, now)
                 return None
-            row.state = JobState.RUNNING.value
-            row.attempts += 1
-            row.started_at = row.updated_at = now
-            row.worker = worker
-            row.stage = row.progress = row.not_before = None
+            _start(row, worker, now)
             s.flush()
             return self._record(s, row)
 
@@ -433,6 +425,14 @@ class SqlJobStore(SqlKeyStore):
         for job_id, fmt in s.execute(query.order_by(ArtifactRow.id)):
             found.setdefault(job_id, []).append(fmt)
         return {job_id: tuple(fmts) for job_id, fmts in found.items()}
+
+
+def _start(row: JobRow, worker: str, now: datetime) -> None:
+    row.state = JobState.RUNNING.value
+    row.attempts += 1
+    row.started_at = row.updated_at = now
+    row.worker = worker
+    row.stage = row.progress = row.not_before = None
 
 
 def _lost(row: JobRow, now: datetime) -> None:
