@@ -73,7 +73,8 @@ class SqlJobStore(SqlKeyStore):
         """Copy the newest succeeded job with ``new.cache_key`` (checkpoint and artifacts) into a new job.
 
         The copy is independent: deleting either job never affects the other. The idempotency key is honoured
-        as in :meth:`create` (the existing job is returned, whatever its state).
+        as in :meth:`create` (the existing job is returned, whatever its state). The returned record of a new
+        copy leaves the checkpoint out, like ``get(checkpoint=False)``; :meth:`get` reads it.
         """
         result = self._insert(new, from_cache=True)
         return result[0] if result is not None else None
@@ -468,27 +469,35 @@ def _by_idempotency_key(s: Session, new: NewJob) -> JobRow | None:
     return s.scalars(query).first()
 
 
-def _cached_source(s: Session, key: str) -> JobRow | None:
-    """Return the newest succeeded job with this cache key that still has artifacts."""
+def _cached_source(s: Session, key: str) -> Row[str, float | None, str | None] | None:
+    """Return id, audio seconds and title of the newest succeeded job with this cache key that still has
+    artifacts (not its checkpoint: the copy happens in SQL, see :func:`_copy_result`).
+    """
     has_artifacts = exists().where(ArtifactRow.job_id == JobRow.id)
     query = (
-        select(JobRow)
+        select(JobRow.id, JobRow.audio_seconds, JobRow.title)
         .where(JobRow.cache_key == key, JobRow.state == JobState.SUCCEEDED.value, has_artifacts)
         .order_by(JobRow.finished_at.desc(), JobRow.created_at.desc())
         .limit(1)
     )
-    return s.scalars(query).first()
+    return s.execute(query).first()
 
 
-def _copy_result(s: Session, source: JobRow, row: JobRow) -> None:
-    """Make ``row`` a succeeded cache hit of ``source``, with its own copies of the checkpoint and artifacts."""
+def _copy_result(s: Session, source: Row[str, float | None, str | None], row: JobRow) -> None:
+    """Make ``row`` a succeeded cache hit of ``source``, with its own copies of the checkpoint and artifacts.
+
+    Both are copied by the database (``UPDATE … SELECT``, ``INSERT … SELECT``): a long transcript is never decoded
+    and re-encoded in Python, so a cache hit costs the same for a 30-minute video as for a 1-minute one.
+    """
     row.state = JobState.SUCCEEDED.value
     row.cache_hit = True
-    row.checkpoint = dict(source.checkpoint)
     row.audio_seconds, row.title = source.audio_seconds, source.title
     row.started_at = row.finished_at = row.created_at
     s.add(row)
     s.flush()
+    checkpoint = select(_JOBS.c.checkpoint).where(_JOBS.c.id == source.id).scalar_subquery()
+    copy = update(JobRow).where(JobRow.id == row.id).values(checkpoint=checkpoint)
+    s.execute(copy.execution_options(synchronize_session=False))  # never load the copied transcript
     copied = select(
         literal(row.id, String(32)),
         ArtifactRow.format,
