@@ -67,7 +67,6 @@ __all__ = [
     "Dispatcher",
     "SaqExecutor",
     "WorkerState",
-    "dispatch_queued",
     "host_workers",
     "make_queue",
     "make_worker",
@@ -201,11 +200,6 @@ class Dispatcher:
             wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.interval)
-
-
-async def dispatch_queued(store: SqlJobStore, queues: dict[str, Queue], settings: Settings) -> int:
-    """One dispatch pass with no memory of earlier ones (tests, one-off tools)."""
-    return await Dispatcher(store, settings).once(queues)
 
 
 # -- worker side --------------------------------------------------------------------------------------------
