@@ -121,7 +121,7 @@ class Cluster:
 
     def start_worker(self, n: int, **env: str) -> subprocess.Popen[bytes]:
         log = (self.tmp_path / f"worker-{n}.log").open("ab")
-        argv = [sys.executable, "-m", "tubesum.cli.worker", "--queue", "cpu"]
+        argv = [sys.executable, "-m", "tubesum", "worker", "--queue", "cpu"]
         proc = subprocess.Popen(argv, env={**self.env, **env}, stdout=log, stderr=log)
         self.workers.append(proc)
         return proc
@@ -193,7 +193,7 @@ def _publish(http_server: LoopbackServer, media: Path) -> str:
     return http_server.url(media.name)
 
 
-def _flow(cluster: Cluster, url: str) -> None:
+def _flow(cluster: Cluster, url: str, *, max_attempts: int = 1) -> None:
     executor = SaqExecutor(cluster.store, cluster.settings, interval=0.5)
     executor.start()
     try:
@@ -210,14 +210,15 @@ def _flow(cluster: Cluster, url: str) -> None:
         wait_for(both_workers_seen, timeout=30, what="SAQ to report both workers on the cpu queue")
         assert executor.queue_ok()[0]
         # the container health check: a worker of this host is registered on its queue (and none on gpu)
-        check = [sys.executable, "-m", "tubesum.cli.worker", "--check", "--queue"]
+        check = [sys.executable, "-m", "tubesum", "worker", "--check", "--queue"]
         assert subprocess.run([*check, "cpu"], env=cluster.env, capture_output=True, check=False).returncode == 0
         assert subprocess.run([*check, "gpu"], env=cluster.env, capture_output=True, check=False).returncode == 1
     finally:
         executor.stop()
     assert job.state is JobState.SUCCEEDED, (job.error_code, job.error_message, cluster.logs())
     assert sorted(job.formats) == sorted(FORMATS)
-    assert job.attempts == 1
+    assert 1 <= job.attempts <= max_attempts
+    assert [r["job_id"] for r in cluster.log_events("job succeeded")] == [job_id], "the job completed exactly once"
     text = cluster.store.artifact(job_id, "txt")
     assert text is not None
     assert word_overlap(SPEECH_WORDS, text.data.decode()) >= 0.6
@@ -242,7 +243,9 @@ def test_flow_on_redis(tmp_path: Path, postgres_db: str, http_server: LoopbackSe
     redis.Redis.from_url(REDIS_URL).flushdb()
     cluster = Cluster(tmp_path, postgres_db, REDIS_URL)
     try:
-        _flow(cluster, _publish(http_server, speech_wav))
+        # SAQ's Redis sweep can take a job dequeued at that very instant for an orphan and abort it; the worker then
+        # requeues it and another finishes it: a second attempt, never a second result.
+        _flow(cluster, _publish(http_server, speech_wav), max_attempts=2)
     finally:
         cluster.close()
 
@@ -380,7 +383,7 @@ def test_postgres_restart_readyz_goes_503_and_recovers_no_job_lost(
         server.start()
         log = (tmp_path / "worker-1.log").open("ab")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "tubesum.cli.worker", "--queue", "cpu"], env=server.env, stdout=log, stderr=log
+            [sys.executable, "-m", "tubesum", "worker", "--queue", "cpu"], env=server.env, stdout=log, stderr=log
         )
         with server.client() as client:
             body = {"source": _publish(http_server, make_long_speech(media_dir, speech_wav)), "options": {}}

@@ -28,7 +28,7 @@ def child_commands(gpus: Sequence[str], *, queue: str, concurrency: int) -> list
     """Return ``(argv, env)`` of the child worker for each GPU id (CUDA_VISIBLE_DEVICES = that id)."""
     children = []
     for gpu in gpus:
-        argv = [sys.executable, "-m", "tubesum.cli.worker", "--queue", queue, "--concurrency", str(concurrency)]
+        argv = [sys.executable, "-m", "tubesum", "worker", "--queue", queue, "--concurrency", str(concurrency)]
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "TUBESUM_DEVICE": os.environ.get("TUBESUM_DEVICE", "cuda")}
         children.append((argv, env))
     return children
@@ -86,16 +86,3 @@ def worker(app: AppContext, /, queue_name: str | None, concurrency: int, gpus: s
     queue_url(settings)  # a clear ConfigError before anything starts
     saq_worker = make_worker(settings, queue_name=queue_name, concurrency=concurrency)
     asyncio.run(saq_worker.start())
-
-
-def _main() -> None:
-    """``python -m tubesum.cli.worker``: the worker under the ``tubesum`` group (works before it is registered)."""
-    from tubesum.cli import cli
-
-    if "worker" not in cli.commands:
-        cli.add_command(worker)
-    cli(args=["worker", *sys.argv[1:]], prog_name="tubesum")
-
-
-if __name__ == "__main__":
-    _main()
