@@ -13,23 +13,18 @@ the CPU with each other and with the API, so the figure to read is the ratio, no
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
-import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,35 +32,11 @@ import httpx
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from tubesum.bench.report import machine
+from tubesum.bench.server import free_port, media_server, wait_until
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TEXT = "The quick brown fox jumps over the lazy dog while the tubesum benchmark measures its queue."
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _media_server(root: Path) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = _QuietServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a reader that stops early (ffmpeg probing) resets the connection: not worth a traceback
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @contextmanager
@@ -82,16 +53,6 @@ def _postgres_database(admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def _wait(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 def run_mode(name: str, tmp: Path, urls: list[str], *, db_url: str | None, workers: int) -> dict[str, Any]:
     """Start the servers of one mode, submit every URL at once, wait for all, return the figures."""
     from tubesum.jobs.db import make_engine
@@ -104,7 +65,7 @@ def run_mode(name: str, tmp: Path, urls: list[str], *, db_url: str | None, worke
     engine = make_engine(db_url)
     _, token = SqlJobStore(engine).create_key("bench")
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "TUBESUM_PORT": str(port),
@@ -129,16 +90,21 @@ def run_mode(name: str, tmp: Path, urls: list[str], *, db_url: str | None, worke
     base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            _wait(lambda: _ready(client), 90, "the API")
+            wait_until(lambda: _ready(client), timeout=90, what="the API", interval=0.2)
             if workers:  # every worker registered (model loads lazily: its first job pays the load, as in embedded)
-                _wait(lambda: f"cpu: {workers} worker(s)" in client.get("/readyz").text, 60, "the workers")
+                wait_until(
+                    lambda: f"cpu: {workers} worker(s)" in client.get("/readyz").text,
+                    timeout=60,
+                    what="the workers",
+                    interval=0.2,
+                )
                 time.sleep(2)
             started = time.perf_counter()
             ids = [
                 client.post("/v1/jobs", json={"source": url, "options": {"formats": ["txt"]}}).json()["id"]
                 for url in urls
             ]
-            jobs = _wait(lambda: _all_finished(client, ids), 900, "every job")
+            jobs = wait_until(lambda: _all_finished(client, ids), timeout=900, what="every job", interval=0.2)
             wall = time.perf_counter() - started
     finally:
         for proc in procs:
@@ -197,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["espeak-ng", "-s", "150", "-w", str(clip), TEXT], check=True)
         for n in range(args.jobs):
             shutil.copy(clip, media / f"clip-{n:03d}.wav")
-        with _media_server(media) as media_base:
-            urls = [f"{media_base}/clip-{n:03d}.wav" for n in range(args.jobs)]
+        with media_server(media) as media_base:
+            urls = [media_base.url(f"clip-{n:03d}.wav") for n in range(args.jobs)]
             modes = [run_mode("embedded", tmp, urls, db_url=None, workers=0)]
             for workers in (1, 2):
                 with _postgres_database(args.postgres_url) as db_url:
@@ -210,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "queue_throughput",
         "clip_text": TEXT,
         "modes": modes,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "when": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
