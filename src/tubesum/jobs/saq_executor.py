@@ -228,7 +228,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
     store, settings = state.store, state.settings
     claimed = await _admit_and_claim(state, job_id, retried=saq_job.attempts > 1)
     if claimed is None:
-        current = await asyncio.to_thread(store.get, job_id)
+        current = await asyncio.to_thread(store.get, job_id, checkpoint=False)
         return current.state.value if current else "gone"
     job, device = claimed
     run_settings = settings if device == settings.device else settings.model_copy(update={"device": device})
@@ -251,7 +251,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
     finally:
         state.running.pop(job.id, None)
         state.idle_since = time.monotonic()
-    final = await asyncio.to_thread(store.get, job_id)
+    final = await asyncio.to_thread(store.get, job_id, checkpoint=False)
     return final.state.value if final else "gone"
 
 
@@ -262,7 +262,7 @@ async def _admit_and_claim(state: WorkerState, job_id: str, *, retried: bool) ->
     taking the job over.
     """
     store, settings = state.store, state.settings
-    queued = await asyncio.to_thread(store.get, job_id)
+    queued = await asyncio.to_thread(store.get, job_id, checkpoint=False)
     if queued is None or queued.state.finished:
         return None
     model = queued.options.model or settings.model
@@ -284,7 +284,7 @@ async def _admit_and_claim(state: WorkerState, job_id: str, *, retried: bool) ->
             if decision.device != settings.device:
                 logger.info("running a job on %s: %s", decision.device, decision.reason, extra={"job_id": job_id})
             return job, decision.device
-        current = await asyncio.to_thread(store.get, job_id)
+        current = await asyncio.to_thread(store.get, job_id, checkpoint=False)
         if current is None or current.state.finished or time.monotonic() >= deadline:
             return None
         await asyncio.sleep(0.5)  # a row locked for a moment, or a dead worker's lease not yet expired
@@ -302,7 +302,7 @@ async def _beat(saq_job: Any, state: WorkerState, job_id: str, event: CancelEven
         logger.warning("could not renew the job lease", exc_info=True, extra={"job_id": job_id})
         return
     if not ours:
-        current = await asyncio.to_thread(state.store.get, job_id)
+        current = await asyncio.to_thread(state.store.get, job_id, checkpoint=False)
         event.cancel("cancelled" if current is not None and current.cancel_requested else "shutdown")
 
 
