@@ -166,6 +166,11 @@ class Cluster:
         with self.store.engine.connect() as conn:
             return conn.execute(select(JobRow.worker).where(JobRow.id == job_id)).scalar()
 
+    def worker_pid(self, job_id: str) -> int | None:
+        """The pid of the worker holding ``job_id`` (SAQ worker ids are ``host/pid/random``)."""
+        worker = self.worker_of(job_id)
+        return int(worker.split("/")[1]) if worker else None
+
     def logs(self) -> str:
         return "\n".join(p.read_text()[-3000:] for p in sorted(self.tmp_path.glob("worker-*.log")))
 
@@ -263,8 +268,7 @@ def test_killed_worker_job_finishes_once_elsewhere(
         def claimed_by() -> int | None:
             job = cluster.store.get(job_id)
             assert job is not None and not job.state.finished, "the job finished before the kill"
-            worker = cluster.worker_of(job_id) if job.state is JobState.RUNNING else None
-            return int(worker.split("/")[1]) if worker else None
+            return cluster.worker_pid(job_id) if job.state is JobState.RUNNING else None
 
         pid = wait_for(claimed_by, timeout=120, what="a worker to claim the job")
         procs[pid].send_signal(signal.SIGKILL)
@@ -273,8 +277,8 @@ def test_killed_worker_job_finishes_once_elsewhere(
         assert job.state is JobState.SUCCEEDED, (job.error_code, job.error_message, cluster.logs())
         assert job.attempts == 2  # the killed attempt and the takeover, nothing more
         assert sorted(job.formats) == sorted(FORMATS)  # one artifact per format
-        survivor = cluster.worker_of(job_id)
-        assert survivor is not None and int(survivor.split("/")[1]) != pid
+        survivor = cluster.worker_pid(job_id)
+        assert survivor is not None and survivor != pid
         # the killed worker's temporary directory is swept by the survivor (every heartbeat)
         work = cluster.tmp_path / "work"
         wait_for(lambda: not any(work.glob(f"tubesum-{pid}-*")), timeout=HEARTBEAT * 3, what="the sweep")
@@ -331,8 +335,8 @@ def test_sigterm_puts_the_running_job_back_for_another_worker(
         assert [r["job_id"] for r in cluster.log_events("job interrupted by shutdown; it goes back to the queue")] == [
             job_id
         ]
-        survivor = cluster.worker_of(job_id)
-        assert survivor is not None and int(survivor.split("/")[1]) != first.pid
+        survivor = cluster.worker_pid(job_id)
+        assert survivor is not None and survivor != first.pid
     finally:
         cluster.close()
 

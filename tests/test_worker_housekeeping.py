@@ -9,19 +9,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from inprocess import migrated_store
 from tubesum.config import Settings
-from tubesum.jobs.db import make_engine
 from tubesum.jobs.executor import LocalExecutor
-from tubesum.jobs.migrate import upgrade
 from tubesum.jobs.saq_executor import WorkerState, _housekeep
-from tubesum.jobs.store import SqlJobStore
 from tubesum.metrics import QueueCollector, QueueStats, register_collector
 from tubesum.pipeline.models import clear_loaded_models, load_model, loaded_models
-
-
-def _store(settings: Settings) -> SqlJobStore:
-    upgrade(settings.sqlalchemy_url)
-    return SqlJobStore(make_engine(settings.sqlalchemy_url))
 
 
 def _run_briefly(state: WorkerState, seconds: float) -> None:
@@ -35,7 +28,7 @@ def _run_briefly(state: WorkerState, seconds: float) -> None:
 
 def test_idle_models_are_unloaded_after_the_ttl_and_not_while_busy(settings: Settings, tmp_path: Path) -> None:
     settings = settings.model_copy(update={"model_idle_ttl_seconds": 5, "data_dir": tmp_path / "data"})
-    state = WorkerState(_store(settings), settings, "w")
+    state = WorkerState(migrated_store(settings), settings, "w")
     clear_loaded_models()
     load_model(settings)
     assert len(loaded_models()) == 1
@@ -59,7 +52,7 @@ def test_housekeeping_sweeps_dead_workers_dirs_only(settings: Settings, tmp_path
         path.mkdir(parents=True)
         (path / "audio.wav").write_bytes(b"x")
     settings = settings.model_copy(update={"work_dir": work, "data_dir": tmp_path / "data"})
-    _run_briefly(WorkerState(_store(settings), settings, "w"), 0.3)
+    _run_briefly(WorkerState(migrated_store(settings), settings, "w"), 0.3)
     assert not dead.exists() and mine.exists()
 
 
@@ -77,7 +70,7 @@ def test_queue_collector_exports_jobs_and_workers_per_queue() -> None:
 
 def test_local_executor_reports_its_threads(settings: Settings, tmp_path: Path) -> None:
     settings = settings.model_copy(update={"workers": 2, "data_dir": tmp_path / "data"})
-    executor = LocalExecutor(_store(settings), settings, poll_interval=0.05)
+    executor = LocalExecutor(migrated_store(settings), settings, poll_interval=0.05)
     assert executor.queue_stats() == [QueueStats("local", queued=0, active=0, workers=0)]
     executor.start()
     try:
