@@ -176,11 +176,9 @@ def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: thre
             if exc.reason == "shutdown":
                 logger.info("job interrupted by shutdown; it goes back to the queue", extra=extra)
                 return
-            if exc.reason == "timeout":
+            if exc.reason == "timeout":  # a permanent error like any other: fails with its code
                 error = JobTimeoutError(f"The job ran longer than {settings.job_timeout_seconds} s and was stopped.")
-                store.fail(job.id, code=error.code, message=error.message)
-                _finished(JobState.FAILED)
-                logger.warning("job timed out", extra=extra)
+                _fail_or_retry(job, error, store=store, settings=settings)
                 return
             store.mark_cancelled(job.id)
             _finished(JobState.CANCELLED)
