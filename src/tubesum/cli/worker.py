@@ -74,6 +74,7 @@ def worker(app: AppContext, /, queue_name: str | None, concurrency: int, gpus: s
     from tubesum.logs import configure_logging
 
     settings = app.settings
+    settings.check_server()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     queue_name = queue_name or ("cpu" if settings.device == "cpu" else "gpu")
     if check:
