@@ -167,3 +167,14 @@ def test_readyz_reports_the_runtime_and_warns_without_one(settings: Settings, tm
             body["warnings"] == ["js_runtime"]
             and "YouTube downloads will fail" in body["checks"]["js_runtime"]["detail"]
         )
+
+
+def test_every_install_path_carries_the_solver_and_a_runtime() -> None:
+    root = Path(__file__).resolve().parents[1]
+    streamlit = (root / "deploy" / "streamlit" / "requirements.txt").read_text()
+    assert "\ndeno==" in streamlit and "\nyt-dlp-ejs==" in streamlit  # Streamlit Cloud installs the wheels
+    spec = (root / "deploy" / "desktop" / "tubesum-desktop.spec").read_text()
+    assert '(deno.find_deno_bin(), "bin")' in spec  # the desktop build (built and run in test_desktop_build)
+    # venv, Dockerfile images (and the HF Space and serverless images built FROM them) install from uv.lock:
+    lock = (root / "uv.lock").read_text()
+    assert '\nname = "deno"' in lock and '\nname = "yt-dlp-ejs"' in lock
