@@ -56,8 +56,14 @@ def nix_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             # stub's builders are plain /bin/sh scripts that need neither; say so instead of needing that state.
             "build-users-group =",
             "sandbox = false",
+            # Where a sandbox is forced (a user's own store, below): what the stub's builders run.
+            "sandbox-paths = /bin/sh=/bin/dash /bin/bash /lib /lib64 /usr/lib",
         ]
     )
+    if store_problem(env["NIX_CONFIG"]) is not None:
+        # Debian's nix-bin is single-user and /nix belongs to root: a normal user without a nix-daemon gets a store
+        # of its own (Nix runs its builds in a user namespace there).
+        env["NIX_CONFIG"] += f"\nstore = local?root={tmp_path_factory.mktemp('nix-root')}"
     env["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("nix-cache"))
     env.pop("NIX_PATH", None)
     return env
@@ -80,8 +86,8 @@ def store_problem(config: str) -> str | None:
 
 def run_nix(env: dict[str, str], *args: str, stub: bool = True, check: bool = True) -> subprocess.CompletedProcess[str]:
     problem = store_problem(env["NIX_CONFIG"])
-    if problem is not None:  # Debian's nix-bin is single-user: root, or a user with a running nix-daemon
-        pytest.skip(f"this user cannot write the Nix store (run as root or start nix-daemon): {problem}")
+    if problem is not None:  # not root, no nix-daemon, and no user namespaces for a store of its own
+        pytest.skip(f"this user cannot use a Nix store (run as root or start nix-daemon): {problem}")
     cmd = ["nix", *args]
     if stub:  # before `--command`, whose arguments all go to the command
         at = cmd.index("--command") if "--command" in cmd else len(cmd)
