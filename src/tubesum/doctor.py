@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tubesum.errors import TubesumError
+from tubesum.pipeline.jsruntime import installed_version as _version
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -76,13 +77,6 @@ def run_checks(settings: Settings) -> list[Check]:
     ):
         checks.extend(producer(settings))
     return checks
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def _python(_: Settings) -> Iterator[Check]:

@@ -37,6 +37,7 @@ from tubesum.errors import ConfigError
 __all__ = [
     "JsRuntime",
     "JsRuntimeStatus",
+    "installed_version",
     "probe_js_runtime",
     "resolve_js_runtime",
     "ydl_js_runtimes",
@@ -124,7 +125,7 @@ def probe_js_runtime(setting: str) -> JsRuntimeStatus:
 
     Starts the binary once per process and setting (cached: ``/readyz`` and the metrics scrape ask often).
     """
-    solver = _version("yt-dlp-ejs")
+    solver = installed_version("yt-dlp-ejs")
     try:
         runtime = resolve_js_runtime(setting)
     except (ConfigError, ValueError) as exc:
@@ -211,7 +212,8 @@ def _on_path(name: str) -> str | None:
     return None
 
 
-def _version(dist: str) -> str | None:
+def installed_version(dist: str) -> str | None:
+    """Return the installed version of distribution ``dist``, or None when it is not installed."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
