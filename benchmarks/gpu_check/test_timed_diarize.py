@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_diarize_pyannote import _fresh, make_settings, pipeline_dir, sample_audio  # noqa: F401
 
+from test_diarize_pyannote import _fresh, make_settings, pipeline_dir, sample_audio  # noqa: F401
 from tubesum.diarize.pyannote_backend import Diarizer
 from tubesum.pipeline.decode import DecodedAudio
 
@@ -34,9 +34,14 @@ def test_timed_diarize_on_cuda(pipeline_dir: Path, sample_audio: DecodedAudio, t
         t = time.perf_counter()
         turns = diarizer.diarize(audio)
         runs.append(round(time.perf_counter() - t, 2))
-    figures |= {"audio_s": seconds, "runs_s": runs, "x_realtime": round(seconds / min(runs), 1), "turns": len(turns),
-                "speakers": len({t.speaker for t in turns}),
-                "peak_mb": torch.cuda.max_memory_allocated() // 2**20 if torch.cuda.is_available() else None}
+    figures |= {
+        "audio_s": seconds,
+        "runs_s": runs,
+        "x_realtime": round(seconds / min(runs), 1),
+        "turns": len(turns),
+        "speakers": len({t.speaker for t in turns}),
+        "peak_mb": torch.cuda.max_memory_allocated() // 2**20 if torch.cuda.is_available() else None,
+    }
     out = os.environ.get("GPU_CHECK_OUT")
     if out:
         Path(out, "pyannote_timed.json").write_text(json.dumps(figures, indent=2))
