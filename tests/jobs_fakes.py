@@ -215,14 +215,27 @@ class MemoryJobStore:
                 self._jobs[job_id], state=JobState.QUEUED, not_before=not_before, error_code=code, error_message=message
             )
 
-    def requeue_running(self, *, worker: str | None = None) -> int:
+    def requeue_running(
+        self, *, worker: str | None = None, job_id: str | None = None, max_attempts: int | None = None
+    ) -> int:
         with self._lock:
             count = 0
             for job in list(self._jobs.values()):
-                if job.state == JobState.RUNNING and (worker is None or self._workers.get(job.id) == worker):
-                    self._workers[job.id] = None
+                if job.state != JobState.RUNNING or (worker is not None and self._workers.get(job.id) != worker):
+                    continue
+                if job_id is not None and job.id != job_id:
+                    continue
+                self._workers[job.id] = None
+                if job.cancel_requested:
+                    self._put(job, state=JobState.CANCELLED, finished_at=_now())
+                elif max_attempts is not None and job.attempts >= max_attempts:
+                    message = f"The job's worker stopped answering on each of its {job.attempts} attempts."
+                    self._put(
+                        job, state=JobState.FAILED, error_code="worker_lost", error_message=message, finished_at=_now()
+                    )
+                else:
                     self._put(job, state=JobState.QUEUED)
-                    count += 1
+                count += 1
             return count
 
     # -- client actions -------------------------------------------------------------------------------------

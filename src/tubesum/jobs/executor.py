@@ -10,8 +10,14 @@ Usage (the API's lifespan does this)::
 
 Recovery: in embedded mode a job still ``running`` at start-up belongs to a process that died (SIGKILL, OOM,
 power loss), so :meth:`LocalExecutor.start` puts every running job back to ``queued``, its checkpoint kept;
-it then runs exactly once more. Work dirs (``tubesum-<pid>-*``, see :func:`tubesum.files.job_workdir`) left
-by dead processes are removed at start too.
+it then runs exactly once more. A job that already had ``job_retries + 1`` attempts fails with ``worker_lost``
+instead, so an input that gets the server killed cannot become a crash loop. Work dirs (``tubesum-<pid>-*``,
+see :func:`tubesum.files.job_workdir`) left by dead processes are removed at start too.
+
+Watchdog: when a job's outcome cannot be recorded even after the runner's retries (database locked, down or
+full), the job is still ``running`` in the store although nothing runs it. The housekeeping thread retries
+putting such jobs back in the queue every ``watchdog_interval`` seconds until the store accepts it (the same
+attempt limit applies), so no job stays ``running`` forever and clients see it finish once the store is back.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from tubesum.jobs.runner import CancelEvent, run_job
+from tubesum.jobs.runner import STORE_RETRY_SECONDS, CancelEvent, OutcomeNotRecorded, run_job
 from tubesum.jobs.types import JobState
 from tubesum.jobs.uploads import purge_uploads_before
 from tubesum.metrics import QueueStats
@@ -68,6 +74,10 @@ class LocalExecutor:
     * **housekeeping_interval** *(optional)* - seconds between retention purges (one runs at start).
     * **stop_timeout** *(optional)* - seconds :meth:`stop` waits for jobs to reach a cancellation point after
       asking them to stop.
+    * **watchdog_interval** *(optional)* - seconds between two tries to requeue jobs whose outcome could not be
+      recorded.
+    * **store_retry_s** *(optional)* - how long a job's checkpoint and outcome writes are retried before it
+      is handed to the watchdog.
     """
 
     def __init__(
@@ -79,6 +89,8 @@ class LocalExecutor:
         poll_interval: float = 0.5,
         housekeeping_interval: float = 600.0,
         stop_timeout: float = 30.0,
+        watchdog_interval: float = 5.0,
+        store_retry_s: float = STORE_RETRY_SECONDS,
     ) -> None:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._store = store
@@ -86,7 +98,11 @@ class LocalExecutor:
         self._poll_interval = poll_interval
         self._housekeeping_interval = housekeeping_interval
         self._stop_timeout = stop_timeout
+        self._watchdog_interval = watchdog_interval
+        self._store_retry_s = store_retry_s
+        self._unrecorded: set[str] = set()  # jobs still running in the store that nothing here runs
         self._lock = threading.Lock()
+        self._watchdog_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._state: Literal["new", "started", "stopping", "stopped"] = "new"
@@ -116,9 +132,12 @@ class LocalExecutor:
             removed = sweep_workdirs(self._settings.work_dir)
             if removed:
                 logger.info("removed stale work dirs", extra={"count": len(removed)})
-        requeued = self._store.requeue_running()
+        requeued = self._store.requeue_running(max_attempts=self._max_attempts)
         if requeued:
-            logger.warning("requeued jobs left running by a previous process", extra={"count": requeued})
+            logger.warning(
+                "requeued jobs left running by a previous process (or failed them after too many attempts)",
+                extra={"count": requeued, "max_attempts": self._max_attempts},
+            )
         count = worker_count(self._settings)
         self._workers = [
             threading.Thread(target=self._work, name=f"tubesum-worker-{n}", daemon=True) for n in range(count)
@@ -165,6 +184,10 @@ class LocalExecutor:
         with self._lock:
             self._state = "stopped"
         logger.info("executor stopped", extra={"worker_id": self.worker_id})
+
+    @property
+    def _max_attempts(self) -> int:
+        return self._settings.job_retries + 1
 
     # -- actions --------------------------------------------------------------------------------------------
     def notify(self) -> None:
@@ -224,20 +247,54 @@ class LocalExecutor:
             if self._shutdown_signalled:
                 event.cancel("shutdown")
         try:
-            run_job(job, store=self._store, settings=self._settings, cancel=event)
-        except Exception:  # the store failed while recording the outcome: the job stays running until requeued
-            logger.exception("could not record the outcome of a job", extra={"job_id": job.id})
+            run_job(job, store=self._store, settings=self._settings, cancel=event, store_retry_s=self._store_retry_s)
+        except Exception as exc:  # the store failed while recording the outcome: the watchdog requeues the job
+            unrecorded = exc if isinstance(exc, OutcomeNotRecorded) else None
+            logger.error(
+                "could not record the outcome of a job; it goes back to the queue once the store accepts writes",
+                exc_info=unrecorded is None,
+                extra={"job_id": job.id, "write": unrecorded.what if unrecorded else None},
+            )
+            with self._lock:
+                self._unrecorded.add(job.id)
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
+        self._requeue_unrecorded()
+
+    def _requeue_unrecorded(self) -> None:
+        """Put the jobs whose outcome could not be recorded back in the queue (or fail them after too many
+        attempts); the ones the store still refuses stay for the next watchdog tick.
+        """
+        if not self._watchdog_lock.acquire(blocking=False):  # one requeue pass at a time: never requeue twice
+            return
+        try:
+            with self._lock:
+                pending = sorted(self._unrecorded)
+            for job_id in pending:
+                try:
+                    self._store.requeue_running(worker=self.worker_id, job_id=job_id, max_attempts=self._max_attempts)
+                except Exception:
+                    logger.warning("the store still refuses writes", exc_info=True, extra={"job_id": job_id})
+                    return
+                with self._lock:
+                    self._unrecorded.discard(job_id)
+                logger.info("requeued a job whose outcome could not be recorded", extra={"job_id": job_id})
+                self._wake.set()
+        finally:
+            self._watchdog_lock.release()
 
     def _housekeep(self) -> None:
+        next_purge = time.monotonic()
         while True:
-            try:
-                self.purge_expired()
-            except Exception:
-                logger.exception("retention purge failed")
-            if self._stopping.wait(self._housekeeping_interval):
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + self._housekeeping_interval
+                try:
+                    self.purge_expired()
+                except Exception:
+                    logger.exception("retention purge failed")
+            self._requeue_unrecorded()
+            if self._stopping.wait(min(self._watchdog_interval, max(0.0, next_purge - time.monotonic()))):
                 return
 
 

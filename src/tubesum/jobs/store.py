@@ -280,9 +280,12 @@ class SqlJobStore(SqlKeyStore):
             else:
                 row.state, row.not_before, row.worker = JobState.QUEUED.value, not_before, None
 
-    def requeue_running(self, *, worker: str | None = None, job_id: str | None = None) -> int:
+    def requeue_running(
+        self, *, worker: str | None = None, job_id: str | None = None, max_attempts: int | None = None
+    ) -> int:
         """Running jobs (of ``worker``, or all; only ``job_id`` when given) back to queued, checkpoints kept;
-        returns how many were moved. Jobs whose cancel was requested are cancelled instead (and counted too).
+        returns how many were moved. Jobs whose cancel was requested are cancelled instead, and with
+        ``max_attempts`` a job that already had that many attempts fails with ``worker_lost`` (both counted too).
         """
         now = _now()
         running = [JobRow.state == JobState.RUNNING.value]
@@ -297,13 +300,19 @@ class SqlJobStore(SqlKeyStore):
                 .where(*running, JobRow.cancel_requested.is_(True))
                 .values(state=JobState.CANCELLED.value, finished_at=now, updated_at=now, progress=None),
             )
+            lost = 0
+            if max_attempts is not None:
+                for row in s.scalars(select(JobRow).where(*running, JobRow.attempts >= max_attempts)):
+                    _lost(row, now)
+                    lost += 1
+                s.flush()
             requeued = _rowcount(
                 s,
                 update(JobRow)
                 .where(*running)
                 .values(state=JobState.QUEUED.value, stage=None, progress=None, worker=None, updated_at=now),
             )
-        return cancelled + requeued
+        return cancelled + lost + requeued
 
     # -- client actions -----------------------------------------------------------------------------------
     def cancel(self, job_id: str) -> JobRecord | None:

@@ -211,8 +211,12 @@ class JobStore(Protocol):
         """Back to queued after a transient failure, attempts kept, claimable again after ``not_before``."""
         ...
 
-    def requeue_running(self, *, worker: str | None = None) -> int:
-        """Put running jobs (of ``worker``, or all) back to queued — start-up recovery, graceful shutdown."""
+    def requeue_running(
+        self, *, worker: str | None = None, job_id: str | None = None, max_attempts: int | None = None
+    ) -> int:
+        """Put running jobs (of ``worker``, or all; only ``job_id`` when given) back to queued — start-up
+        recovery, graceful shutdown. With ``max_attempts`` a job that already had that many attempts fails with
+        ``worker_lost`` instead; a job whose cancel was requested is cancelled."""
         ...
 
     # -- client actions -----------------------------------------------------------------------------------

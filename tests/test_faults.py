@@ -1,0 +1,214 @@
+"""Faults injected for real (issue 20): a SQLite write lock held by another connection, a file-size limit
+standing in for a full disk, SIGKILL loops of a real server process. Each test takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from jobs_fakes import new_job, saved_transcript, wait_for
+from tubesum import outputs, service
+from tubesum.config import Settings
+from tubesum.jobs.db import make_engine
+from tubesum.jobs.executor import LocalExecutor
+from tubesum.jobs.migrate import upgrade
+from tubesum.jobs.store import SqlJobStore
+from tubesum.jobs.types import JobState
+from tubesum.records import Transcript
+
+pytestmark = pytest.mark.usefixtures("loopback_dns_only")
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def sqlite_store(path: Path, *, busy_ms: int | None = None) -> SqlJobStore:
+    """A migrated SQLite store at ``path``; ``busy_ms`` shortens the busy timeout so a held lock fails fast."""
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    if busy_ms is not None:
+
+        @event.listens_for(engine, "connect")
+        def _short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:  # runs after make_engine's pragmas
+            dbapi_connection.execute(f"PRAGMA busy_timeout={busy_ms}")
+
+    return SqlJobStore(engine)
+
+
+class WriteLock:
+    """An exclusive SQLite lock held by another connection, as another process or a backup tool would."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.held = threading.Event()
+
+    def take(self) -> None:
+        self._conn.execute("BEGIN EXCLUSIVE")
+        self.held.set()
+
+    def release(self) -> None:
+        self._conn.execute("ROLLBACK")
+        self.held.clear()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def checkpointed_job(store: SqlJobStore, url: str, *, text: str) -> str:
+    """A queued job whose transcript stage is already checkpointed (only render + outcome are left)."""
+    job, _ = store.create(new_job(url, formats=("txt",)))
+    assert store.claim(worker="earlier") is not None
+    store.save_checkpoint(job.id, "transcript", saved_transcript(url, text=text, title="t", duration=2.0).to_dict())
+    store.requeue_running()
+    return job.id
+
+
+def test_embedded_job_whose_outcome_cannot_be_recorded_is_requeued_once_the_lock_is_gone(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 1: the outcome write fails (SQLite locked past every retry); the job must not stay running."""
+    db = tmp_path / "jobs.db"
+    store = sqlite_store(db, busy_ms=50)
+    job_id = checkpointed_job(store, "http://127.0.0.1:9/a.m4a", text="Recorded after the lock.")
+    lock = WriteLock(db)
+    real_render = outputs.render
+
+    def render_then_lock(transcript: Transcript, fmt: Any) -> bytes:
+        if not lock.held.is_set() and store.get(job_id, checkpoint=False).attempts == 2:  # type: ignore[union-attr]
+            lock.take()  # the first attempt here: the store is locked from now until the test releases it
+        return real_render(transcript, fmt)
+
+    monkeypatch.setattr(outputs, "render", render_then_lock)
+    monkeypatch.setattr(service, "transcribe_source", lambda *a, **k: pytest.fail("the checkpoint must be used"))
+    executor = LocalExecutor(
+        store, settings.model_copy(update={"workers": 1}), poll_interval=0.1, watchdog_interval=0.2, store_retry_s=0.5
+    )
+    try:
+        executor.start()
+        wait_for(lambda: lock.held.is_set(), what="the job to reach render", timeout=20)
+        wait_for(lambda: not executor.running_jobs(), what="the attempt to give up on the store", timeout=20)
+        time.sleep(0.5)
+        stuck = store.get(job_id, checkpoint=False)  # WAL: reads still work under the write lock
+        assert stuck is not None and stuck.state == JobState.RUNNING
+        lock.release()
+        wait_for(
+            lambda: (j := store.get(job_id, checkpoint=False)) is not None and j.state == JobState.SUCCEEDED,
+            what="the job to be requeued and finish once the store accepts writes",
+            timeout=20,
+        )
+        done = store.get(job_id, checkpoint=False)
+        assert done is not None and done.attempts == 3
+        txt = store.artifact(job_id, "txt")
+        assert txt is not None and b"Recorded after the lock." in txt.data
+    finally:
+        if lock.held.is_set():
+            lock.release()
+        lock.close()
+        executor.stop(grace=0)
+
+
+def test_checkpoint_and_outcome_writes_survive_a_short_lock_without_losing_the_work(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 5: a lock held for ~1.5 s (longer than the busy timeout) is retried through, not thrown away."""
+    db = tmp_path / "jobs.db"
+    store = sqlite_store(db, busy_ms=50)
+    job_id = checkpointed_job(store, "http://127.0.0.1:9/b.m4a", text="Kept through a short outage.")
+    lock = WriteLock(db)
+    real_render = outputs.render
+
+    def render_then_lock_briefly(transcript: Transcript, fmt: Any) -> bytes:
+        if not lock.held.is_set():
+            lock.take()
+            threading.Timer(1.5, lock.release).start()
+        return real_render(transcript, fmt)
+
+    monkeypatch.setattr(outputs, "render", render_then_lock_briefly)
+    executor = LocalExecutor(store, settings.model_copy(update={"workers": 1}), poll_interval=0.1, store_retry_s=10)
+    try:
+        executor.start()
+        wait_for(
+            lambda: (j := store.get(job_id, checkpoint=False)) is not None and j.state == JobState.SUCCEEDED,
+            what="the job to finish after the lock",
+            timeout=20,
+        )
+        done = store.get(job_id, checkpoint=False)
+        assert done is not None and done.attempts == 2, "the outcome was retried, not the attempt"
+    finally:
+        time.sleep(0)  # the timer releases the lock
+        wait_for(lambda: not lock.held.is_set(), what="the lock to be released", timeout=5)
+        lock.close()
+        executor.stop(grace=0)
+
+
+SERVER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from tubesum.config import Settings
+    from tubesum.jobs import runner
+    from tubesum.jobs.db import make_engine
+    from tubesum.jobs.executor import LocalExecutor
+    from tubesum.jobs.store import SqlJobStore
+
+    def transcribe_until_killed(job, **kwargs):  # stands in for a file that gets the server killed (OOM)
+        print("transcribing", job.id, job.attempts, flush=True)
+        time.sleep(600)
+
+    runner._transcript_stage = transcribe_until_killed
+    data = Path(sys.argv[1])
+    settings = Settings(_env_file=None, data_dir=data, work_dir=data / "work", workers=1, job_retries=2)
+    executor = LocalExecutor(SqlJobStore(make_engine(f"sqlite:///{data / 'jobs.db'}")), settings, poll_interval=0.1)
+    executor.start()
+    print("started", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_embedded_restart_fails_a_job_with_worker_lost_after_job_retries_kills(tmp_path: Path) -> None:
+    """Item 2: SIGKILL the server during the same job again and again; it must not become a crash loop."""
+    store = sqlite_store(tmp_path / "jobs.db")
+    job, _ = store.create(new_job("http://127.0.0.1:9/kills-the-server.m4a"))
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+        )
+
+    max_attempts = 3  # job_retries=2 in SERVER
+    for attempt in range(1, max_attempts + 1):
+        proc = start()
+        try:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline().split(), proc.stdout.readline().split()]  # either order
+            assert ["transcribing", job.id, str(attempt)] in lines, lines
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    proc = start()
+    try:
+        wait_for(
+            lambda: (j := store.get(job.id, checkpoint=False)) is not None and j.state.finished,
+            what="the restarted server to give up on the job",
+            timeout=30,
+        )
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    lost = store.get(job.id, checkpoint=False)
+    assert lost is not None and lost.state == JobState.FAILED and lost.error_code == "worker_lost", lost
+    assert lost.attempts == max_attempts
