@@ -4,6 +4,7 @@ standing in for a full disk, SIGKILL loops of a real server process. Each test t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -12,20 +13,26 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
+from conftest import LoopbackServer
+from inprocess import client_for, migrated_store
 from jobs_fakes import new_job, saved_transcript, wait_for
 from tubesum import outputs, service
 from tubesum.config import Settings
+from tubesum.errors import DiskFullError
 from tubesum.jobs.db import make_engine
 from tubesum.jobs.executor import LocalExecutor
 from tubesum.jobs.migrate import upgrade
 from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.types import JobState
+from tubesum.pipeline.fetch import fetch_audio
+from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
 
 pytestmark = pytest.mark.usefixtures("loopback_dns_only")
@@ -212,3 +219,78 @@ def test_embedded_restart_fails_a_job_with_worker_lost_after_job_retries_kills(t
     lost = store.get(job.id, checkpoint=False)
     assert lost is not None and lost.state == JobState.FAILED and lost.error_code == "worker_lost", lost
     assert lost.attempts == max_attempts
+
+
+# -- full disk (item 7, 8) -----------------------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs of the test's own, filled up with :func:`fill` (mounting needs root, as in CI)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, *, leave: int = 0) -> None:
+    """Fill ``disk`` until ENOSPC, then free ``leave`` bytes."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as handle:
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 65536)
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 512)
+    if leave:
+        os.truncate(filler, max(0, filler.stat().st_size - leave))
+
+
+def test_upload_to_a_full_disk_is_507_disk_full_and_leaves_nothing(settings: Settings, small_disk: Path) -> None:
+    up = settings.model_copy(
+        update={"data_dir": small_disk, "rate_limit_per_minute": 0, "uploads_enabled": True, "upload_max_mb": 8}
+    )
+    store = migrated_store(up)
+    key = {"Authorization": f"Bearer {store.create_key('alice')[1]}", "Content-Type": "audio/wav"}
+    fill(small_disk, leave=256 * 1024)
+    with client_for(up, store) as client:
+        response = client.post(
+            "/v1/uploads", params={"filename": "talk.wav"}, content=b"\1" * (1024 * 1024), headers=key
+        )
+    assert response.status_code == 507, response.text
+    assert response.json()["code"] == "disk_full"
+    assert not any(up.upload_dir.glob("up_*")), "a refused upload leaves nothing behind"
+
+
+def test_submit_with_the_sqlite_disk_full_is_507_disk_full(settings: Settings, small_disk: Path) -> None:
+    up = settings.model_copy(update={"data_dir": small_disk, "rate_limit_per_minute": 0, "allow_generic_urls": True})
+    store = migrated_store(up)
+    key = {"Authorization": f"Bearer {store.create_key('alice')[1]}"}
+    store.create(new_job("http://127.0.0.1:9/warm.m4a"))  # the WAL file exists; the next writes must grow it
+    fill(small_disk)
+    with client_for(up, store) as client:
+        codes = set()
+        for n in range(20):  # the WAL may still have a free frame or two
+            response = client.post("/v1/jobs", json={"source": f"http://127.0.0.1:9/{n}.m4a" + "?x" * 400}, headers=key)
+            codes.add((response.status_code, response.json().get("code")))
+            if response.status_code != 201:
+                break
+    assert (507, "disk_full") in codes, codes
+    assert all(status in (201, 507) for status, _ in codes), codes
+
+
+def test_url_download_into_a_full_work_dir_fails_disk_full_at_once_not_network(
+    settings: Settings, small_disk: Path, http_server: LoopbackServer
+) -> None:
+    (http_server.root / "talk.m4a").write_bytes(os.urandom(1024 * 1024))
+    web = settings.model_copy(update={"work_dir": small_disk, "allow_generic_urls": True})
+    fill(small_disk, leave=128 * 1024)
+    with pytest.raises(DiskFullError):
+        fetch_audio(parse_source(http_server.url("talk.m4a"), web), settings=web, workdir=small_disk / "job")
+    assert not DiskFullError.transient
