@@ -303,7 +303,7 @@ class MemoryJobStore:
                 j.audio_seconds or 0.0 for j in self._jobs.values() if j.owner == owner and j.created_at >= since
             )
 
-    def ping(self) -> None:
+    def ping(self, *, write: bool = False) -> None:
         return None
 
 

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import event
 
 from conftest import LoopbackServer
+from databases import PostgresServer
 from inprocess import client_for, migrated_store
 from jobs_fakes import new_job, saved_transcript, wait_for
 from tubesum import outputs, service
@@ -294,3 +295,77 @@ def test_url_download_into_a_full_work_dir_fails_disk_full_at_once_not_network(
     with pytest.raises(DiskFullError):
         fetch_audio(parse_source(http_server.url("talk.m4a"), web), settings=web, workdir=small_disk / "job")
     assert not DiskFullError.transient
+
+
+# -- database unavailable (items 9, 10) ----------------------------------------------------------------------
+def test_sqlite_locked_past_the_busy_timeout_is_503_store_unavailable_and_readyz_fails(
+    settings: Settings, tmp_path: Path
+) -> None:
+    api = settings.model_copy(update={"data_dir": tmp_path / "data", "rate_limit_per_minute": 0})
+    upgrade(api.sqlalchemy_url)
+    db = Path(api.sqlalchemy_url.removeprefix("sqlite:///"))
+    store = sqlite_store(db, busy_ms=100)
+    key = {"Authorization": f"Bearer {store.create_key('alice')[1]}"}
+    lock = WriteLock(db)
+    with client_for(api, store) as client:
+        assert client.get("/v1/jobs", headers=key).status_code == 200
+        assert client.get("/readyz").json()["checks"]["database"]["ok"] is True
+        lock.take()
+        try:
+            refused = client.post("/v1/jobs", json={"source": "https://youtu.be/dQw4w9WgXcQ"}, headers=key)
+            ready = client.get("/readyz")
+        finally:
+            lock.release()
+            lock.close()
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "store_unavailable"
+        assert int(refused.headers["Retry-After"]) > 0
+        assert ready.status_code == 503 and "database" in ready.json()["failing"], ready.text
+        accepted = client.post("/v1/jobs", json={"source": "https://youtu.be/dQw4w9WgXcQ"}, headers=key)
+        assert accepted.status_code == 202, accepted.text
+
+
+@pytest.mark.timeout(120)
+def test_postgres_stopped_job_reads_are_503_with_retry_after_not_500(settings: Settings) -> None:
+    pytest.importorskip("psycopg")
+    pg = PostgresServer()
+    pg.start()
+    try:
+        api = settings.model_copy(update={"database_url": pg.url, "rate_limit_per_minute": 0})
+        store = migrated_store(api)
+        key = {"Authorization": f"Bearer {store.create_key('alice')[1]}"}
+        with client_for(api, store) as client:
+            job = client.post("/v1/jobs", json={"source": "https://youtu.be/dQw4w9WgXcQ"}, headers=key).json()
+            assert client.get(f"/v1/jobs/{job['id']}", headers=key).status_code == 200
+            pg.stop()
+            answers = [client.get(f"/v1/jobs/{job['id']}", headers=key) for _ in range(3)]
+            assert [a.status_code for a in answers] == [503] * 3, answers[0].text
+            assert {a.json()["code"] for a in answers} == {"store_unavailable"}
+            assert all(int(a.headers["Retry-After"]) > 0 for a in answers)
+            pg.start()
+            wait_for(lambda: client.get(f"/v1/jobs/{job['id']}", headers=key).status_code == 200, what="recovery")
+        store.engine.dispose()
+    finally:
+        pg.remove()
+
+
+def test_serve_on_a_read_only_database_exits_with_one_line_naming_the_file_and_the_fix(
+    settings: Settings, small_disk: Path
+) -> None:
+    upgrade(f"sqlite:///{small_disk / 'tubesum.db'}")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "TUBESUM_DATA_DIR": str(small_disk),
+        "TUBESUM_PORT": "9",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tubesum", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 8, done.stderr
+    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("{")]  # JSON log lines
+    assert len(lines) == 2, done.stderr  # the CLI's error line and its hint
+    assert lines[0].startswith("Error [store_unavailable]: Cannot write the job database")
+    assert str(small_disk / "tubesum.db") in lines[0] and "writable" in lines[1], lines
+    assert "Traceback" not in done.stderr + done.stdout

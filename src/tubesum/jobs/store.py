@@ -19,26 +19,28 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, delete, exists, func, insert, literal, or_, select, text, update
-from sqlalchemy.engine import CursorResult, Engine, Row
+from sqlalchemy.engine import CursorResult, Engine, Row, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
-from tubesum.errors import WorkerLostError
-from tubesum.jobs.db import single_reads
+from tubesum.errors import StoreUnavailableError, WorkerLostError
+from tubesum.jobs.db import is_sqlite, make_engine, single_reads, store_error
 from tubesum.jobs.keys import SqlKeyStore
 from tubesum.jobs.schema import ArtifactRow, JobRow
 from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, NewJob, Page
 
-__all__ = ["SqlJobStore"]
+__all__ = ["SqlJobStore", "check_store"]
 
 logger = logging.getLogger(__name__)
 
 _FINISHED = tuple(s.value for s in JobState if s.finished)
 _ACTIVE = (JobState.QUEUED.value, JobState.RUNNING.value)
+WRITE_PROBE_MS = 2000  # the longest a readiness write probe waits for the SQLite write lock
 _ARTIFACT_COLUMNS = ("job_id", "format", "content_type", "filename", "data", "size")
 
 
@@ -394,10 +396,35 @@ class SqlJobStore(SqlKeyStore):
             )
             return float(total or 0.0)
 
-    def ping(self) -> None:
-        """Raise if the database cannot be reached (readiness)."""
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+    def ping(self, *, write: bool = False) -> None:
+        """Raise if the database cannot be reached (readiness); with ``write``, also if it cannot be written now.
+
+        The write probe takes the write lock and rolls back, waiting at most ``WRITE_PROBE_MS`` (SQLite: a lock
+        held by another writer, a read-only file), or asks PostgreSQL for a transaction id (a read-only server
+        or standby refuses).
+        """
+        if not write:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        if not is_sqlite(self.engine):
+            with self.engine.begin() as conn:
+                conn.execute(text("SELECT txid_current()"))
+            return
+        raw = self.engine.raw_connection()  # pysqlite in autocommit mode (see tubesum.jobs.db): no implicit BEGIN
+        try:
+            cursor = raw.cursor()
+            busy = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+            cursor.execute(f"PRAGMA busy_timeout={WRITE_PROBE_MS}")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute("CREATE TABLE tubesum_write_probe (x)")  # a write the file must take; rolled back
+                cursor.execute("ROLLBACK")
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
+                cursor.close()
+        finally:
+            raw.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _insert(self, new: NewJob, *, from_cache: bool) -> tuple[JobRecord, bool] | None:
@@ -551,3 +578,47 @@ def _job_record(row: JobRow | Row[Any], formats: Sequence[str]) -> JobRecord:
         idempotency_key=row.idempotency_key,
         formats=tuple(formats),
     )
+
+
+def check_store(url: str) -> None:
+    """Migrate the job database at ``url`` and prove it can be written, before a server starts on it.
+
+    Raises :class:`~tubesum.errors.StoreUnavailableError` (or ``DiskFullError``) with one line naming the
+    database and the fix, instead of the driver's traceback from deep inside the server's start-up.
+    """
+    from tubesum.jobs.migrate import upgrade
+
+    where = _describe(url)
+    engine = make_engine(url)
+    try:
+        upgrade(url)
+        SqlJobStore(engine).ping(write=True)
+    except Exception as exc:
+        translated = store_error(exc)
+        if translated is None:
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        if translated.code == StoreUnavailableError.code:
+            translated = StoreUnavailableError(
+                f"Cannot write the job database {where}: {reason}.",
+                hint=_fix_for(url),
+            )
+        raise translated from None
+    finally:
+        engine.dispose()
+
+
+def _describe(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database or ":memory:").expanduser())
+    return parsed.render_as_string(hide_password=True)
+
+
+def _fix_for(url: str) -> str:
+    if make_url(url).get_backend_name() == "sqlite":
+        return (
+            "Make the file, its -wal/-shm files and its directory writable by this user "
+            "(or set TUBESUM_DATA_DIR to a writable directory)."
+        )
+    return "Check that the database server is up and accepts writes (TUBESUM_DATABASE_URL)."

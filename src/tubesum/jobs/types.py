@@ -245,8 +245,8 @@ class JobStore(Protocol):
         """Audio seconds of the owner's jobs created since ``since`` (daily quota)."""
         ...
 
-    def ping(self) -> None:
-        """Raise if the database cannot be reached (readiness)."""
+    def ping(self, *, write: bool = False) -> None:
+        """Raise if the database cannot be reached (readiness); with ``write``, also if it cannot be written."""
         ...
 
 
