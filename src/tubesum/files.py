@@ -15,7 +15,16 @@ from pathlib import Path
 
 from tubesum.errors import DiskFullError, OutputDirError, OutputError
 
-__all__ = ["disk_full", "ensure_writable_dir", "is_disk_full", "job_workdir", "safe_stem", "write_atomic"]
+__all__ = [
+    "disk_full",
+    "ensure_writable_dir",
+    "is_disk_full",
+    "job_workdir",
+    "pid_namespace",
+    "safe_stem",
+    "workdir_prefix",
+    "write_atomic",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -111,16 +120,35 @@ def _output_error(exc: OSError, path: Path) -> OutputError:
     )
 
 
+def pid_namespace() -> int | None:
+    """Return this process's PID namespace id (the inode of ``/proc/self/ns/pid``); None without /proc."""
+    try:
+        return Path("/proc/self/ns/pid").stat().st_ino
+    except OSError:
+        return None
+
+
+def workdir_prefix() -> str:
+    """Return ``tubesum-<pid>-n<pid namespace>-``: a sweep can tell whether the pid is one it can check."""
+    namespace = pid_namespace()
+    return f"tubesum-{os.getpid()}-n{namespace}-" if namespace is not None else f"tubesum-{os.getpid()}-"
+
+
 @contextlib.contextmanager
 def job_workdir(parent: Path | None) -> Iterator[Path]:
-    """Yield a fresh temporary directory for one job; it is removed on success, error and Ctrl-C."""
+    """Yield a fresh temporary directory for one job; it is removed on success, error and Ctrl-C.
+
+    Named ``tubesum-<pid>-n<pid namespace>-*`` (:func:`workdir_prefix`), so that the work dirs of a killed
+    process can be swept later, even in the shared system temp dir (see
+    :func:`tubesum.jobs.executor.sweep_workdirs`).
+    """
     if parent is not None:
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _output_error(exc, parent) from None
     try:
-        path = Path(tempfile.mkdtemp(prefix=f"tubesum-{os.getpid()}-", dir=parent))
+        path = Path(tempfile.mkdtemp(prefix=workdir_prefix(), dir=parent))
     except OSError as exc:
         raise _output_error(exc, parent or Path(tempfile.gettempdir())) from None
     try:

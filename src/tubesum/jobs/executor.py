@@ -12,7 +12,9 @@ Recovery: in embedded mode a job still ``running`` at start-up belongs to a proc
 power loss), so :meth:`LocalExecutor.start` puts every running job back to ``queued``, its checkpoint kept;
 it then runs exactly once more. A job that already had ``job_retries + 1`` attempts fails with ``worker_lost``
 instead, so an input that gets the server killed cannot become a crash loop. Work dirs (``tubesum-<pid>-*``,
-see :func:`tubesum.files.job_workdir`) left by dead processes are removed at start too.
+see :func:`tubesum.files.job_workdir`) left by dead processes are removed at start and at every housekeeping
+round, in ``TUBESUM_WORK_DIR`` or, when it is unset, in the system temp dir (there only dirs of this user and
+of this PID namespace, whose pids this process can check).
 
 Watchdog: when a job's outcome cannot be recorded even after the runner's retries (database locked, down or
 full), the job is still ``running`` in the store although nothing runs it. The housekeeping thread retries
@@ -27,6 +29,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -34,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from tubesum.files import pid_namespace
 from tubesum.jobs.runner import STORE_RETRY_SECONDS, CancelEvent, OutcomeNotRecorded, run_job
 from tubesum.jobs.types import JobState
 from tubesum.jobs.uploads import purge_uploads_before
@@ -44,11 +48,11 @@ if TYPE_CHECKING:
     from tubesum.config import Settings
     from tubesum.jobs.types import JobRecord, JobStore
 
-__all__ = ["LocalExecutor", "purge_expired", "sweep_workdirs", "worker_count"]
+__all__ = ["LocalExecutor", "purge_expired", "sweep_workdirs", "sweep_workdirs_for", "worker_count"]
 
 logger = logging.getLogger(__name__)
 
-_WORKDIR = re.compile(r"^tubesum-(\d+)-")
+_WORKDIR = re.compile(r"^tubesum-(\d+)-(?:n(\d+)-)?")
 _CLOCK_SLACK = 2.0  # seconds: /proc's boot time is whole seconds
 
 
@@ -128,10 +132,7 @@ class LocalExecutor:
             if self._state != "new":
                 raise RuntimeError("a stopped LocalExecutor cannot be started again; make a new one")
             self._state = "started"
-        if self._settings.work_dir is not None:  # never sweep the shared system temp dir
-            removed = sweep_workdirs(self._settings.work_dir)
-            if removed:
-                logger.info("removed stale work dirs", extra={"count": len(removed)})
+        self._sweep()
         requeued = self._store.requeue_running(max_attempts=self._max_attempts)
         if requeued:
             logger.warning(
@@ -284,10 +285,22 @@ class LocalExecutor:
         finally:
             self._watchdog_lock.release()
 
+    def _sweep(self) -> None:
+        try:
+            removed = sweep_workdirs_for(self._settings)
+        except Exception:
+            logger.exception("work dir sweep failed")
+            return
+        if removed:
+            logger.info("removed stale work dirs", extra={"count": len(removed)})
+
     def _housekeep(self) -> None:
-        next_purge = time.monotonic()
+        next_purge, swept = time.monotonic(), True  # start() swept already
         while True:
             if time.monotonic() >= next_purge:
+                if not swept:
+                    self._sweep()
+                swept = False
                 next_purge = time.monotonic() + self._housekeeping_interval
                 try:
                     self.purge_expired()
@@ -315,11 +328,21 @@ def purge_expired(store: JobStore, settings: Settings, *, now: datetime | None =
     return purged
 
 
-def sweep_workdirs(parent: Path) -> list[Path]:
+def sweep_workdirs_for(settings: Settings) -> list[Path]:
+    """Sweep ``settings.work_dir``, or the system temp dir when it is unset (:func:`sweep_workdirs`)."""
+    if settings.work_dir is not None:
+        return sweep_workdirs(settings.work_dir)
+    return sweep_workdirs(Path(tempfile.gettempdir()), shared=True)
+
+
+def sweep_workdirs(parent: Path, *, shared: bool = False) -> list[Path]:
     """Remove the ``tubesum-<pid>-*`` work dirs in ``parent`` whose process is gone; return the removed paths.
 
     A dir named after a live process is kept, and so is one named after this process unless it is older than
-    this process (a restarted container reuses its PID). Names without a pid are left alone.
+    this process (a restarted container reuses its PID). Names without a pid are left alone. With ``shared``
+    (the system temp dir, where other users and containers may keep theirs) only dirs owned by this user and
+    tagged with this process's PID namespace (``tubesum-<pid>-n<ns>-``) are candidates: a pid from another
+    namespace says nothing here.
     """
     try:
         entries = sorted(parent.iterdir())
@@ -329,15 +352,28 @@ def sweep_workdirs(parent: Path) -> list[Path]:
         logger.warning("cannot list the work dir", extra={"path": str(parent)}, exc_info=True)
         return []
     started = _process_start_time()
+    namespace = pid_namespace()
     removed: list[Path] = []
     for path in entries:
         match = _WORKDIR.match(path.name)
         if match is None or path.is_symlink() or not path.is_dir():
             continue
+        if shared and not _ours(path, match[2], namespace):
+            continue
         if _stale(int(match[1]), path, started):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def _ours(path: Path, tagged_namespace: str | None, namespace: int | None) -> bool:
+    """A dir in a shared parent is ours to judge: same owner and tagged with our PID namespace."""
+    if namespace is None or tagged_namespace is None or int(tagged_namespace) != namespace:
+        return False
+    try:
+        return path.lstat().st_uid == os.getuid()
+    except OSError:
+        return False
 
 
 def _stale(pid: int, path: Path, started: float | None) -> bool:

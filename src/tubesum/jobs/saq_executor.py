@@ -45,7 +45,7 @@ from sqlalchemy.engine import make_url
 
 from tubesum.errors import ConfigError
 from tubesum.jobs.admission import admit, free_gpu_mb
-from tubesum.jobs.executor import purge_expired, sweep_workdirs
+from tubesum.jobs.executor import purge_expired, sweep_workdirs_for
 from tubesum.jobs.runner import CancelEvent, run_job
 from tubesum.jobs.types import JobState
 from tubesum.metrics import QueueStats
@@ -312,10 +312,9 @@ async def _housekeep(state: WorkerState) -> None:
     last_purge = -HOUSEKEEPING_INTERVAL
     while True:
         try:
-            if settings.work_dir is not None:
-                removed = await asyncio.to_thread(sweep_workdirs, settings.work_dir)
-                if removed:
-                    logger.info("removed work dirs of dead workers", extra={"count": len(removed)})
+            removed = await asyncio.to_thread(sweep_workdirs_for, settings)  # the system temp dir too (when unset)
+            if removed:
+                logger.info("removed work dirs of dead workers", extra={"count": len(removed)})
             if time.monotonic() - last_purge >= HOUSEKEEPING_INTERVAL:
                 await asyncio.to_thread(purge_expired, state.store, settings)
                 last_purge = time.monotonic()
