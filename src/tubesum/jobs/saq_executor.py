@@ -306,6 +306,23 @@ async def _beat(saq_job: Any, state: WorkerState, job_id: str, event: CancelEven
         event.cancel("cancelled" if current is not None and current.cancel_requested else "shutdown")
 
 
+def sweep_interval(heartbeat: int) -> int:
+    """Seconds between two of SAQ's stuck-job sweeps: half a heartbeat window (at least 1)."""
+    return max(1, heartbeat // 2)
+
+
+def takeover_seconds(heartbeat: int) -> tuple[float, float]:
+    """Return the earliest and latest seconds from a worker's death until SAQ retries its job elsewhere.
+
+    The last lease renewal happened up to a quarter window before the death; SAQ calls the job stuck one full
+    window after that renewal and notices it at its next sweep (every half window). So a takeover takes
+    between ``0.75`` and ``1.5`` heartbeat windows, plus the moment a worker needs to dequeue it; the docs
+    (docs/scale-out.md) quote these bounds.
+    """
+    renewal = heartbeat / 4
+    return heartbeat - renewal, heartbeat + sweep_interval(heartbeat)
+
+
 async def _housekeep(state: WorkerState) -> None:
     """Work-dir sweep (every heartbeat), retention purge (every 10 min), idle model unload."""
     settings = state.settings
@@ -381,7 +398,7 @@ def make_worker(
         logger.info("tubesum worker stopped", extra={"worker_id": worker_id})
 
     timers: PartialTimersDict = {
-        "sweep": max(1, settings.heartbeat_seconds // 2),
+        "sweep": sweep_interval(settings.heartbeat_seconds),
         "schedule": 1,
         "abort": 1,
         "worker_info": 10,
