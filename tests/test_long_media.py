@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SPEECH_WORDS, word_overlap
-from jobs_fakes import make_long_speech
+from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
+from jobs_fakes import make_long_speech, make_store, new_job, wait_for
 from tubesum import service
 from tubesum.config import Settings
+from tubesum.jobs.executor import LocalExecutor
 from tubesum.jobs.runner import CancelEvent, JobCancelled, JobProgress
+from tubesum.jobs.types import JobState
 from tubesum.pipeline import decode
 from tubesum.pipeline.models import load_model
 from tubesum.pipeline.transcribe import WhisperOptions, transcribe_speech, transcribe_windows
@@ -126,3 +128,29 @@ def test_peak_memory_does_not_grow_with_duration(tmp_path: Path, settings: Setti
         )  # fmt: skip
         peaks[minutes] = int(done.stdout.strip().splitlines()[-1]) / 1024  # MiB
     assert peaks[40] <= peaks[10] * 1.15, f"peak RSS {peaks[10]:.0f} MiB at 10 min, {peaks[40]:.0f} MiB at 40 min"
+
+
+@pytest.mark.usefixtures("loopback_dns_only")
+def test_shutdown_during_speech_detection_requeues_the_job_within_two_seconds(
+    tmp_path: Path, settings: Settings, http_server: LoopbackServer
+) -> None:
+    """Item 4: SIGTERM's stop() with no grace left returned only after the whole file's VAD (12-13 s)."""
+    shutil.copy(_noise(tmp_path / "noise-40min.wav", 2400), http_server.root / "noise.wav")
+    web = settings.model_copy(
+        update={"allow_generic_urls": True, "workers": 1, "max_duration": 0, "max_filesize_mb": 0}
+    )
+    store = make_store("sqlite", tmp_path)
+    job, _ = store.create(new_job(http_server.url("noise.wav"), formats=("txt",)))
+    executor = LocalExecutor(store, web, poll_interval=0.1)
+    executor.start()
+    try:
+        wait_for(lambda: (j := store.get(job.id)) is not None and j.stage == "transcribe", what="transcription")
+        time.sleep(0.5)  # inside a window's speech detection
+        started = time.monotonic()
+        executor.stop(grace=0)
+        stopped = time.monotonic() - started
+    finally:
+        executor.stop(grace=0)
+    requeued = store.get(job.id)
+    assert requeued is not None and requeued.state == JobState.QUEUED
+    assert stopped < 2.0, f"stop took {stopped:.1f} s"
