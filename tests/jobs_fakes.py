@@ -169,6 +169,23 @@ class MemoryJobStore:
                 job, state=JobState.RUNNING, attempts=job.attempts + 1, started_at=job.started_at or _now()
             )
 
+    def identical_work(self, job: JobRecord) -> JobRecord | None:
+        with self._lock:
+            others = [j for j in self._jobs.values() if j.cache_key == job.cache_key and j.id != job.id]
+            done = [j for j in others if j.state == JobState.SUCCEEDED]
+            if done:
+                return max(done, key=lambda j: j.finished_at or j.created_at)
+            if job.started_at is None:
+                return None
+            running = [
+                j
+                for j in others
+                if j.state == JobState.RUNNING
+                and j.started_at is not None
+                and (j.started_at, j.id) < (job.started_at, job.id)
+            ]
+            return min(running, key=lambda j: (j.started_at, j.id)) if running else None
+
     def update_progress(self, job_id: str, *, stage: str, progress: float | None) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -380,3 +382,46 @@ def test_docs_quote_the_takeover_time_the_saq_timers_give() -> None:
     assert f"between {earliest / 60:g} and {latest / 60:g} heartbeat windows" in docs
     assert f"{earliest:g}–{latest:g} s with the default 60 s" in docs
     assert "about one heartbeat window" not in docs
+
+
+# -- single flight (item 6) ----------------------------------------------------------------------------------
+def test_identical_jobs_in_flight_run_the_pipeline_once(
+    settings: Settings, tmp_path: Path, http_server: LoopbackServer, make_media: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three identical submits on three workers: one transcription, the others follow it (stage ``follow``)."""
+    shutil.copy(make_media("speech.m4a"), http_server.root / "speech.m4a")
+    url = http_server.url("speech.m4a")
+    store = sqlite_store(tmp_path / "jobs.db")
+    runs: list[str] = []
+    real = service.transcribe_source
+
+    def counted(source: Any, **kwargs: Any) -> Transcript:
+        runs.append(source.original)
+        time.sleep(1.0)  # the leader is still running when the others are claimed
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(service, "transcribe_source", counted)
+    jobs = []
+    for _ in range(3):
+        new = new_job(url, formats=("txt",))
+        jobs.append(store.create(replace(new, cache_key="same-media-same-options"))[0].id)
+    web = settings.model_copy(update={"allow_generic_urls": True, "workers": 3})
+    executor = LocalExecutor(store, web, poll_interval=0.1)
+    try:
+        executor.start()
+        executor.notify()
+        wait_for(
+            lambda: all((j := store.get(i, checkpoint=False)) is not None and j.state.finished for i in jobs),
+            what="the three jobs to finish",
+        )
+    finally:
+        executor.stop(grace=0)
+    assert runs == [url], "one transcription for three identical jobs"
+    texts = set()
+    for job_id in jobs:
+        job = store.get(job_id, checkpoint=False)
+        assert job is not None and job.state == JobState.SUCCEEDED
+        txt = store.artifact(job_id, "txt")
+        assert txt is not None
+        texts.add(txt.data)
+    assert len(texts) == 1

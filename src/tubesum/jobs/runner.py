@@ -8,7 +8,8 @@ An executor claims a job from the store and calls :func:`run_job` on a worker th
 
 Two stages, each checkpointed or committed in the store, so a retry resumes where the last attempt stopped:
 
-* ``transcript`` - ``job.checkpoint["transcript"]`` when an earlier attempt got that far, else the pipeline
+* ``transcript`` - ``job.checkpoint["transcript"]`` when an earlier attempt got that far, else the transcript
+  of an identical job (same cache key: single flight, waiting while an earlier one runs), else the pipeline
   (:func:`tubesum.service.transcribe_source`); the result is saved as the checkpoint.
 * ``render`` - every requested format rendered in memory and stored with the final state in one transaction.
 
@@ -65,6 +66,7 @@ CancelReason = Literal["cancelled", "shutdown", "timeout"]
 INTERNAL_ERROR_MESSAGE = "Internal error; see the server log."
 MAX_RETRY_DELAY = 3600.0  # seconds: the doubling backoff stops growing here
 PROGRESS_INTERVAL = 0.25  # seconds between two progress writes of one stage (at most ~4 per second)
+FOLLOW_POLL = 0.5  # seconds between two looks at the identical job this one waits for
 STORE_RETRY_SECONDS = 60.0  # seconds a checkpoint or outcome write is retried before the attempt gives up
 _STORE_RETRY_FIRST = 0.25  # seconds before the first retry of a failed store write; doubles up to the cap below
 _STORE_RETRY_CAP = 8.0
@@ -265,12 +267,39 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
         source = parse_source(job.source, settings)
     if source.kind == "file" and not is_upload(job.source):
         raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
+    followed = _follow_identical_job(job, store=store, progress=progress)
+    if followed is not None:
+        store.save_checkpoint(job.id, "transcript", followed.to_dict())
+        return followed
     started = time.perf_counter()
     transcript = service.transcribe_source(source, settings=settings, progress=progress)
     progress.end_stage()
     store.save_checkpoint(job.id, "transcript", transcript.to_dict())
     _record_audio(transcript, progress=progress, pipeline_seconds=time.perf_counter() - started)
     return transcript
+
+
+def _follow_identical_job(job: JobRecord, *, store: JobStore, progress: JobProgress) -> Transcript | None:
+    """Single flight: take the transcript of an identical job (same cache key) instead of running the pipeline.
+
+    A succeeded one gives its transcript at once. While an identical job that started earlier runs, wait for it
+    (stage ``follow``, a cancellation point every ``FOLLOW_POLL`` seconds); when it fails or is cancelled, the
+    next one leads, or this job runs the pipeline itself. Returns None when this job leads.
+    """
+    if not job.cache_key:
+        return None
+    while True:
+        other = store.identical_work(job)
+        if other is None:
+            return None
+        if other.state == JobState.SUCCEEDED:
+            saved = other.checkpoint.get("transcript")
+            if saved is None:  # an older result without a checkpoint: nothing to take
+                return None
+            logger.info("took the transcript of an identical job", extra={"job_id": job.id, "from_job": other.id})
+            return Transcript.from_dict(saved)
+        progress("follow", 0, None)
+        time.sleep(FOLLOW_POLL)
 
 
 def _render_stage(

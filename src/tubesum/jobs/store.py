@@ -211,6 +211,33 @@ class SqlJobStore(SqlKeyStore):
                     requeued += 1
         return requeued, failed
 
+    def identical_work(self, job: JobRecord) -> JobRecord | None:
+        """The job whose transcript ``job`` can take instead of running the pipeline (single flight): the newest
+        succeeded job with the same cache key (checkpoint included), else the earliest-started *running* one that
+        started before ``job`` (status only; wait for it). None: ``job`` leads and runs the pipeline itself.
+        """
+        with self._read.begin() as s:
+            done = s.scalars(
+                select(JobRow.id)
+                .where(JobRow.cache_key == job.cache_key, JobRow.state == JobState.SUCCEEDED.value)
+                .where(JobRow.id != job.id)
+                .order_by(JobRow.finished_at.desc())
+                .limit(1)
+            ).first()
+            if done is None and job.started_at is not None:
+                earlier = or_(
+                    JobRow.started_at < job.started_at, and_(JobRow.started_at == job.started_at, JobRow.id < job.id)
+                )
+                leader = s.scalars(
+                    select(JobRow.id)
+                    .where(JobRow.cache_key == job.cache_key, JobRow.state == JobState.RUNNING.value)
+                    .where(JobRow.id != job.id, earlier)
+                    .order_by(JobRow.started_at, JobRow.id)
+                    .limit(1)
+                ).first()
+                return self.get(leader, checkpoint=False) if leader else None
+        return self.get(done) if done else None
+
     def update_progress(self, job_id: str, *, stage: str, progress: float | None) -> bool:
         """Record progress; False when the job was cancelled or is no longer running (the worker should stop)."""
         with self._write.begin() as s:

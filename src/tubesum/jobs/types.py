@@ -193,6 +193,11 @@ class JobStore(Protocol):
         """Atomically move the oldest claimable queued job (not_before passed) to running; None if none."""
         ...
 
+    def identical_work(self, job: JobRecord) -> JobRecord | None:
+        """Single flight: the newest succeeded job with ``job.cache_key`` (with its checkpoint), else the
+        earliest-started running one that started before ``job``; None when ``job`` must run the pipeline."""
+        ...
+
     def update_progress(self, job_id: str, *, stage: str, progress: float | None) -> bool:
         """Record progress; returns False when the job was cancelled meanwhile (the worker should stop)."""
         ...
