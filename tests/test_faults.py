@@ -425,3 +425,14 @@ def test_identical_jobs_in_flight_run_the_pipeline_once(
         assert txt is not None
         texts.add(txt.data)
     assert len(texts) == 1
+
+
+def test_a_schema_bug_stays_an_internal_error_not_store_unavailable() -> None:
+    from sqlalchemy import create_engine, text
+
+    from tubesum.jobs.db import store_error
+
+    engine = create_engine("sqlite://")
+    with pytest.raises(Exception) as caught, engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_jobs_table"))
+    assert store_error(caught.value) is None

@@ -32,6 +32,7 @@ _NO_BEGIN_OPTION = "tubesum_sqlite_no_begin"
 _SQLITE_PRAGMAS = ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
 STORE_RETRY_AFTER = 5  # seconds a client is told to wait when the store is unavailable (Retry-After)
 _DISK_FULL = ("database or disk is full", "no space left on device", "disk full", "could not extend file")
+_BUGS = ("no such table", "no such column", "syntax error", "undefinedtable", "undefinedcolumn")  # stay 500s
 _READ_ONLY = ("readonly database", "read-only", "unable to open database file")
 
 
@@ -113,7 +114,7 @@ def store_error(exc: BaseException) -> TubesumError | None:
     unavailable = isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError) or (
         isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
     )
-    if not unavailable:
+    if not unavailable or any(marker in text for marker in _BUGS):
         return None
     if any(marker in text for marker in _READ_ONLY):
         why = "is read-only"
