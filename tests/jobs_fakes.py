@@ -169,6 +169,23 @@ class MemoryJobStore:
                 job, state=JobState.RUNNING, attempts=job.attempts + 1, started_at=job.started_at or _now()
             )
 
+    def identical_work(self, job: JobRecord) -> JobRecord | None:
+        with self._lock:
+            others = [j for j in self._jobs.values() if j.cache_key == job.cache_key and j.id != job.id]
+            done = [j for j in others if j.state == JobState.SUCCEEDED]
+            if done:
+                return max(done, key=lambda j: j.finished_at or j.created_at)
+            if job.started_at is None:
+                return None
+            running = [
+                j
+                for j in others
+                if j.state == JobState.RUNNING
+                and j.started_at is not None
+                and (j.started_at, j.id) < (job.started_at, job.id)
+            ]
+            return min(running, key=lambda j: (j.started_at, j.id)) if running else None
+
     def update_progress(self, job_id: str, *, stage: str, progress: float | None) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
@@ -215,14 +232,27 @@ class MemoryJobStore:
                 self._jobs[job_id], state=JobState.QUEUED, not_before=not_before, error_code=code, error_message=message
             )
 
-    def requeue_running(self, *, worker: str | None = None) -> int:
+    def requeue_running(
+        self, *, worker: str | None = None, job_id: str | None = None, max_attempts: int | None = None
+    ) -> int:
         with self._lock:
             count = 0
             for job in list(self._jobs.values()):
-                if job.state == JobState.RUNNING and (worker is None or self._workers.get(job.id) == worker):
-                    self._workers[job.id] = None
+                if job.state != JobState.RUNNING or (worker is not None and self._workers.get(job.id) != worker):
+                    continue
+                if job_id is not None and job.id != job_id:
+                    continue
+                self._workers[job.id] = None
+                if job.cancel_requested:
+                    self._put(job, state=JobState.CANCELLED, finished_at=_now())
+                elif max_attempts is not None and job.attempts >= max_attempts:
+                    message = f"The job's worker stopped answering on each of its {job.attempts} attempts."
+                    self._put(
+                        job, state=JobState.FAILED, error_code="worker_lost", error_message=message, finished_at=_now()
+                    )
+                else:
                     self._put(job, state=JobState.QUEUED)
-                    count += 1
+                count += 1
             return count
 
     # -- client actions -------------------------------------------------------------------------------------
@@ -290,7 +320,7 @@ class MemoryJobStore:
                 j.audio_seconds or 0.0 for j in self._jobs.values() if j.owner == owner and j.created_at >= since
             )
 
-    def ping(self) -> None:
+    def ping(self, *, write: bool = False) -> None:
         return None
 
 

@@ -233,16 +233,35 @@ def test_start_sweeps_work_dirs_of_dead_processes_only(
     assert sweep_workdirs(web.work_dir / "missing") == []
 
 
-def test_start_never_sweeps_the_system_temp_dir(
+def test_start_sweeps_the_system_temp_dir_of_a_killed_server_but_not_foreign_dirs(
     store: RecordingStore, web: Settings, executors: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Issue 20 item 11: with TUBESUM_WORK_DIR unset a SIGKILLed server's work dir (it would hold downloaded
+    media) is swept from the system temp dir; dirs of another PID namespace or of live processes are kept."""
     system_tmp = tmp_path / "system-tmp"
     system_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
-    stale = system_tmp / f"tubesum-{_dead_pid()}-abc123"
-    stale.mkdir()
+    code = (
+        "import sys, time; from tubesum.files import job_workdir\n"
+        "with job_workdir(None) as d:\n"
+        "    (d / 'audio.webm').write_bytes(b'x'); print(d, flush=True); time.sleep(60)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(system_tmp), "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    assert killed.stdout is not None
+    left = Path(killed.stdout.readline().strip())
+    killed.kill()
+    killed.wait()
+    assert left.parent == system_tmp and (left / "audio.webm").exists()
+    dead = _dead_pid()
+    foreign = system_tmp / f"tubesum-{dead}-n1-abc123"  # another PID namespace: its pid means nothing here
+    legacy = system_tmp / f"tubesum-{dead}-abc123"  # untagged: could be anyone's
+    live = system_tmp / f"tubesum-{os.getpid()}-n{Path('/proc/self/ns/pid').stat().st_ino}-live00"
+    for path in (foreign, legacy, live):
+        path.mkdir()
     executors(web.model_copy(update={"work_dir": None})).start()
-    assert stale.exists()
+    assert not left.exists()
+    assert foreign.exists() and legacy.exists() and live.exists()
 
 
 def test_retention_purges_old_finished_jobs_only(store: RecordingStore, web: Settings) -> None:

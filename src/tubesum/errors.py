@@ -40,6 +40,9 @@ public contract: never rename one, add a new one instead.
       + JobError                        job_failed             (how a queued job ended, not what it processed)
       |  + JobTimeoutError              job_timeout
       |  + WorkerLostError              worker_lost            (its worker died on every attempt)
+      + StoreUnavailableError           store_unavailable      exit 8  (the job database is down, locked or
+                                                                        read-only; transient, HTTP 503 +
+                                                                        Retry-After)
       + ApiError                        api_error              exit 1  (tubesum.client: the server's own code in
                                                                         ``server_code``, e.g. unauthorized)
 
@@ -84,6 +87,7 @@ __all__ = [
     "SizeLimitError",
     "SourceError",
     "SourceNotFoundError",
+    "StoreUnavailableError",
     "SummaryBackendError",
     "SummaryError",
     "TokenMissingError",
@@ -319,6 +323,19 @@ class JobTimeoutError(JobError):
 class WorkerLostError(JobError):
     code = "worker_lost"
     http_status = 503
+
+
+# -- the job database ----------------------------------------------------------------------------------------
+class StoreUnavailableError(TubesumError):
+    """The job store cannot be read or written now (server down, lock held too long, read-only file).
+
+    ``details["retry_after"]`` (seconds) becomes the API's ``Retry-After`` header.
+    """
+
+    code = "store_unavailable"
+    exit_code = 8
+    http_status = 503
+    transient = True
 
 
 # -- talking to a tubesum server (tubesum.client) ----------------------------------------------------------

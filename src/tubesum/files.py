@@ -15,12 +15,22 @@ from pathlib import Path
 
 from tubesum.errors import DiskFullError, OutputDirError, OutputError
 
-__all__ = ["ensure_writable_dir", "job_workdir", "safe_stem", "write_atomic"]
+__all__ = [
+    "disk_full",
+    "ensure_writable_dir",
+    "is_disk_full",
+    "job_workdir",
+    "pid_namespace",
+    "safe_stem",
+    "workdir_prefix",
+    "write_atomic",
+]
 
 logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^\w\-. ]+", re.UNICODE)
 _SPACES = re.compile(r"[\s_]+")
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # EFBIG: a file-size limit (ulimit -f, quota)
 _RESERVED = {
     "con",
     "prn",
@@ -80,28 +90,65 @@ def write_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Return True when ``exc`` (or an exception it was raised from) is an ``OSError`` for a full disk,
+    an exceeded quota or a file-size limit.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _NO_SPACE:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def disk_full(path: Path | str, *, setting: str) -> DiskFullError:
+    """Return the ``disk_full`` error (HTTP 507) for ``path``; ``setting`` names the variable that moves it."""
+    return DiskFullError(
+        f"No space left on the device holding {path}.", hint=f"Free some disk space or point {setting} elsewhere."
+    )
+
+
 def _output_error(exc: OSError, path: Path) -> OutputError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(
-            f"No space left on the device holding {path}.",
-            hint="Free some disk space or point TUBESUM_OUTPUT_DIR elsewhere.",
-        )
+    if is_disk_full(exc):
+        return disk_full(path, setting="TUBESUM_OUTPUT_DIR")
     return OutputDirError(
         f"Cannot write to {path}: {exc.strerror or exc}.",
         hint="Choose a writable directory with --output-dir or TUBESUM_OUTPUT_DIR.",
     )
 
 
+def pid_namespace() -> int | None:
+    """Return this process's PID namespace id (the inode of ``/proc/self/ns/pid``); None without /proc."""
+    try:
+        return Path("/proc/self/ns/pid").stat().st_ino
+    except OSError:
+        return None
+
+
+def workdir_prefix() -> str:
+    """Return ``tubesum-<pid>-n<pid namespace>-``: a sweep can tell whether the pid is one it can check."""
+    namespace = pid_namespace()
+    return f"tubesum-{os.getpid()}-n{namespace}-" if namespace is not None else f"tubesum-{os.getpid()}-"
+
+
 @contextlib.contextmanager
 def job_workdir(parent: Path | None) -> Iterator[Path]:
-    """Yield a fresh temporary directory for one job; it is removed on success, error and Ctrl-C."""
+    """Yield a fresh temporary directory for one job; it is removed on success, error and Ctrl-C.
+
+    Named ``tubesum-<pid>-n<pid namespace>-*`` (:func:`workdir_prefix`), so that the work dirs of a killed
+    process can be swept later, even in the shared system temp dir (see
+    :func:`tubesum.jobs.executor.sweep_workdirs`).
+    """
     if parent is not None:
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _output_error(exc, parent) from None
     try:
-        path = Path(tempfile.mkdtemp(prefix=f"tubesum-{os.getpid()}-", dir=parent))
+        path = Path(tempfile.mkdtemp(prefix=workdir_prefix(), dir=parent))
     except OSError as exc:
         raise _output_error(exc, parent or Path(tempfile.gettempdir())) from None
     try:

@@ -11,9 +11,20 @@ from typing import Literal, Protocol
 __all__ = ["STAGES", "ProgressFn", "Stage", "no_progress"]
 
 Stage = Literal[
-    "ingest", "download", "captions", "decode", "load_model", "transcribe", "diarize", "summarize", "write", "render"
+    "follow",
+    "ingest",
+    "download",
+    "captions",
+    "decode",
+    "load_model",
+    "transcribe",
+    "diarize",
+    "summarize",
+    "write",
+    "render",
 ]
 STAGES: tuple[Stage, ...] = (
+    "follow",  # a job waits for an identical one to finish and takes its transcript (single flight)
     "ingest",
     "download",
     "captions",

@@ -26,7 +26,7 @@ from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
 from tubesum.pipeline import decode, fetch, models
 from tubesum.pipeline.captions import captions_for_mode
 from tubesum.pipeline.ingest import parse_source
-from tubesum.pipeline.transcribe import WhisperOptions, transcribe_speech
+from tubesum.pipeline.transcribe import WhisperOptions, transcribe_speech, transcribe_windows
 from tubesum.progress import ProgressFn, no_progress
 from tubesum.records import Audio, MediaInfo, Source, Transcript
 
@@ -156,6 +156,8 @@ def _transcript(
     if source.kind == "file":
         assert source.path is not None
         audio = Audio(path=source.path, source=source, info=MediaInfo(title=source.path.stem))
+        if not settings.diarize:
+            return _whispered_in_windows(audio, settings, progress)
         return _whispered(audio, _decode(audio, settings=settings, progress=progress), settings, progress)
     progress("ingest", 0, None)
     info = fetch.probe(source, settings=settings)
@@ -168,23 +170,63 @@ def _transcript(
         if not settings.diarize:
             return captioned, None, None
     audio = fetch.fetch_audio(source, settings=settings, workdir=workdir, progress=progress, info=info)
+    if captioned is None and not settings.diarize:
+        return _whispered_in_windows(audio, settings, progress)
     samples = _decode(audio, settings=settings, progress=progress)
     if captioned is not None:  # speakers need the audio; the words come from the captions
         return captioned, samples, None
     return _whispered(audio, samples, settings, progress)
 
 
-def _decode(audio: Audio, *, settings: Settings, progress: ProgressFn) -> DecodedAudio:
-    """Check the limits from the container header, then decode to 16 kHz mono once."""
+def _checked_duration(audio: Audio, *, settings: Settings) -> float | None:
+    """Check the limits from the container header (nothing decoded yet); return the duration it states."""
     name = audio.path.name if audio.source.kind == "file" else audio.source.label
     duration = decode.probe_duration(audio.path)
     decode.check_duration(duration, max_duration=settings.max_duration, name=name)
     if audio.source.kind == "file":  # downloads were checked against the limit by fetch
         decode.check_size(audio.path.stat().st_size, max_mb=settings.max_filesize_mb, name=name)
+    return duration
+
+
+def _decode(audio: Audio, *, settings: Settings, progress: ProgressFn) -> DecodedAudio:
+    """Check the limits from the container header, then decode to 16 kHz mono once (diarization needs it all)."""
+    duration = _checked_duration(audio, settings=settings)
     progress("decode", 0, duration)
     samples = decode.decode_audio(audio.path)
     progress("decode", samples.duration, samples.duration)
     return samples
+
+
+def _whispered_in_windows(
+    audio: Audio, settings: Settings, progress: ProgressFn
+) -> tuple[Transcript, None, DeviceChoice]:
+    """Decode and transcribe in windows (:func:`decode.iter_windows`): peak memory does not grow with the
+    length of the media, and cancellation is checked at least once per window.
+    """
+    duration = _checked_duration(audio, settings=settings)
+    progress("decode", 0, duration)  # decoding streams along with the transcription from here on
+    progress("load_model", 0, None)
+    loaded = models.load_model(settings)
+    progress("load_model", 1, 1)
+    result = transcribe_windows(
+        decode.iter_windows(audio.path),
+        total=duration,
+        model=loaded,
+        options=WhisperOptions.from_settings(settings),
+        progress=progress,
+    )
+    info = audio.info if audio.info.duration else replace(audio.info, duration=round(result.duration, 3))
+    transcript = Transcript(
+        source=audio.source,
+        segments=result.segments,
+        language=result.language,
+        language_probability=result.language_probability,
+        origin="whisper",
+        info=info,
+        model=loaded.resolved.name,
+        duration=round(result.duration, 3),
+    )
+    return transcript, None, loaded.device
 
 
 def _whispered(

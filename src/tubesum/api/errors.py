@@ -8,9 +8,11 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import SQLAlchemyError
 
 from tubesum.api.schemas import Problem
 from tubesum.errors import TubesumError
+from tubesum.jobs.db import store_error
 
 __all__ = ["exception_handlers"]
 
@@ -70,6 +72,17 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return _problem(status, code, exc.detail if status < 500 else "Internal error.", headers=headers or None)
 
 
+def database_error(request: Request[Any, Any, Any], exc: SQLAlchemyError) -> Response[Any]:
+    """The job database is full (507 ``disk_full``) or unavailable (503 ``store_unavailable`` + Retry-After)."""
+    translated = store_error(exc)
+    if translated is None:
+        return internal_error(request, exc)
+    logger.warning(
+        "job database error", extra={"path": request.url.path, "code": translated.code, "error": type(exc).__name__}
+    )
+    return tubesum_error(request, translated)
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
     return _problem(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Internal error; see the server log.")
@@ -79,5 +92,6 @@ exception_handlers: dict[Any, Any] = {
     TubesumError: tubesum_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    SQLAlchemyError: database_error,
     Exception: internal_error,
 }

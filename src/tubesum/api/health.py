@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,8 @@ from tubesum.pipeline.jsruntime import probe_js_runtime
 from tubesum.pipeline.models import cuda_device_count, resolve_model
 
 __all__ = ["HealthController", "readiness_checks"]
+
+logger = logging.getLogger(__name__)
 
 
 def _dir_check(path: Path, min_free_mb: int) -> tuple[bool, str]:
@@ -42,9 +45,15 @@ def readiness_checks(state: State) -> dict[str, dict[str, Any]]:
 
     try:
         state.store.ping()
-        record("database", True, "reachable")
     except Exception as exc:  # any driver error means "not ready"; details stay in the log
         record("database", False, f"unreachable ({type(exc).__name__})")
+    else:
+        try:  # a store that only reads cannot take jobs: a held write lock, a read-only file or server
+            state.store.ping(write=True)
+            record("database", True, "reachable and writable")
+        except Exception as exc:
+            logger.warning("readiness: the job database cannot be written", exc_info=True)
+            record("database", False, f"not writable ({type(exc).__name__})")
     dirs = {"work_dir": settings.work_dir or Path(tempfile.gettempdir())}
     if settings.sqlalchemy_url.startswith("sqlite"):
         dirs["data_dir"] = settings.data_dir

@@ -46,6 +46,9 @@ def serve(app: AppContext, /, host: str | None, port: int | None, workers: int |
             settings.host,
             settings.port,
         )
+    from tubesum.jobs.store import check_store
+
+    check_store(settings.sqlalchemy_url)  # a read-only or unreachable database: one line and the fix, no traceback
     uvicorn.run(
         create_app(settings, worker=not no_worker),
         host=settings.host,

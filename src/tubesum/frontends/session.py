@@ -65,6 +65,7 @@ MODEL_CHOICES: tuple[str, ...] = (
 )
 
 STAGE_LABELS: dict[str, str] = {
+    "follow": "Waiting for an identical job",
     "ingest": "Reading metadata",
     "download": "Downloading audio",
     "captions": "Looking for subtitles",

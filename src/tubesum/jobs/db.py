@@ -11,21 +11,29 @@ one at a time and each sees the previous one's commit, so one job can never be h
 
 from __future__ import annotations
 
+import errno
 import logging
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["for_writes", "is_sqlite", "make_engine", "single_reads"]
+from tubesum.errors import DiskFullError, StoreUnavailableError, TubesumError
+
+__all__ = ["STORE_RETRY_AFTER", "for_writes", "is_sqlite", "make_engine", "single_reads", "store_error"]
 
 logger = logging.getLogger(__name__)
 
 _BEGIN_OPTION = "tubesum_sqlite_begin_immediate"
 _NO_BEGIN_OPTION = "tubesum_sqlite_no_begin"
 _SQLITE_PRAGMAS = ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+STORE_RETRY_AFTER = 5  # seconds a client is told to wait when the store is unavailable (Retry-After)
+_DISK_FULL = ("database or disk is full", "no space left on device", "disk full", "could not extend file")
+_BUGS = ("no such table", "no such column", "syntax error", "undefinedtable", "undefinedcolumn")  # stay 500s
+_READ_ONLY = ("readonly database", "read-only", "unable to open database file")
 
 
 def make_engine(url: str) -> Engine:
@@ -84,3 +92,38 @@ def _sqlite_on_begin(conn: Connection) -> None:
     if options.get(_NO_BEGIN_OPTION):
         return  # autocommit: each statement is its own transaction (pysqlite's isolation_level is None)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_BEGIN_OPTION) else "BEGIN")
+
+
+def store_error(exc: BaseException) -> TubesumError | None:
+    """Translate a database error into the tubesum error a client should see; None when it is not the
+    database's state but a bug (a constraint, a bad statement), which stays an internal error.
+
+    * no space (SQLite ``SQLITE_FULL``, PostgreSQL "could not extend file", ``ENOSPC``) → ``disk_full`` (507);
+    * locked past the busy timeout, connection refused or lost, pool exhausted, read-only file →
+      ``store_unavailable`` (503, ``Retry-After``).
+    """
+    if not isinstance(exc, sa_exc.SQLAlchemyError):
+        return None
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    orig_errno = getattr(getattr(exc, "orig", None), "errno", None)
+    if any(marker in text for marker in _DISK_FULL) or orig_errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            "No space left on the device holding the job database.",
+            hint="Free some disk space on the data volume (or move TUBESUM_DATA_DIR), then retry.",
+        )
+    unavailable = isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError) or (
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    )
+    if not unavailable or any(marker in text for marker in _BUGS):
+        return None
+    if any(marker in text for marker in _READ_ONLY):
+        why = "is read-only"
+    elif "locked" in text or "busy" in text:
+        why = "is locked by another writer"
+    else:
+        why = "cannot be reached"
+    return StoreUnavailableError(
+        f"The job database {why}; try again shortly.",
+        hint="Retry after the Retry-After delay; operators: check the database server and /readyz.",
+        retry_after=STORE_RETRY_AFTER,
+    )

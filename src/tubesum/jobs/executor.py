@@ -10,8 +10,16 @@ Usage (the API's lifespan does this)::
 
 Recovery: in embedded mode a job still ``running`` at start-up belongs to a process that died (SIGKILL, OOM,
 power loss), so :meth:`LocalExecutor.start` puts every running job back to ``queued``, its checkpoint kept;
-it then runs exactly once more. Work dirs (``tubesum-<pid>-*``, see :func:`tubesum.files.job_workdir`) left
-by dead processes are removed at start too.
+it then runs exactly once more. A job that already had ``job_retries + 1`` attempts fails with ``worker_lost``
+instead, so an input that gets the server killed cannot become a crash loop. Work dirs (``tubesum-<pid>-*``,
+see :func:`tubesum.files.job_workdir`) left by dead processes are removed at start and at every housekeeping
+round, in ``TUBESUM_WORK_DIR`` or, when it is unset, in the system temp dir (there only dirs of this user and
+of this PID namespace, whose pids this process can check).
+
+Watchdog: when a job's outcome cannot be recorded even after the runner's retries (database locked, down or
+full), the job is still ``running`` in the store although nothing runs it. The housekeeping thread retries
+putting such jobs back in the queue every ``watchdog_interval`` seconds until the store accepts it (the same
+attempt limit applies), so no job stays ``running`` forever and clients see it finish once the store is back.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -28,7 +37,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from tubesum.jobs.runner import CancelEvent, run_job
+from tubesum.files import pid_namespace
+from tubesum.jobs.runner import STORE_RETRY_SECONDS, CancelEvent, OutcomeNotRecorded, run_job
 from tubesum.jobs.types import JobState
 from tubesum.jobs.uploads import purge_uploads_before
 from tubesum.metrics import QueueStats
@@ -38,11 +48,11 @@ if TYPE_CHECKING:
     from tubesum.config import Settings
     from tubesum.jobs.types import JobRecord, JobStore
 
-__all__ = ["LocalExecutor", "purge_expired", "sweep_workdirs", "worker_count"]
+__all__ = ["LocalExecutor", "purge_expired", "sweep_workdirs", "sweep_workdirs_for", "worker_count"]
 
 logger = logging.getLogger(__name__)
 
-_WORKDIR = re.compile(r"^tubesum-(\d+)-")
+_WORKDIR = re.compile(r"^tubesum-(\d+)-(?:n(\d+)-)?")
 _CLOCK_SLACK = 2.0  # seconds: /proc's boot time is whole seconds
 
 
@@ -68,6 +78,10 @@ class LocalExecutor:
     * **housekeeping_interval** *(optional)* - seconds between retention purges (one runs at start).
     * **stop_timeout** *(optional)* - seconds :meth:`stop` waits for jobs to reach a cancellation point after
       asking them to stop.
+    * **watchdog_interval** *(optional)* - seconds between two tries to requeue jobs whose outcome could not be
+      recorded.
+    * **store_retry_s** *(optional)* - how long a job's checkpoint and outcome writes are retried before it
+      is handed to the watchdog.
     """
 
     def __init__(
@@ -79,6 +93,8 @@ class LocalExecutor:
         poll_interval: float = 0.5,
         housekeeping_interval: float = 600.0,
         stop_timeout: float = 30.0,
+        watchdog_interval: float = 5.0,
+        store_retry_s: float = STORE_RETRY_SECONDS,
     ) -> None:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._store = store
@@ -86,7 +102,11 @@ class LocalExecutor:
         self._poll_interval = poll_interval
         self._housekeeping_interval = housekeeping_interval
         self._stop_timeout = stop_timeout
+        self._watchdog_interval = watchdog_interval
+        self._store_retry_s = store_retry_s
+        self._unrecorded: set[str] = set()  # jobs still running in the store that nothing here runs
         self._lock = threading.Lock()
+        self._watchdog_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._state: Literal["new", "started", "stopping", "stopped"] = "new"
@@ -112,13 +132,13 @@ class LocalExecutor:
             if self._state != "new":
                 raise RuntimeError("a stopped LocalExecutor cannot be started again; make a new one")
             self._state = "started"
-        if self._settings.work_dir is not None:  # never sweep the shared system temp dir
-            removed = sweep_workdirs(self._settings.work_dir)
-            if removed:
-                logger.info("removed stale work dirs", extra={"count": len(removed)})
-        requeued = self._store.requeue_running()
+        self._sweep()
+        requeued = self._store.requeue_running(max_attempts=self._max_attempts)
         if requeued:
-            logger.warning("requeued jobs left running by a previous process", extra={"count": requeued})
+            logger.warning(
+                "requeued jobs left running by a previous process (or failed them after too many attempts)",
+                extra={"count": requeued, "max_attempts": self._max_attempts},
+            )
         count = worker_count(self._settings)
         self._workers = [
             threading.Thread(target=self._work, name=f"tubesum-worker-{n}", daemon=True) for n in range(count)
@@ -165,6 +185,10 @@ class LocalExecutor:
         with self._lock:
             self._state = "stopped"
         logger.info("executor stopped", extra={"worker_id": self.worker_id})
+
+    @property
+    def _max_attempts(self) -> int:
+        return self._settings.job_retries + 1
 
     # -- actions --------------------------------------------------------------------------------------------
     def notify(self) -> None:
@@ -224,20 +248,66 @@ class LocalExecutor:
             if self._shutdown_signalled:
                 event.cancel("shutdown")
         try:
-            run_job(job, store=self._store, settings=self._settings, cancel=event)
-        except Exception:  # the store failed while recording the outcome: the job stays running until requeued
-            logger.exception("could not record the outcome of a job", extra={"job_id": job.id})
+            run_job(job, store=self._store, settings=self._settings, cancel=event, store_retry_s=self._store_retry_s)
+        except Exception as exc:  # the store failed while recording the outcome: the watchdog requeues the job
+            unrecorded = exc if isinstance(exc, OutcomeNotRecorded) else None
+            logger.error(
+                "could not record the outcome of a job; it goes back to the queue once the store accepts writes",
+                exc_info=unrecorded is None,
+                extra={"job_id": job.id, "write": unrecorded.what if unrecorded else None},
+            )
+            with self._lock:
+                self._unrecorded.add(job.id)
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
+        self._requeue_unrecorded()
+
+    def _requeue_unrecorded(self) -> None:
+        """Put the jobs whose outcome could not be recorded back in the queue (or fail them after too many
+        attempts); the ones the store still refuses stay for the next watchdog tick.
+        """
+        if not self._watchdog_lock.acquire(blocking=False):  # one requeue pass at a time: never requeue twice
+            return
+        try:
+            with self._lock:
+                pending = sorted(self._unrecorded)
+            for job_id in pending:
+                try:
+                    self._store.requeue_running(worker=self.worker_id, job_id=job_id, max_attempts=self._max_attempts)
+                except Exception:
+                    logger.warning("the store still refuses writes", exc_info=True, extra={"job_id": job_id})
+                    return
+                with self._lock:
+                    self._unrecorded.discard(job_id)
+                logger.info("requeued a job whose outcome could not be recorded", extra={"job_id": job_id})
+                self._wake.set()
+        finally:
+            self._watchdog_lock.release()
+
+    def _sweep(self) -> None:
+        try:
+            removed = sweep_workdirs_for(self._settings)
+        except Exception:
+            logger.exception("work dir sweep failed")
+            return
+        if removed:
+            logger.info("removed stale work dirs", extra={"count": len(removed)})
 
     def _housekeep(self) -> None:
+        next_purge, swept = time.monotonic(), True  # start() swept already
         while True:
-            try:
-                self.purge_expired()
-            except Exception:
-                logger.exception("retention purge failed")
-            if self._stopping.wait(self._housekeeping_interval):
+            if time.monotonic() >= next_purge:
+                if not swept:
+                    self._sweep()
+                swept = False
+                next_purge = time.monotonic() + self._housekeeping_interval
+                try:
+                    self.purge_expired()
+                except Exception:
+                    logger.exception("retention purge failed")
+            self._requeue_unrecorded()
+            if self._stopping.wait(min(self._watchdog_interval, max(0.0, next_purge - time.monotonic()))):
                 return
 
 
@@ -258,11 +328,21 @@ def purge_expired(store: JobStore, settings: Settings, *, now: datetime | None =
     return purged
 
 
-def sweep_workdirs(parent: Path) -> list[Path]:
+def sweep_workdirs_for(settings: Settings) -> list[Path]:
+    """Sweep ``settings.work_dir``, or the system temp dir when it is unset (:func:`sweep_workdirs`)."""
+    if settings.work_dir is not None:
+        return sweep_workdirs(settings.work_dir)
+    return sweep_workdirs(Path(tempfile.gettempdir()), shared=True)
+
+
+def sweep_workdirs(parent: Path, *, shared: bool = False) -> list[Path]:
     """Remove the ``tubesum-<pid>-*`` work dirs in ``parent`` whose process is gone; return the removed paths.
 
     A dir named after a live process is kept, and so is one named after this process unless it is older than
-    this process (a restarted container reuses its PID). Names without a pid are left alone.
+    this process (a restarted container reuses its PID). Names without a pid are left alone. With ``shared``
+    (the system temp dir, where other users and containers may keep theirs) only dirs owned by this user and
+    tagged with this process's PID namespace (``tubesum-<pid>-n<ns>-``) are candidates: a pid from another
+    namespace says nothing here.
     """
     try:
         entries = sorted(parent.iterdir())
@@ -272,15 +352,28 @@ def sweep_workdirs(parent: Path) -> list[Path]:
         logger.warning("cannot list the work dir", extra={"path": str(parent)}, exc_info=True)
         return []
     started = _process_start_time()
+    namespace = pid_namespace()
     removed: list[Path] = []
     for path in entries:
         match = _WORKDIR.match(path.name)
         if match is None or path.is_symlink() or not path.is_dir():
             continue
+        if shared and not _ours(path, match[2], namespace):
+            continue
         if _stale(int(match[1]), path, started):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def _ours(path: Path, tagged_namespace: str | None, namespace: int | None) -> bool:
+    """A dir in a shared parent is ours to judge: same owner and tagged with our PID namespace."""
+    if namespace is None or tagged_namespace is None or int(tagged_namespace) != namespace:
+        return False
+    try:
+        return path.lstat().st_uid == os.getuid()
+    except OSError:
+        return False
 
 
 def _stale(pid: int, path: Path, started: float | None) -> bool:

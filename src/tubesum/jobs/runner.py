@@ -8,7 +8,8 @@ An executor claims a job from the store and calls :func:`run_job` on a worker th
 
 Two stages, each checkpointed or committed in the store, so a retry resumes where the last attempt stopped:
 
-* ``transcript`` - ``job.checkpoint["transcript"]`` when an earlier attempt got that far, else the pipeline
+* ``transcript`` - ``job.checkpoint["transcript"]`` when an earlier attempt got that far, else the transcript
+  of an identical job (same cache key: single flight, waiting while an earlier one runs), else the pipeline
   (:func:`tubesum.service.transcribe_source`); the result is saved as the checkpoint.
 * ``render`` - every requested format rendered in memory and stored with the final state in one transaction.
 
@@ -17,17 +18,22 @@ the store's cancel flag, and raises :class:`JobCancelled`, which unwinds the pip
 directory). A :class:`CancelEvent` set with reason ``"shutdown"`` leaves the job ``running`` for the executor
 to put back in the queue; any other cancellation marks it ``cancelled``. With ``settings.job_timeout_seconds``
 a progress call after the deadline fails the attempt with ``job_timeout``.
+
+Checkpoint and outcome writes are retried with a doubling delay (a database restart, a lock held for a while);
+when they still fail, :class:`OutcomeNotRecorded` tells the executor to put the job back in the queue, where a
+later attempt resumes from whatever checkpoint was written.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from structlog.contextvars import bound_contextvars
 
@@ -42,7 +48,16 @@ if TYPE_CHECKING:
     from tubesum.config import OutputFormat, Settings
     from tubesum.jobs.types import JobRecord, JobStore
 
-__all__ = ["INTERNAL_ERROR_MESSAGE", "CancelEvent", "CancelReason", "JobCancelled", "JobProgress", "run_job"]
+__all__ = [
+    "INTERNAL_ERROR_MESSAGE",
+    "STORE_RETRY_SECONDS",
+    "CancelEvent",
+    "CancelReason",
+    "JobCancelled",
+    "JobProgress",
+    "OutcomeNotRecorded",
+    "run_job",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +66,23 @@ CancelReason = Literal["cancelled", "shutdown", "timeout"]
 INTERNAL_ERROR_MESSAGE = "Internal error; see the server log."
 MAX_RETRY_DELAY = 3600.0  # seconds: the doubling backoff stops growing here
 PROGRESS_INTERVAL = 0.25  # seconds between two progress writes of one stage (at most ~4 per second)
+FOLLOW_POLL = 0.5  # seconds between two looks at the identical job this one waits for
+STORE_RETRY_SECONDS = 60.0  # seconds a checkpoint or outcome write is retried before the attempt gives up
+_STORE_RETRY_FIRST = 0.25  # seconds before the first retry of a failed store write; doubles up to the cap below
+_STORE_RETRY_CAP = 8.0
+
+
+class OutcomeNotRecorded(Exception):
+    """A checkpoint or outcome write still failed after ``STORE_RETRY_SECONDS`` of retries (database down,
+    locked or full). The job is still ``running`` in the store: the executor must put it back in the queue.
+
+    Not a :class:`~tubesum.errors.TubesumError`: the job did not fail, its bookkeeping did.
+    """
+
+    def __init__(self, job_id: str, what: str) -> None:
+        super().__init__(f"could not record the {what} of job {job_id}")
+        self.job_id = job_id
+        self.what = what
 
 
 class JobCancelled(Exception):
@@ -149,7 +181,14 @@ class JobProgress:
         self._stage = None
 
 
-def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: threading.Event | None = None) -> None:
+def run_job(
+    job: JobRecord,
+    *,
+    store: JobStore,
+    settings: Settings,
+    cancel: threading.Event | None = None,
+    store_retry_s: float = STORE_RETRY_SECONDS,
+) -> None:
     """Execute one claimed (running) job and record its outcome in ``store``; never raises for job errors.
 
     **Parameters:**
@@ -159,13 +198,16 @@ def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: thre
       mode and formats.
     * **cancel** *(optional)* - set it to stop the job at its next progress call; a :class:`CancelEvent` with
       reason ``"shutdown"`` leaves the job running for the caller to requeue.
+    * **store_retry_s** *(optional)* - how long checkpoint and outcome writes are retried, with a doubling
+      delay, before :class:`OutcomeNotRecorded` is raised (the job is then still running in the store).
 
     Outcomes: ``succeeded`` with one artifact per format; a transient error (network, rate limit) goes back to
     the queue with a doubling delay while ``job.attempts <= settings.job_retries``; other tubesum errors fail
     with their code and message; unexpected exceptions fail as ``internal_error`` (the traceback goes to the
-    log only). ``KeyboardInterrupt`` and ``SystemExit`` propagate.
+    log only). ``KeyboardInterrupt``, ``SystemExit`` and :class:`OutcomeNotRecorded` propagate.
     """
     extra = {"job_id": job.id}
+    store = cast("JobStore", _RetryingWrites(store, job.id, budget=store_retry_s))
     progress = JobProgress(store, job.id, cancel=cancel, timeout=settings.job_timeout_seconds)
     with bound_contextvars(job_id=job.id):
         logger.info("job started", extra={**extra, "attempt": job.attempts})
@@ -186,6 +228,9 @@ def run_job(job: JobRecord, *, store: JobStore, settings: Settings, cancel: thre
         except TubesumError as exc:
             progress.end_stage()
             _fail_or_retry(job, exc, store=store, settings=settings)
+        except OutcomeNotRecorded:
+            progress.end_stage()
+            raise
         except Exception:
             progress.end_stage()
             logger.exception("job failed with an unexpected error", extra=extra)
@@ -222,12 +267,39 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
         source = parse_source(job.source, settings)
     if source.kind == "file" and not is_upload(job.source):
         raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
+    followed = _follow_identical_job(job, store=store, progress=progress)
+    if followed is not None:
+        store.save_checkpoint(job.id, "transcript", followed.to_dict())
+        return followed
     started = time.perf_counter()
     transcript = service.transcribe_source(source, settings=settings, progress=progress)
     progress.end_stage()
     store.save_checkpoint(job.id, "transcript", transcript.to_dict())
     _record_audio(transcript, progress=progress, pipeline_seconds=time.perf_counter() - started)
     return transcript
+
+
+def _follow_identical_job(job: JobRecord, *, store: JobStore, progress: JobProgress) -> Transcript | None:
+    """Single flight: take the transcript of an identical job (same cache key) instead of running the pipeline.
+
+    A succeeded one gives its transcript at once. While an identical job that started earlier runs, wait for it
+    (stage ``follow``, a cancellation point every ``FOLLOW_POLL`` seconds); when it fails or is cancelled, the
+    next one leads, or this job runs the pipeline itself. Returns None when this job leads.
+    """
+    if not job.cache_key:
+        return None
+    while True:
+        other = store.identical_work(job)
+        if other is None:
+            return None
+        if other.state == JobState.SUCCEEDED:
+            saved = other.checkpoint.get("transcript")
+            if saved is None:  # an older result without a checkpoint: nothing to take
+                return None
+            logger.info("took the transcript of an identical job", extra={"job_id": job.id, "from_job": other.id})
+            return Transcript.from_dict(saved)
+        progress("follow", 0, None)
+        time.sleep(FOLLOW_POLL)
 
 
 def _render_stage(
@@ -263,6 +335,48 @@ def _fail_or_retry(job: JobRecord, exc: TubesumError, *, store: JobStore, settin
     store.fail(job.id, code=exc.code, message=exc.message)
     _finished(JobState.FAILED)
     logger.warning("job failed", extra={**extra, "error": exc.message})
+
+
+class _RetryingWrites:
+    """A view of a store whose checkpoint and outcome writes are retried with a doubling delay for ``budget``
+    seconds, then raise :class:`OutcomeNotRecorded`; every other method goes straight through.
+
+    The wrapped writes are idempotent (a checkpoint replaces its stage, ``succeed`` replaces the artifacts,
+    ``fail`` leaves a finished job alone), so a write that committed but reported an error is safe to repeat.
+    """
+
+    _RETRIED = frozenset({"save_checkpoint", "succeed", "fail", "retry_later", "mark_cancelled"})
+
+    def __init__(self, inner: JobStore, job_id: str, *, budget: float) -> None:
+        self._inner = inner
+        self._job_id = job_id
+        self._budget = budget
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self._RETRIED:
+            return attr
+        return functools.partial(self._retry, attr, name)
+
+    def _retry(self, write: Callable[..., None], name: str, *args: Any, **kwargs: Any) -> None:
+        deadline = time.monotonic() + self._budget
+        delay = _STORE_RETRY_FIRST
+        while True:
+            try:
+                write(*args, **kwargs)
+                return
+            except Exception as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    logger.error("giving up on a store write", extra={"job_id": self._job_id, "write": name})
+                    raise OutcomeNotRecorded(self._job_id, name) from exc
+                logger.warning(
+                    "store write failed; retrying",
+                    exc_info=True,
+                    extra={"job_id": self._job_id, "write": name, "retry_in_s": round(min(delay, left), 2)},
+                )
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, _STORE_RETRY_CAP)
 
 
 def _record_audio(transcript: Transcript, *, progress: JobProgress, pipeline_seconds: float) -> None:

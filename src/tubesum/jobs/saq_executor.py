@@ -45,7 +45,7 @@ from sqlalchemy.engine import make_url
 
 from tubesum.errors import ConfigError
 from tubesum.jobs.admission import admit, free_gpu_mb
-from tubesum.jobs.executor import purge_expired, sweep_workdirs
+from tubesum.jobs.executor import purge_expired, sweep_workdirs_for
 from tubesum.jobs.runner import CancelEvent, run_job
 from tubesum.jobs.types import JobState
 from tubesum.metrics import QueueStats
@@ -306,16 +306,32 @@ async def _beat(saq_job: Any, state: WorkerState, job_id: str, event: CancelEven
         event.cancel("cancelled" if current is not None and current.cancel_requested else "shutdown")
 
 
+def sweep_interval(heartbeat: int) -> int:
+    """Seconds between two of SAQ's stuck-job sweeps: half a heartbeat window (at least 1)."""
+    return max(1, heartbeat // 2)
+
+
+def takeover_seconds(heartbeat: int) -> tuple[float, float]:
+    """Return the earliest and latest seconds from a worker's death until SAQ retries its job elsewhere.
+
+    The last lease renewal happened up to a quarter window before the death; SAQ calls the job stuck one full
+    window after that renewal and notices it at its next sweep (every half window). So a takeover takes
+    between ``0.75`` and ``1.5`` heartbeat windows, plus the moment a worker needs to dequeue it; the docs
+    (docs/scale-out.md) quote these bounds.
+    """
+    renewal = heartbeat / 4
+    return heartbeat - renewal, heartbeat + sweep_interval(heartbeat)
+
+
 async def _housekeep(state: WorkerState) -> None:
     """Work-dir sweep (every heartbeat), retention purge (every 10 min), idle model unload."""
     settings = state.settings
     last_purge = -HOUSEKEEPING_INTERVAL
     while True:
         try:
-            if settings.work_dir is not None:
-                removed = await asyncio.to_thread(sweep_workdirs, settings.work_dir)
-                if removed:
-                    logger.info("removed work dirs of dead workers", extra={"count": len(removed)})
+            removed = await asyncio.to_thread(sweep_workdirs_for, settings)  # the system temp dir too (when unset)
+            if removed:
+                logger.info("removed work dirs of dead workers", extra={"count": len(removed)})
             if time.monotonic() - last_purge >= HOUSEKEEPING_INTERVAL:
                 await asyncio.to_thread(purge_expired, state.store, settings)
                 last_purge = time.monotonic()
@@ -382,7 +398,7 @@ def make_worker(
         logger.info("tubesum worker stopped", extra={"worker_id": worker_id})
 
     timers: PartialTimersDict = {
-        "sweep": max(1, settings.heartbeat_seconds // 2),
+        "sweep": sweep_interval(settings.heartbeat_seconds),
         "schedule": 1,
         "abort": 1,
         "worker_info": 10,

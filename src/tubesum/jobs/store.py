@@ -19,26 +19,28 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, delete, exists, func, insert, literal, or_, select, text, update
-from sqlalchemy.engine import CursorResult, Engine, Row
+from sqlalchemy.engine import CursorResult, Engine, Row, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
-from tubesum.errors import WorkerLostError
-from tubesum.jobs.db import single_reads
+from tubesum.errors import StoreUnavailableError, WorkerLostError
+from tubesum.jobs.db import is_sqlite, make_engine, single_reads, store_error
 from tubesum.jobs.keys import SqlKeyStore
 from tubesum.jobs.schema import ArtifactRow, JobRow
 from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, NewJob, Page
 
-__all__ = ["SqlJobStore"]
+__all__ = ["SqlJobStore", "check_store"]
 
 logger = logging.getLogger(__name__)
 
 _FINISHED = tuple(s.value for s in JobState if s.finished)
 _ACTIVE = (JobState.QUEUED.value, JobState.RUNNING.value)
+WRITE_PROBE_MS = 2000  # the longest a readiness write probe waits for the SQLite write lock
 _ARTIFACT_COLUMNS = ("job_id", "format", "content_type", "filename", "data", "size")
 
 
@@ -209,6 +211,33 @@ class SqlJobStore(SqlKeyStore):
                     requeued += 1
         return requeued, failed
 
+    def identical_work(self, job: JobRecord) -> JobRecord | None:
+        """The job whose transcript ``job`` can take instead of running the pipeline (single flight): the newest
+        succeeded job with the same cache key (checkpoint included), else the earliest-started *running* one that
+        started before ``job`` (status only; wait for it). None: ``job`` leads and runs the pipeline itself.
+        """
+        with self._read.begin() as s:
+            done = s.scalars(
+                select(JobRow.id)
+                .where(JobRow.cache_key == job.cache_key, JobRow.state == JobState.SUCCEEDED.value)
+                .where(JobRow.id != job.id)
+                .order_by(JobRow.finished_at.desc())
+                .limit(1)
+            ).first()
+            if done is None and job.started_at is not None:
+                earlier = or_(
+                    JobRow.started_at < job.started_at, and_(JobRow.started_at == job.started_at, JobRow.id < job.id)
+                )
+                leader = s.scalars(
+                    select(JobRow.id)
+                    .where(JobRow.cache_key == job.cache_key, JobRow.state == JobState.RUNNING.value)
+                    .where(JobRow.id != job.id, earlier)
+                    .order_by(JobRow.started_at, JobRow.id)
+                    .limit(1)
+                ).first()
+                return self.get(leader, checkpoint=False) if leader else None
+        return self.get(done) if done else None
+
     def update_progress(self, job_id: str, *, stage: str, progress: float | None) -> bool:
         """Record progress; False when the job was cancelled or is no longer running (the worker should stop)."""
         with self._write.begin() as s:
@@ -280,9 +309,12 @@ class SqlJobStore(SqlKeyStore):
             else:
                 row.state, row.not_before, row.worker = JobState.QUEUED.value, not_before, None
 
-    def requeue_running(self, *, worker: str | None = None, job_id: str | None = None) -> int:
+    def requeue_running(
+        self, *, worker: str | None = None, job_id: str | None = None, max_attempts: int | None = None
+    ) -> int:
         """Running jobs (of ``worker``, or all; only ``job_id`` when given) back to queued, checkpoints kept;
-        returns how many were moved. Jobs whose cancel was requested are cancelled instead (and counted too).
+        returns how many were moved. Jobs whose cancel was requested are cancelled instead, and with
+        ``max_attempts`` a job that already had that many attempts fails with ``worker_lost`` (both counted too).
         """
         now = _now()
         running = [JobRow.state == JobState.RUNNING.value]
@@ -297,13 +329,19 @@ class SqlJobStore(SqlKeyStore):
                 .where(*running, JobRow.cancel_requested.is_(True))
                 .values(state=JobState.CANCELLED.value, finished_at=now, updated_at=now, progress=None),
             )
+            lost = 0
+            if max_attempts is not None:
+                for row in s.scalars(select(JobRow).where(*running, JobRow.attempts >= max_attempts)):
+                    _lost(row, now)
+                    lost += 1
+                s.flush()
             requeued = _rowcount(
                 s,
                 update(JobRow)
                 .where(*running)
                 .values(state=JobState.QUEUED.value, stage=None, progress=None, worker=None, updated_at=now),
             )
-        return cancelled + requeued
+        return cancelled + lost + requeued
 
     # -- client actions -----------------------------------------------------------------------------------
     def cancel(self, job_id: str) -> JobRecord | None:
@@ -385,10 +423,35 @@ class SqlJobStore(SqlKeyStore):
             )
             return float(total or 0.0)
 
-    def ping(self) -> None:
-        """Raise if the database cannot be reached (readiness)."""
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+    def ping(self, *, write: bool = False) -> None:
+        """Raise if the database cannot be reached (readiness); with ``write``, also if it cannot be written now.
+
+        The write probe takes the write lock and rolls back, waiting at most ``WRITE_PROBE_MS`` (SQLite: a lock
+        held by another writer, a read-only file), or asks PostgreSQL for a transaction id (a read-only server
+        or standby refuses).
+        """
+        if not write:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        if not is_sqlite(self.engine):
+            with self.engine.begin() as conn:
+                conn.execute(text("SELECT txid_current()"))
+            return
+        raw = self.engine.raw_connection()  # pysqlite in autocommit mode (see tubesum.jobs.db): no implicit BEGIN
+        try:
+            cursor = raw.cursor()
+            busy = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+            cursor.execute(f"PRAGMA busy_timeout={WRITE_PROBE_MS}")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute("CREATE TABLE tubesum_write_probe (x)")  # a write the file must take; rolled back
+                cursor.execute("ROLLBACK")
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
+                cursor.close()
+        finally:
+            raw.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _insert(self, new: NewJob, *, from_cache: bool) -> tuple[JobRecord, bool] | None:
@@ -542,3 +605,47 @@ def _job_record(row: JobRow | Row[Any], formats: Sequence[str]) -> JobRecord:
         idempotency_key=row.idempotency_key,
         formats=tuple(formats),
     )
+
+
+def check_store(url: str) -> None:
+    """Migrate the job database at ``url`` and prove it can be written, before a server starts on it.
+
+    Raises :class:`~tubesum.errors.StoreUnavailableError` (or ``DiskFullError``) with one line naming the
+    database and the fix, instead of the driver's traceback from deep inside the server's start-up.
+    """
+    from tubesum.jobs.migrate import upgrade
+
+    where = _describe(url)
+    engine = make_engine(url)
+    try:
+        upgrade(url)
+        SqlJobStore(engine).ping(write=True)
+    except Exception as exc:
+        translated = store_error(exc)
+        if translated is None:
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        if translated.code == StoreUnavailableError.code:
+            translated = StoreUnavailableError(
+                f"Cannot write the job database {where}: {reason}.",
+                hint=_fix_for(url),
+            )
+        raise translated from None
+    finally:
+        engine.dispose()
+
+
+def _describe(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(parsed.database or ":memory:").expanduser())
+    return parsed.render_as_string(hide_password=True)
+
+
+def _fix_for(url: str) -> str:
+    if make_url(url).get_backend_name() == "sqlite":
+        return (
+            "Make the file, its -wal/-shm files and its directory writable by this user "
+            "(or set TUBESUM_DATA_DIR to a writable directory)."
+        )
+    return "Check that the database server is up and accepts writes (TUBESUM_DATABASE_URL)."

@@ -193,6 +193,11 @@ class JobStore(Protocol):
         """Atomically move the oldest claimable queued job (not_before passed) to running; None if none."""
         ...
 
+    def identical_work(self, job: JobRecord) -> JobRecord | None:
+        """Single flight: the newest succeeded job with ``job.cache_key`` (with its checkpoint), else the
+        earliest-started running one that started before ``job``; None when ``job`` must run the pipeline."""
+        ...
+
     def update_progress(self, job_id: str, *, stage: str, progress: float | None) -> bool:
         """Record progress; returns False when the job was cancelled meanwhile (the worker should stop)."""
         ...
@@ -211,8 +216,12 @@ class JobStore(Protocol):
         """Back to queued after a transient failure, attempts kept, claimable again after ``not_before``."""
         ...
 
-    def requeue_running(self, *, worker: str | None = None) -> int:
-        """Put running jobs (of ``worker``, or all) back to queued — start-up recovery, graceful shutdown."""
+    def requeue_running(
+        self, *, worker: str | None = None, job_id: str | None = None, max_attempts: int | None = None
+    ) -> int:
+        """Put running jobs (of ``worker``, or all; only ``job_id`` when given) back to queued — start-up
+        recovery, graceful shutdown. With ``max_attempts`` a job that already had that many attempts fails with
+        ``worker_lost`` instead; a job whose cancel was requested is cancelled."""
         ...
 
     # -- client actions -----------------------------------------------------------------------------------
@@ -241,8 +250,8 @@ class JobStore(Protocol):
         """Audio seconds of the owner's jobs created since ``since`` (daily quota)."""
         ...
 
-    def ping(self) -> None:
-        """Raise if the database cannot be reached (readiness)."""
+    def ping(self, *, write: bool = False) -> None:
+        """Raise if the database cannot be reached (readiness); with ``write``, also if it cannot be written."""
         ...
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tubesum.errors import EmptyAudioError, SizeLimitError, SourceError, SourceNotFoundError, UnsupportedMediaError
+from tubesum.files import disk_full, is_disk_full
 from tubesum.records import Source
 
 if TYPE_CHECKING:
@@ -114,12 +115,40 @@ async def save_upload(
     """Check the upload, stream it to disk within ``upload_max_mb`` and return its record.
 
     Raises :class:`UploadsDisabledError`, :class:`~tubesum.errors.UnsupportedMediaError` (415),
-    :class:`~tubesum.errors.SizeLimitError` (413, nothing is kept) and :class:`~tubesum.errors.EmptyAudioError`.
+    :class:`~tubesum.errors.SizeLimitError` (413, nothing is kept), :class:`~tubesum.errors.EmptyAudioError`
+    and :class:`~tubesum.errors.DiskFullError` (507, nothing is kept).
     """
     name = check_upload(filename, content_type, settings=settings)
     limit = settings.upload_max_mb * 1024 * 1024
     upload_id = f"up_{uuid.uuid4().hex}"
     folder = settings.upload_dir / upload_id
+    try:
+        await _store_upload(chunks, folder=folder, name=name, limit=limit, settings=settings)
+    except OSError as exc:
+        if is_disk_full(exc):
+            logger.warning("upload refused: disk full", extra={"path": str(settings.upload_dir)})
+            raise disk_full(settings.upload_dir, setting="TUBESUM_DATA_DIR") from None
+        raise
+    size = (folder / name).stat().st_size
+    media_type = content_type.split(";", 1)[0].strip().lower() or "application/octet-stream"
+    record = UploadRecord(
+        id=upload_id, owner=owner, filename=name, content_type=media_type, size=size, created_at=time.time()
+    )
+    try:
+        (folder / _META).write_text(json.dumps(asdict(record)), encoding="utf-8")
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        if is_disk_full(exc):
+            raise disk_full(settings.upload_dir, setting="TUBESUM_DATA_DIR") from None
+        raise
+    logger.info("upload stored", extra={"upload_id": upload_id, "bytes": size})
+    return record
+
+
+async def _store_upload(
+    chunks: AsyncIterable[bytes], *, folder: Path, name: str, limit: int, settings: Settings
+) -> None:
+    """Stream the body into ``folder/name`` within ``limit`` bytes; on any error nothing is left behind."""
     folder.mkdir(parents=True, exist_ok=False)
     size = 0
     try:
@@ -131,16 +160,9 @@ async def save_upload(
                 handle.write(chunk)
         if size == 0:
             raise EmptyAudioError("The uploaded file is empty.")
-        media_type = content_type.split(";", 1)[0].strip().lower() or "application/octet-stream"
-        record = UploadRecord(
-            id=upload_id, owner=owner, filename=name, content_type=media_type, size=size, created_at=time.time()
-        )
-        (folder / _META).write_text(json.dumps(asdict(record)), encoding="utf-8")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    logger.info("upload stored", extra={"upload_id": upload_id, "bytes": size})
-    return record
 
 
 def resolve_upload(ref: str, *, owner: str, settings: Settings) -> tuple[Source, UploadRecord]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tubesum.errors import TranscriptionError
@@ -12,10 +13,10 @@ from tubesum.records import Segment, Word
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
-    from tubesum.pipeline.decode import DecodedAudio
+    from tubesum.pipeline.decode import AudioWindow, DecodedAudio
     from tubesum.pipeline.models import LoadedModel
 
-__all__ = ["SpeechResult", "WhisperOptions", "transcribe_speech"]
+__all__ = ["SpeechResult", "WhisperOptions", "transcribe_speech", "transcribe_windows"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,32 @@ def transcribe_speech(
     audio: DecodedAudio, *, model: LoadedModel, options: WhisperOptions, progress: ProgressFn = no_progress
 ) -> SpeechResult:
     """Transcribe decoded audio, calling ``progress("transcribe", done_s, total_s)`` as segments arrive."""
-    from faster_whisper import BatchedInferencePipeline
+    from tubesum.pipeline.decode import AudioWindow
 
+    return transcribe_windows(
+        [AudioWindow(start=0.0, samples=audio.samples)],
+        total=audio.duration,
+        model=model,
+        options=options,
+        progress=progress,
+    )
+
+
+def transcribe_windows(
+    windows: Iterable[AudioWindow],
+    *,
+    total: float | None,
+    model: LoadedModel,
+    options: WhisperOptions,
+    progress: ProgressFn = no_progress,
+) -> SpeechResult:
+    """Transcribe audio that arrives in windows (:func:`tubesum.pipeline.decode.iter_windows`).
+
+    Memory is bounded by one window: its samples, speech detection and features. Every window starts with a
+    progress call (a cancellation point: speech detection and feature extraction of a window take a second or
+    two, not minutes), and segments report progress as they arrive. The language detected in the first window
+    is kept for the rest, and each window is prompted with the end of the previous one's text.
+    """
     language = options.language
     if language and model.resolved.name.endswith(".en") and language != "en":
         raise TranscriptionError(
@@ -73,40 +98,74 @@ def transcribe_speech(
             hint="Use a multilingual model (e.g. 'small') or drop --language.",
         )
     batched = _use_batched(options, model.device.device)
+    segments: list[Segment] = []
+    detected: str | None = None
+    probability: float | None = None
+    end = 0.0
+    for window in windows:
+        expected = max(total or 0.0, window.start + window.duration)
+        progress("transcribe", min(window.start, expected), expected)
+        prompt = " ".join(seg.text for seg in segments[-3:])[-200:] or None
+        found, info = _transcribe_window(
+            window, model=model, options=options, language=language, batched=batched, prompt=prompt,
+            progress=lambda done, expected=expected: progress("transcribe", min(done, expected), expected),
+        )  # fmt: skip
+        segments.extend(found)
+        if detected is None:
+            detected = info.language
+            probability = round(float(info.language_probability), 4) if info.language_probability is not None else None
+            language = language or detected
+        end = window.start + window.duration
+    progress("transcribe", end, end)
+    return SpeechResult(
+        segments=tuple(segments), language=detected, language_probability=probability, duration=end, batched=batched
+    )
+
+
+def _transcribe_window(
+    window: AudioWindow,
+    *,
+    model: LoadedModel,
+    options: WhisperOptions,
+    language: str | None,
+    batched: bool,
+    prompt: str | None,
+    progress: Any,
+) -> tuple[list[Segment], Any]:
+    from faster_whisper import BatchedInferencePipeline
+
     kwargs: dict[str, Any] = {
         "language": language,
         "beam_size": options.beam_size,
         "word_timestamps": options.word_timestamps,
         "vad_filter": options.vad_filter,
     }
+    if prompt and window.start > 0:
+        kwargs["initial_prompt"] = prompt
     try:
         if batched:
             pipeline = BatchedInferencePipeline(model.model)
             raw_segments, info = pipeline.transcribe(
-                audio.samples, batch_size=options.batch_size, without_timestamps=False, **kwargs
+                window.samples, batch_size=options.batch_size, without_timestamps=False, **kwargs
             )
         else:
-            raw_segments, info = model.model.transcribe(audio.samples, **kwargs)
-        total = float(info.duration)
-        progress("transcribe", 0.0, total)
-        segments: list[Segment] = []
+            raw_segments, info = model.model.transcribe(window.samples, **kwargs)
+        found: list[Segment] = []
         for raw in raw_segments:  # lazy: the work happens while iterating
-            segments.append(_segment(raw))
-            progress("transcribe", min(float(raw.end), total), total)
+            found.append(_shifted(_segment(raw), window.start))
+            progress(window.start + float(raw.end))
     except TranscriptionError:
         raise
     except (RuntimeError, ValueError) as exc:
         raise TranscriptionError(f"Whisper failed: {exc}", model=model.resolved.name) from exc
-    progress("transcribe", total, total)
-    return SpeechResult(
-        segments=tuple(segments),
-        language=info.language,
-        language_probability=round(float(info.language_probability), 4)
-        if info.language_probability is not None
-        else None,
-        duration=total,
-        batched=batched,
-    )
+    return found, info
+
+
+def _shifted(segment: Segment, offset: float) -> Segment:
+    if not offset:
+        return segment
+    words = tuple(replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in segment.words)
+    return replace(segment, start=round(segment.start + offset, 3), end=round(segment.end + offset, 3), words=words)
 
 
 def _segment(raw: Any) -> Segment:

@@ -54,6 +54,7 @@ from tubesum.errors import (
     UnsupportedMediaError,
     VideoUnavailableError,
 )
+from tubesum.files import disk_full, is_disk_full
 from tubesum.pipeline.jsruntime import ydl_js_runtimes
 from tubesum.pipeline.ssrf import check_url
 from tubesum.records import Source
@@ -310,6 +311,9 @@ _TAILS = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 
+# yt-dlp reports a failed write as text ("unable to write data: [Errno 28] No space left on device")
+_NO_SPACE = re.compile(r"no space left on device|disk quota exceeded|file too large|\[errno (?:28|122|27)\]")
+
 # (error class, pattern, hint); the first match wins, so the more specific patterns come first.
 _RULES: tuple[tuple[type[TubesumError], str, str | None], ...] = (
     (PrivateVideoError, r"private video|video is private", None),
@@ -397,6 +401,8 @@ def map_ytdlp_error(exc: BaseException) -> TubesumError:
     message = clean_message(str(exc))
     details = {"detail": message}
     lowered = text.lower()
+    if any(is_disk_full(item) for item in chain) or _NO_SPACE.search(lowered):  # permanent, not a network error
+        return disk_full("the work dir", setting="TUBESUM_WORK_DIR")
     for error_class, pattern, hint in _RULES:
         if error_class is not NetworkError and re.search(pattern, lowered):
             return _build(error_class, message, hint, details)

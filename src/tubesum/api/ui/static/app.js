@@ -6,6 +6,7 @@
   const KEY_STORAGE = "tubesum.apiKey";
   const ALL_FORMATS = ["txt", "srt", "vtt", "json", "md", "pdf"];
   const STAGES = {
+    follow: "Waiting for an identical job",
     ingest: "Checking the source",
     captions: "Looking for captions",
     fetch: "Downloading",
