@@ -163,7 +163,7 @@ def test_diarization_without_the_extra_is_refused_at_submit_not_queued(
 
     monkeypatch.setattr(importlib.util, "find_spec", without_pyannote)
     response = submit(client, key, options={"diarize": True})
-    assert response.status_code == 501 and response.json()["code"] == "missing_extra"
+    assert response.status_code == 422 and response.json()["code"] == "missing_extra"
     assert "tubesum[diarize]" in response.json()["hint"]
     assert client.get("/v1/jobs", headers=key).json()["total"] == 0
 
@@ -171,7 +171,7 @@ def test_diarization_without_the_extra_is_refused_at_submit_not_queued(
 def test_diarization_without_a_token_is_refused_at_submit(client: TestClient[Any], key: dict[str, str]) -> None:
     pytest.importorskip("pyannote.audio")
     response = submit(client, key, options={"diarize": True})
-    assert response.status_code == 503 and response.json()["code"] == "hf_token_missing"
+    assert response.status_code == 422 and response.json()["code"] == "hf_token_missing"
     assert "HF_TOKEN" in response.json()["detail"]
 
 

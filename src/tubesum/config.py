@@ -189,6 +189,15 @@ class Settings(BaseSettings):
     upload_extensions: Annotated[tuple[str, ...], NoDecode] = Field(
         UPLOAD_EXTENSIONS, description="File extensions an upload may have (comma separated, no dots)."
     )
+    upload_cache: Literal["key", "off"] = Field(
+        "key",
+        description="Reuse of upload results: key (same key, same bytes, same file name) or off. Never across keys.",
+    )
+    api_models: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Whisper models API callers may name (comma separated names or hub ids, never paths; "
+        "empty: the default model and faster-whisper's built-in names).",
+    )
 
     # -- secrets ---------------------------------------------------------------------------------------
     hf_token: SecretStr | None = Field(
@@ -225,7 +234,7 @@ class Settings(BaseSettings):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("speaker_names", mode="before")
+    @field_validator("speaker_names", "api_models", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
@@ -250,6 +259,19 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """Return the job store URL (SQLite in ``data_dir`` unless ``database_url`` is set)."""
         return self.database_url or f"sqlite:///{self.data_dir / 'tubesum.db'}"
+
+    def remote_models(self) -> tuple[str, ...]:
+        """Return the model names a remote caller may ask for: ``api_models``, else the built-in names.
+
+        Never a path: an entry that looks like one (``/``, ``.``, ``~`` first) is left out.
+        """
+        if self.api_models:
+            names: tuple[str, ...] = self.api_models
+        else:
+            from faster_whisper.utils import available_models
+
+            names = (self.model, *available_models())
+        return tuple(dict.fromkeys(n for n in names if n and not n.startswith(("/", ".", "~", "\\"))))
 
     @property
     def upload_dir(self) -> Path:

@@ -1,0 +1,233 @@
+"""Issue 19 hardening: nothing of one caller reaches another, no server paths, client mistakes are 4xx.
+
+Each test here failed on the code before the fix it names (item numbers refer to issue 19).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from inprocess import client_for, migrated_store
+from tubesum.config import Settings
+from tubesum.jobs.runner import run_job
+from tubesum.jobs.store import SqlJobStore
+from tubesum.jobs.submit import submit_job
+from tubesum.jobs.types import JobOptions, JobState
+from tubesum.jobs.uploads import save_upload
+
+pytestmark = pytest.mark.usefixtures("loopback_dns_only")
+URL = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+
+
+@pytest.fixture
+def hard_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(
+        update={"data_dir": tmp_path / "data", "rate_limit_per_minute": 0, "uploads_enabled": True}
+    )
+
+
+@pytest.fixture
+def store(hard_settings: Settings) -> SqlJobStore:
+    return migrated_store(hard_settings)
+
+
+@pytest.fixture
+def client(hard_settings: Settings, store: SqlJobStore) -> Iterator[TestClient[Any]]:
+    with client_for(hard_settings, store) as c:
+        yield c
+
+
+@pytest.fixture
+def key(store: SqlJobStore) -> dict[str, str]:
+    return {"Authorization": f"Bearer {store.create_key('alice')[1]}"}
+
+
+def _store_upload(settings: Settings, owner: str, name: str, data: bytes) -> str:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    record = asyncio.run(save_upload(chunks(), owner=owner, filename=name, content_type="audio/wav", settings=settings))
+    return record.ref
+
+
+def _run_next(store: SqlJobStore, settings: Settings) -> str:
+    claimed = store.claim(worker="test:1")
+    assert claimed is not None
+    run_job(claimed, store=store, settings=settings)
+    done = store.get(claimed.id)
+    assert done is not None and done.state is JobState.SUCCEEDED, done
+    return done.id
+
+
+# -- items 1 and 4: the cache and results ------------------------------------------------------------------
+def test_upload_results_are_never_shared_across_keys_or_names_and_carry_no_server_path(
+    hard_settings: Settings, store: SqlJobStore, speech_wav: Path
+) -> None:
+    data = speech_wav.read_bytes()
+    options = JobOptions(formats=("json", "txt"))
+    alice_ref = _store_upload(hard_settings, "alice", "secret plan.wav", data)
+    submit_job(alice_ref, options, owner="alice", store=store, settings=hard_settings)
+    alice_job = _run_next(store, hard_settings)
+    alice_json = store.artifact(alice_job, "json")
+    assert alice_json is not None
+    body = json.loads(alice_json.data)
+    assert body["source"]["path"] is None, "item 4: no server path in results"
+    assert body["source"]["original"] == "secret plan.wav" and body["title"] == "secret plan"
+    assert str(hard_settings.data_dir) not in alice_json.data.decode()
+
+    # Item 1: another key uploading the same bytes is not a cache hit and sees nothing of alice.
+    bob_ref = _store_upload(hard_settings, "bob", "mine.wav", data)
+    bob = submit_job(bob_ref, options, owner="bob", store=store, settings=hard_settings)
+    assert not bob.cache_hit and bob.job.state is JobState.QUEUED
+    bob_job = _run_next(store, hard_settings)
+    bob_json = store.artifact(bob_job, "json")
+    assert bob_json is not None
+    text = bob_json.data.decode()
+    assert "secret plan" not in text and alice_ref.removeprefix("upload:") not in text
+    assert store.get(bob_job, checkpoint=False).title == "mine"  # type: ignore[union-attr]
+
+    # Within one key another display name is another identity: the title is the caller's own.
+    renamed = submit_job(
+        _store_upload(hard_settings, "alice", "renamed.wav", data),
+        options,
+        owner="alice",
+        store=store,
+        settings=hard_settings,
+    )
+    assert not renamed.cache_hit
+
+
+def test_upload_cache_can_be_switched_off(hard_settings: Settings, store: SqlJobStore) -> None:
+    from tubesum.jobs.submit import source_key
+    from tubesum.jobs.uploads import resolve_upload
+
+    ref = _store_upload(hard_settings, "alice", "a.wav", b"RIFFdata")
+    source, record = resolve_upload(ref, owner="alice", settings=hard_settings)
+    shared = source_key(source, upload=record, settings=hard_settings)
+    assert shared.startswith("upload:alice:") and shared.endswith(
+        ":sha256:" + __import__("hashlib").sha256(b"RIFFdata").hexdigest()
+    )
+    off = hard_settings.model_copy(update={"upload_cache": "off"})
+    assert source_key(source, upload=record, settings=off) == f"upload:{record.id}"
+
+
+def test_youtube_results_do_not_carry_the_callers_spelling() -> None:
+    from tubesum.jobs.runner import _shareable
+    from tubesum.records import Source, Transcript
+
+    source = Source(
+        kind="youtube",
+        original="https://youtu.be/dQw4w9WgXcQ?si=alice-share-id&t=42",
+        url=URL,
+        video_id="dQw4w9WgXcQ",
+        start=42.0,
+    )
+    shared = _shareable(Transcript(source=source, segments=(), language="en", origin="captions"))
+    assert shared.source.original == URL and shared.source.start is None
+
+
+# -- item 2: models ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("model", ["/", "~", "~/models", "../models", ".", "/tmp", "models", "org/uncached-model"])
+def test_remote_callers_name_models_only_from_the_allow_list(
+    client: TestClient[Any], key: dict[str, str], hard_settings: Settings, tmp_path: Path, model: str
+) -> None:
+    (tmp_path / "models").mkdir(exist_ok=True)
+    response = client.post("/v1/jobs", json={"source": URL, "options": {"model": model}}, headers=key)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "model_not_found"
+    assert body["detail"] == "This server does not offer that model."
+    for secret in (str(Path.home()), str(tmp_path), str(hard_settings.model_cache_dir)):
+        assert secret not in response.text
+
+
+def test_an_allowed_but_missing_model_names_no_server_path(
+    client: TestClient[Any], key: dict[str, str], hard_settings: Settings
+) -> None:
+    response = client.post("/v1/jobs", json={"source": URL, "options": {"model": "large-v3"}}, headers=key)
+    assert response.status_code == 422 and response.json()["code"] == "model_not_found"
+    assert str(hard_settings.model_cache_dir) not in response.text
+
+
+def test_api_models_setting_is_the_allow_list(hard_settings: Settings, store: SqlJobStore) -> None:
+    listed = hard_settings.model_copy(update={"api_models": ("tiny.en", "/srv/models/x")})
+    assert listed.remote_models() == ("tiny.en",), "paths never enter the allow-list"
+    with client_for(listed, store) as c:
+        headers = {"Authorization": f"Bearer {store.create_key('k')[1]}"}
+        assert c.post("/v1/jobs", json={"source": URL, "options": {"model": "tiny.en"}}, headers=headers).is_success
+        refused = c.post("/v1/jobs", json={"source": URL, "options": {"model": "small"}}, headers=headers)
+        assert refused.status_code == 422
+
+
+# -- item 3: no filesystem oracle --------------------------------------------------------------------------
+def test_local_path_shaped_sources_all_get_one_refusal_without_touching_disk(
+    client: TestClient[Any], key: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file.wav").write_bytes(b"RIFF")
+    sources = [
+        "/etc/shadow",
+        "/etc/passwd",
+        "/dev/null",
+        str(tmp_path / "dir"),
+        str(tmp_path / "file.wav"),
+        str(tmp_path / "missing.wav"),
+        "dir",
+        "file.wav",
+        "~",
+        "~root/x",
+        "take:1.mp3",
+        "file:///etc/passwd",
+        "C:\\Windows\\win.ini",
+    ]
+    touched: list[str] = []
+    real_exists, real_is_file = Path.exists, Path.is_file
+
+    def spy_exists(self: Path, *args: Any, **kwargs: Any) -> bool:
+        touched.append(str(self))
+        return real_exists(self, *args, **kwargs)
+
+    def spy_is_file(self: Path, *args: Any, **kwargs: Any) -> bool:
+        touched.append(str(self))
+        return real_is_file(self, *args, **kwargs)
+
+    answers = set()
+    monkeypatch.setattr(Path, "exists", spy_exists)
+    monkeypatch.setattr(Path, "is_file", spy_is_file)
+    for source in sources:
+        response = client.post("/v1/jobs", json={"source": source}, headers=key)
+        answers.add((response.status_code, response.json()["code"], response.json()["detail"]))
+    monkeypatch.undo()
+    assert answers == {(422, "invalid_url", "Only URLs can be submitted to the server.")}
+    assert not [p for p in touched if "dir" in p or "file.wav" in p or p.startswith(("/etc", "/dev"))], touched
+
+
+# -- item 7: client-actionable refusals are 4xx -------------------------------------------------------------
+def test_unresolvable_generic_host_is_queued_not_503(hard_settings: Settings, store: SqlJobStore) -> None:
+    generic = hard_settings.model_copy(update={"allow_generic_urls": True, "allow_private_addresses": False})
+    with client_for(generic, store) as c:
+        headers = {"Authorization": f"Bearer {store.create_key('k')[1]}"}
+        response = c.post("/v1/jobs", json={"source": "https://no-such-host.invalid/a.mp3"}, headers=headers)
+        assert response.status_code == 202, response.text
+        unsafe = c.post("/v1/jobs", json={"source": "http://127.0.0.1/a.mp3"}, headers=headers)
+        assert unsafe.status_code == 422 and unsafe.json()["code"] == "unsafe_url"
+
+
+def test_diarize_without_the_extra_is_a_4xx_missing_extra(
+    client: TestClient[Any], key: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("pyannote") else real(name, *a)
+    )
+    response = client.post("/v1/jobs", json={"source": URL, "options": {"diarize": True}}, headers=key)
+    assert response.status_code == 422 and response.json()["code"] == "missing_extra"
