@@ -231,3 +231,59 @@ def test_diarize_without_the_extra_is_a_4xx_missing_extra(
     )
     response = client.post("/v1/jobs", json={"source": URL, "options": {"diarize": True}}, headers=key)
     assert response.status_code == 422 and response.json()["code"] == "missing_extra"
+
+
+# -- item 5: secrets in URLs -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql+psycopg://tubesum:hunter2@db:5432/tubesum",
+            "postgresql+psycopg://tubesum:**********@db:5432/tubesum",
+        ),
+        ("redis://:hunter2@127.0.0.1:6379/0", "redis://:**********@127.0.0.1:6379/0"),
+        ("https://hunter2@proxy.example:8080", "https://**********@proxy.example:8080"),
+        (
+            "https://u:hunter2@llm.example/v1?api_key=hunter2&model=x",
+            "https://u:**********@llm.example/v1?api_key=**********&model=x",
+        ),
+        ("http://proxy.example:3128", "http://proxy.example:3128"),
+        ("sqlite:////data/tubesum.db", "sqlite:////data/tubesum.db"),
+        ("not a url: hunter2", "not a url: hunter2"),
+    ],
+)
+def test_mask_url_hides_passwords_and_secret_query_values(url: str, shown: str) -> None:
+    from tubesum.redact import mask_url
+
+    assert mask_url(url) == shown
+
+
+def test_config_show_masks_every_url_valued_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from tubesum.cli import cli
+
+    monkeypatch.setenv("TUBESUM_DATABASE_URL", "postgresql+psycopg://tubesum:pw-db-1@db/tubesum")
+    monkeypatch.setenv("TUBESUM_QUEUE_URL", "redis://:pw-queue-2@127.0.0.1:6379/0")
+    monkeypatch.setenv("TUBESUM_OPENAI_BASE_URL", "https://me:pw-llm-3@llm.example/v1?token=pw-llm-4")
+    monkeypatch.setenv("HF_TOKEN", "hf_pw5")
+    result = CliRunner().invoke(cli, ["config", "show"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    for secret in ("pw-db-1", "pw-queue-2", "pw-llm-3", "pw-llm-4", "hf_pw5"):
+        assert secret not in result.output
+    shown = json.loads(result.output)
+    assert shown["database_url"] == "postgresql+psycopg://tubesum:**********@db/tubesum"
+    assert shown["openai_base_url"] == "https://me:**********@llm.example/v1?token=**********"
+
+
+def test_a_failed_summary_names_no_internal_endpoint(caplog: pytest.LogCaptureFixture) -> None:
+    from tubesum.errors import SummaryBackendError
+    from tubesum.summarize.base import ChatMessage
+    from tubesum.summarize.openai_backend import OpenAIChatBackend
+
+    dead = OpenAIChatBackend("http://127.0.0.1:9/v1", "m", api_key=None, timeout=1, retries=0, backoff=0.01)
+    with pytest.raises(SummaryBackendError) as caught:
+        dead.complete([ChatMessage(role="user", content="hi")], max_tokens=8)
+    text = json.dumps(caught.value.to_dict())
+    assert "127.0.0.1" not in text and ":9" not in text
+    assert "127.0.0.1:9" in caplog.text, "the operator still sees the endpoint in the log"
