@@ -287,3 +287,133 @@ def test_a_failed_summary_names_no_internal_endpoint(caplog: pytest.LogCaptureFi
     text = json.dumps(caught.value.to_dict())
     assert "127.0.0.1" not in text and ":9" not in text
     assert "127.0.0.1:9" in caplog.text, "the operator still sees the endpoint in the log"
+
+
+# -- item 6: bodies that break parsers are 400 with one log line ---------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"source": "https://youtu.be/dQw4w9WgXcQ", "options": ' + b'{"a":' * 3000 + b"1" + b"}" * 3001,
+        b'{"source": "\xff\xfe"}',
+        b"\xff",
+        b'{"source": ' + b"[" * 40 + b"]" * 40 + b"}",
+    ],
+)
+def test_deep_or_invalid_utf8_json_is_400_and_logs_one_line(
+    client: TestClient[Any], key: dict[str, str], body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.clear()
+    response = client.post("/v1/jobs", content=body, headers={**key, "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] in {"invalid_body", "bad_request"}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+    assert "Traceback" not in caplog.text
+
+
+def test_json_depth_skips_strings() -> None:
+    from tubesum.api.guards import json_depth
+
+    assert json_depth(b'{"a": "[[[[[[", "b": [1, {"c": "\\"[["}]}') == 3
+    assert json_depth(b"[" * 100) == 100
+
+
+# -- item 12: CSRF ------------------------------------------------------------------------------------------
+@pytest.fixture
+def open_client(hard_settings: Settings, store: SqlJobStore) -> Iterator[TestClient[Any]]:
+    with client_for(hard_settings.model_copy(update={"auth_disabled": True}), store) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+)
+def test_job_bodies_must_be_declared_json(open_client: TestClient[Any], content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = json.dumps({"source": URL}).encode()
+    response = open_client.post("/v1/jobs", content=body, headers=headers)
+    assert response.status_code == 415, response.text
+    assert open_client.get("/v1/jobs").json()["total"] == 0
+
+
+def test_uploads_need_a_content_type(open_client: TestClient[Any]) -> None:
+    response = open_client.post("/v1/uploads", params={"filename": "a.wav"}, content=b"RIFFdata")
+    assert response.status_code == 415 and response.json()["code"] == "not_media"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://other.testserver.local"},
+        {"Origin": "null"},
+    ],
+)
+def test_cross_site_writes_are_refused(open_client: TestClient[Any], headers: dict[str, str]) -> None:
+    response = open_client.post("/v1/jobs", json={"source": URL}, headers=headers)
+    assert response.status_code == 403 and response.json()["code"] == "cross_site"
+    assert open_client.delete("/v1/jobs/x", headers=headers).status_code == 403
+
+
+def test_same_origin_and_non_browser_writes_pass(open_client: TestClient[Any], hard_settings: Settings) -> None:
+    assert open_client.post("/v1/jobs", json={"source": URL}).status_code == 202
+    same = {"Origin": "http://testserver.local", "Sec-Fetch-Site": "same-origin"}
+    assert open_client.post("/v1/jobs", json={"source": URL, "options": {"language": "en"}}, headers=same).is_success
+    assert open_client.get("/v1/jobs", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # reads pass
+
+
+# -- item 13: invisible characters in upload names -------------------------------------------------------------
+def test_upload_names_lose_bidi_and_zero_width_characters(hard_settings: Settings) -> None:
+    from tubesum.jobs.uploads import check_upload
+
+    assert check_upload("evil\u202egnp.wav", "audio/wav", settings=hard_settings) == "evilgnp.wav"
+    assert check_upload("a\u200bb\u200d\ufeff.wav", "audio/wav", settings=hard_settings) == "ab.wav"
+
+
+# -- item 14: smaller ones ---------------------------------------------------------------------------------
+def test_idempotency_key_reused_with_another_body_is_422(client: TestClient[Any], key: dict[str, str]) -> None:
+    headers = {**key, "Idempotency-Key": "k-1"}
+    first = client.post("/v1/jobs", json={"source": URL}, headers=headers)
+    again = client.post("/v1/jobs", json={"source": URL}, headers=headers)
+    assert first.status_code == 202 and again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    other = client.post("/v1/jobs", json={"source": "https://youtu.be/aaaaaaaaaaa"}, headers=headers)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    options = client.post("/v1/jobs", json={"source": URL, "options": {"summarize": True}}, headers=headers)
+    assert options.status_code == 422
+
+
+def test_duplicate_formats_are_refused(client: TestClient[Any], key: dict[str, str]) -> None:
+    response = client.post("/v1/jobs", json={"source": URL, "options": {"formats": ["txt", "txt"]}}, headers=key)
+    assert response.status_code == 422 and response.json()["code"] == "validation_error"
+
+
+def test_healthz_shows_no_pid(client: TestClient[Any]) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_two_different_keys_are_refused(client: TestClient[Any], store: SqlJobStore, key: dict[str, str]) -> None:
+    other = store.create_key("bob")[1]
+    both = client.get("/v1/jobs", headers={**key, "X-API-Key": other})
+    assert both.status_code == 401
+    same = client.get("/v1/jobs", headers={**key, "X-API-Key": key["Authorization"].removeprefix("Bearer ")})
+    assert same.status_code == 200
+
+
+def test_text_results_name_one_charset(client: TestClient[Any], store: SqlJobStore, key: dict[str, str]) -> None:
+    from tubesum.jobs.types import Artifact
+
+    job_id = client.post("/v1/jobs", json={"source": URL}, headers=key).json()["id"]
+    assert store.claim(worker="w") is not None
+    store.succeed(
+        job_id,
+        artifacts=[
+            Artifact(job_id=job_id, format=fmt, content_type="text/plain", filename=f"t.{fmt}", data=b"hi")
+            for fmt in ("txt", "md", "vtt")
+        ],
+        audio_seconds=1.0,
+        title="T",
+    )
+    for fmt in ("txt", "md", "vtt"):
+        content_type = client.get(f"/v1/jobs/{job_id}/result?format={fmt}", headers=key).headers["content-type"]
+        assert content_type.lower().count("charset") == 1, content_type

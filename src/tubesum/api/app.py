@@ -22,6 +22,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from tubesum import __version__
 from tubesum.api.auth import PUBLIC_PATHS, ApiKeyMiddleware, owner_of
 from tubesum.api.errors import exception_handlers
+from tubesum.api.guards import check_request
 from tubesum.api.health import HealthController, readiness_checks
 from tubesum.api.jobs import JobController
 from tubesum.api.middleware import RequestContextMiddleware
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         route_handlers=handlers,
         template_config=template_config() if settings.ui_enabled else None,
         lifespan=[services],
+        before_request=check_request,
         state=State({"settings": settings}),
         middleware=middleware,
         exception_handlers=exception_handlers,

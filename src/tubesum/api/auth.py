@@ -23,12 +23,14 @@ PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics", "^/schema"]
 
 
 def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """Return the one key the request carries; two different keys (Bearer and X-API-Key) are refused."""
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    bearer = value.strip() if scheme.lower() == "bearer" else ""
     key = connection.headers.get("x-api-key", "").strip()
-    return key or None
+    if bearer and key and bearer != key:
+        raise NotAuthorizedException("Two different API keys were sent; send one (Bearer or X-API-Key).")
+    return bearer or key or None
 
 
 class ApiKeyMiddleware(AbstractAuthenticationMiddleware):

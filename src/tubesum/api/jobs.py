@@ -131,7 +131,9 @@ class JobController(Controller):
             f'attachment; filename="{filename.encode("ascii", "replace").decode()}"; '
             f"filename*=UTF-8''{quote(filename)}"
         )
-        return Response(data, media_type=CONTENT_TYPES[format], headers={"Content-Disposition": disposition})
+        # Litestar appends "; charset=utf-8" to text/* itself: give it the bare type so the header names one charset
+        media_type = CONTENT_TYPES[format].split(";", 1)[0]
+        return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
 
     @get("/{job_id:str}/events", operation_id="FollowJob")
     async def follow_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> ServerSentEvent:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tubesum.records import Source
 
 __all__ = [
+    "IdempotencyKeyReusedError",
     "QuotaExceededError",
     "Submission",
     "check_model",
@@ -168,6 +169,8 @@ def submit_job(
         idempotency_key=idempotency_key,
     )
     cached = store.create_from_cache(new)
+    if cached is not None and idempotency_key is not None:
+        _check_same_request(cached, new)
     if cached is not None:
         CACHE_HITS.inc()
         JOBS_SUBMITTED.labels(cache="hit").inc()
@@ -175,10 +178,27 @@ def submit_job(
         return Submission(job=cached, created=True, cache_hit=True)
     _check_quotas(owner, store=store, settings=settings)
     job, created = store.create(new)
+    if not created:
+        _check_same_request(job, new)
     if created:
         JOBS_SUBMITTED.labels(cache="miss").inc()
         logger.info("job queued", extra={"job_id": job.id, "source_kind": source.kind})
     return Submission(job=job, created=created, cache_hit=job.cache_hit)
+
+
+class IdempotencyKeyReusedError(TubesumError):
+    """An ``Idempotency-Key`` already named another request (IETF Idempotency-Key draft: 422)."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+def _check_same_request(job: JobRecord, new: NewJob) -> None:
+    """Refuse an idempotency key whose first request had another body; the same body gets the first job back."""
+    if job.source != new.source or job.options != new.options:
+        raise IdempotencyKeyReusedError(
+            "This Idempotency-Key was used for another request.", hint="Use a new key for a new request."
+        )
 
 
 def _check_quotas(owner: str, *, store: JobStore, settings: Settings) -> None:

@@ -17,6 +17,7 @@ import logging
 import re
 import shutil
 import time
+import unicodedata
 import uuid
 from collections.abc import AsyncIterable
 from dataclasses import asdict, dataclass
@@ -184,6 +185,9 @@ def _safe_name(filename: str) -> str:
     The result is valid UTF-8 and at most ``_MAX_NAME_BYTES`` long (file systems allow 255 bytes), extension kept.
     """
     text = filename.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot name a file
+    # Bidi overrides (U+202E) and zero-width characters disguise a name (the title, Content-Disposition); job
+    # sources refuse them (ingest), upload names lose them: both paths keep them out.
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     base = Path(text.replace("\\", "/")).name
     name = _UNSAFE_NAME.sub("_", base).strip().lstrip(".") or "upload"
     stem, dot, ext = name.rpartition(".")
