@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from inprocess import client_for, migrated_store
@@ -417,3 +420,70 @@ def test_text_results_name_one_charset(client: TestClient[Any], store: SqlJobSto
     for fmt in ("txt", "md", "vtt"):
         content_type = client.get(f"/v1/jobs/{job_id}/result?format={fmt}", headers=key).headers["content-type"]
         assert content_type.lower().count("charset") == 1, content_type
+
+
+# -- property test: the JSON body parser never answers 5xx -----------------------------------------------------
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=30,
+)
+_bodies = st.one_of(
+    st.binary(max_size=300),
+    _json_values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"source": st.text(max_size=80)}, optional={"options": _json_values}).map(
+        lambda v: json.dumps(v).encode()
+    ),
+    st.integers(min_value=1, max_value=3000).map(lambda n: b"[" * n + b"]" * n),
+    st.integers(min_value=1, max_value=3000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n),
+)
+
+
+@hyp_settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=_bodies)
+def test_any_json_body_is_answered_without_a_5xx(hard_settings: Settings, store: SqlJobStore, body: bytes) -> None:
+    with client_for(hard_settings.model_copy(update={"auth_disabled": True}), store) as c:
+        response = c.post("/v1/jobs", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code < 500, (body[:200], response.text)
+
+
+# -- item 8: rate limits that fit polling ----------------------------------------------------------------------
+def test_status_polling_does_not_use_up_the_write_budget(hard_settings: Settings, store: SqlJobStore) -> None:
+    limited = hard_settings.model_copy(update={"rate_limit_per_minute": 2, "rate_limit_reads_per_minute": 500})
+    with client_for(limited, store) as c:
+        headers = {"Authorization": f"Bearer {store.create_key('k')[1]}"}
+        job = c.post("/v1/jobs", json={"source": URL}, headers=headers).json()["id"]
+        assert all(c.get(f"/v1/jobs/{job}", headers=headers).status_code == 200 for _ in range(150))  # 0.5 s polls
+        assert c.post("/v1/jobs", json={"source": URL}, headers=headers).status_code == 202
+        assert c.post("/v1/jobs", json={"source": URL}, headers=headers).status_code == 429
+
+
+def test_rejected_requests_are_logged_and_counted_with_their_status(
+    hard_settings: Settings, store: SqlJobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    limited = hard_settings.model_copy(update={"rate_limit_per_minute": 1})
+    with client_for(limited, store) as c, caplog.at_level("INFO", logger="tubesum.access"):
+        headers = {"Authorization": f"Bearer {store.create_key('k')[1]}"}
+        assert c.get("/v1/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        statuses = [c.delete("/v1/jobs/x", headers=headers).status_code for _ in range(2)]
+        assert statuses == [404, 429]
+        logged = [r.__dict__["status"] for r in caplog.records if r.name == "tubesum.access"]
+        assert logged == [401, 404, 429], logged
+        metrics = c.get("/metrics").text
+    assert 'status_code="500"' not in metrics and 'status_code="429"' in metrics and 'status_code="401"' in metrics
+
+
+def test_failed_auth_is_limited_per_address_and_public_pages_are_not_one_shared_bucket(
+    hard_settings: Settings, store: SqlJobStore
+) -> None:
+    limited = hard_settings.model_copy(update={"rate_limit_per_minute": 100, "rate_limit_per_address_per_minute": 3})
+    with client_for(limited, store) as c:
+        statuses = [c.get("/v1/jobs", headers={"Authorization": f"Bearer guess-{i}"}).status_code for i in range(4)]
+        assert statuses == [401, 401, 401, 429], "key guessing is limited per client address"
+    from tubesum.api.auth import owner_of
+
+    class Conn:
+        def __init__(self, client: tuple[str, int]) -> None:
+            self.scope = {"client": client}
+
+    assert owner_of(Conn(("192.0.2.1", 1))) != owner_of(Conn(("192.0.2.2", 1)))  # type: ignore[arg-type]

@@ -149,7 +149,18 @@ class Settings(BaseSettings):
     retry_backoff: float = Field(10.0, ge=0, description="First retry delay in seconds (doubles each time).")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds running jobs get to finish on SIGTERM.")
     retention_days: float = Field(30.0, ge=0, description="Finished jobs and results older than this are removed.")
-    rate_limit_per_minute: int = Field(120, ge=0, description="API requests per key per minute (0: no limit).")
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Writes (submits, uploads, deletes) per key per minute (0: no API rate limit at all)."
+    )
+    rate_limit_reads_per_minute: int = Field(
+        1200, ge=0, description="Reads (status polls, results, lists) per key per minute (0: no limit)."
+    )
+    rate_limit_per_address_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests per client address per minute before authentication: unauthenticated and "
+        "failed-auth callers (the address behind trusted proxies in TUBESUM_FORWARDED_ALLOW_IPS; 0: no limit).",
+    )
     max_active_jobs_per_key: int = Field(4, ge=0, description="Queued + running jobs per key (0: no limit).")
     max_audio_hours_per_day: float = Field(24.0, ge=0, description="Audio hours per key per day (0: no limit).")
     max_body_kb: int = Field(64, ge=1, description="Largest API request body in KiB.")

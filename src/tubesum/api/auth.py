@@ -16,7 +16,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 if TYPE_CHECKING:
     from tubesum.jobs.types import KeyStore
 
-__all__ = ["ANONYMOUS", "PUBLIC_PATHS", "ApiKeyMiddleware", "owner_of"]
+__all__ = ["ANONYMOUS", "PUBLIC_PATHS", "ApiKeyMiddleware", "address_of", "owner_of"]
 
 ANONYMOUS = "anonymous"
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics", "^/schema"]
@@ -51,6 +51,12 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
 
 
 def owner_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    """Return the owner id for rate limits and job ownership (unauthenticated paths share one bucket)."""
+    """Return the owner id for rate limits: the key, or the client's address on public paths (no shared bucket)."""
     user = connection.scope.get("user")
-    return user if isinstance(user, str) else "public"
+    return user if isinstance(user, str) else f"address:{address_of(connection)}"
+
+
+def address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Return the client's address (uvicorn puts the forwarded one here for trusted proxies only)."""
+    client = connection.scope.get("client")
+    return str(client[0]) if client else "unknown"
