@@ -487,3 +487,15 @@ def test_failed_auth_is_limited_per_address_and_public_pages_are_not_one_shared_
             self.scope = {"client": client}
 
     assert owner_of(Conn(("192.0.2.1", 1))) != owner_of(Conn(("192.0.2.2", 1)))  # type: ignore[arg-type]
+
+
+# -- item 9: cache hits count against quotas -------------------------------------------------------------------
+def test_cache_hits_do_not_skip_quotas(client: TestClient[Any], store: SqlJobStore, key: dict[str, str]) -> None:
+    from tubesum.jobs.types import Artifact
+
+    job_id = client.post("/v1/jobs", json={"source": URL}, headers=key).json()["id"]
+    assert store.claim(worker="w") is not None
+    artifact = Artifact(job_id=job_id, format="txt", content_type="text/plain", filename="t.txt", data=b"hi")
+    store.succeed(job_id, artifacts=[artifact], audio_seconds=25 * 3600.0, title="T")  # over the 24 h/day quota
+    again = client.post("/v1/jobs", json={"source": URL}, headers=key)
+    assert again.status_code == 429 and again.json()["code"] == "quota_exceeded", again.text

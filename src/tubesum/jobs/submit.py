@@ -168,6 +168,7 @@ def submit_job(
         cache_key=cache_key(key, options, model_identity=_result_identity_for_caller(model, options, settings)),
         idempotency_key=idempotency_key,
     )
+    _check_quotas(owner, store=store, settings=settings)  # a cache hit counts like any job (audio hours too)
     cached = store.create_from_cache(new)
     if cached is not None and idempotency_key is not None:
         _check_same_request(cached, new)
@@ -176,7 +177,6 @@ def submit_job(
         JOBS_SUBMITTED.labels(cache="hit").inc()
         logger.info("job answered from cache", extra={"job_id": cached.id})
         return Submission(job=cached, created=True, cache_hit=True)
-    _check_quotas(owner, store=store, settings=settings)
     job, created = store.create(new)
     if not created:
         _check_same_request(job, new)
