@@ -499,3 +499,48 @@ def test_cache_hits_do_not_skip_quotas(client: TestClient[Any], store: SqlJobSto
     store.succeed(job_id, artifacts=[artifact], audio_seconds=25 * 3600.0, title="T")  # over the 24 h/day quota
     again = client.post("/v1/jobs", json={"source": URL}, headers=key)
     assert again.status_code == 429 and again.json()["code"] == "quota_exceeded", again.text
+
+
+# -- item 11: uploads are deleted with their job, capped per key, and cannot stall ---------------------------
+def test_deleting_the_last_job_of_an_upload_deletes_the_upload(
+    client: TestClient[Any], store: SqlJobStore, key: dict[str, str], hard_settings: Settings
+) -> None:
+    ref = client.post(
+        "/v1/uploads", params={"filename": "a.wav"}, content=b"RIFFdata", headers={**key, "Content-Type": "audio/wav"}
+    ).json()["source"]
+    first = client.post("/v1/jobs", json={"source": ref}, headers=key).json()["id"]
+    second = client.post("/v1/jobs", json={"source": ref, "options": {"language": "en"}}, headers=key).json()["id"]
+    folder = hard_settings.upload_dir / ref.removeprefix("upload:")
+    for job_id in (first, second):
+        assert client.delete(f"/v1/jobs/{job_id}", headers=key).status_code == 200  # cancel
+    assert client.delete(f"/v1/jobs/{first}", headers=key).status_code == 204
+    assert folder.is_dir(), "still named by the second job"
+    assert client.delete(f"/v1/jobs/{second}", headers=key).status_code == 204
+    assert not folder.exists()
+    resubmit = client.post("/v1/jobs", json={"source": ref}, headers=key)
+    assert resubmit.status_code == 404
+
+
+def test_uploads_have_a_per_key_quota(hard_settings: Settings, store: SqlJobStore) -> None:
+    from tubesum.jobs.uploads import UploadQuotaError
+
+    capped = hard_settings.model_copy(update={"upload_quota_mb": 1})
+    _store_upload(capped, "alice", "a.wav", b"\0" * 700_000)
+    with pytest.raises(UploadQuotaError):
+        _store_upload(capped, "alice", "b.wav", b"\0" * 700_000)
+    _store_upload(capped, "bob", "b.wav", b"\0" * 700_000)  # per key
+    assert len(list(capped.upload_dir.iterdir())) == 2, "nothing of the refused upload is kept"
+
+
+def test_a_stalled_upload_body_is_dropped(hard_settings: Settings) -> None:
+    from tubesum.jobs.uploads import UploadTimeoutError
+
+    async def stalls() -> AsyncIterator[bytes]:
+        yield b"RIFF"
+        await asyncio.sleep(30)
+        yield b"late"
+
+    quick = hard_settings.model_copy(update={"upload_idle_timeout": 0.2})
+    with pytest.raises(UploadTimeoutError):
+        asyncio.run(save_upload(stalls(), owner="a", filename="a.wav", content_type="audio/wav", settings=quick))
+    assert list(quick.upload_dir.iterdir()) == []

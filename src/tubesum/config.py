@@ -200,6 +200,12 @@ class Settings(BaseSettings):
     upload_extensions: Annotated[tuple[str, ...], NoDecode] = Field(
         UPLOAD_EXTENSIONS, description="File extensions an upload may have (comma separated, no dots)."
     )
+    upload_quota_mb: int = Field(
+        2048, ge=0, description="Uploads stored per key at once, in MB (0: no limit); deleting jobs frees them."
+    )
+    upload_idle_timeout: float = Field(
+        30.0, gt=0, description="Seconds an upload may send nothing before it is dropped (slow-body guard)."
+    )
     upload_cache: Literal["key", "off"] = Field(
         "key",
         description="Reuse of upload results: key (same key, same bytes, same file name) or off. Never across keys.",

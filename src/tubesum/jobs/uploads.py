@@ -12,6 +12,7 @@ file that resolves inside the upload directory::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -32,14 +33,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UPLOAD_PREFIX",
+    "UploadQuotaError",
     "UploadRecord",
+    "UploadTimeoutError",
     "UploadsDisabledError",
     "check_upload",
     "check_upload_enabled",
+    "delete_upload",
     "is_upload",
     "purge_uploads_before",
     "resolve_upload",
     "save_upload",
+    "stored_bytes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,19 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 _META = "meta.json"
 _MAX_NAME_BYTES = 200
 _GENERIC_TYPES = {"", "application/octet-stream"}
+
+
+class UploadQuotaError(SizeLimitError):
+    """The key's stored uploads would exceed ``upload_quota_mb``."""
+
+    code = "upload_quota"
+
+
+class UploadTimeoutError(SourceError):
+    """The upload body stalled for longer than ``upload_idle_timeout``."""
+
+    code = "upload_timeout"
+    http_status = 408
 
 
 class UploadsDisabledError(SourceError):
@@ -119,16 +137,32 @@ async def save_upload(
     """
     name = check_upload(filename, content_type, settings=settings)
     limit = settings.upload_max_mb * 1024 * 1024
+    quota_left: int | None = None
+    if settings.upload_quota_mb:
+        quota_left = settings.upload_quota_mb * 1024 * 1024 - stored_bytes(owner, settings)
+        if quota_left <= 0:
+            raise _over_quota(settings)
     upload_id = f"up_{uuid.uuid4().hex}"
     folder = settings.upload_dir / upload_id
     folder.mkdir(parents=True, exist_ok=False)
     size = 0
     try:
         with (folder / name).open("xb") as handle:
-            async for chunk in chunks:
+            iterator = aiter(chunks)
+            while True:
+                try:  # a body that stalls is dropped: it would hold a connection and a file open for ever
+                    chunk = await asyncio.wait_for(anext(iterator), timeout=settings.upload_idle_timeout)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise UploadTimeoutError(
+                        f"The upload sent nothing for {settings.upload_idle_timeout:g} s and was dropped."
+                    ) from None
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(settings)
+                if quota_left is not None and size > quota_left:
+                    raise _over_quota(settings)
                 handle.write(chunk)
         if size == 0:
             raise EmptyAudioError("The uploaded file is empty.")
@@ -162,6 +196,33 @@ def resolve_upload(ref: str, *, owner: str, settings: Settings) -> tuple[Source,
     return Source(kind="file", original=record.ref, path=path), record
 
 
+def stored_bytes(owner: str, settings: Settings) -> int:
+    """Return the bytes of ``owner``'s stored uploads (one ``meta.json`` read per upload on disk)."""
+    root = settings.upload_dir
+    if not root.is_dir():
+        return 0
+    total = 0
+    for folder in root.iterdir():
+        try:
+            meta = json.loads((folder / _META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("owner") == owner:
+            total += int(meta.get("size") or 0)
+    return total
+
+
+def delete_upload(ref: str, *, owner: str, settings: Settings) -> bool:
+    """Delete the caller's upload ``ref``; return whether there was one (another owner's is never touched)."""
+    try:
+        _, record = resolve_upload(ref, owner=owner, settings=settings)
+    except SourceError:
+        return False
+    shutil.rmtree(settings.upload_dir.resolve() / record.id, ignore_errors=True)
+    logger.info("upload deleted", extra={"upload_id": record.id})
+    return True
+
+
 def purge_uploads_before(settings: Settings, cutoff: float) -> int:
     """Delete uploads stored before ``cutoff`` (a UNIX time); return how many went."""
     root = settings.upload_dir
@@ -173,6 +234,13 @@ def purge_uploads_before(settings: Settings, cutoff: float) -> int:
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
+
+
+def _over_quota(settings: Settings) -> UploadQuotaError:
+    return UploadQuotaError(
+        f"Your stored uploads would exceed {settings.upload_quota_mb} MB.",
+        hint="Delete finished jobs of earlier uploads (their files go with them), then upload again.",
+    )
 
 
 def _too_large(settings: Settings) -> SizeLimitError:
