@@ -26,6 +26,7 @@ from tubesum.api.guards import check_request
 from tubesum.api.health import HealthController, readiness_checks
 from tubesum.api.jobs import JobController
 from tubesum.api.middleware import EdgeErrorMiddleware, RequestContextMiddleware
+from tubesum.api.openapi import document_errors
 from tubesum.api.ui import UI_PUBLIC_PATHS, template_config, ui_router
 from tubesum.api.uploads import UploadController
 from tubesum.config import Settings
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         template_config=template_config() if settings.ui_enabled else None,
         lifespan=[services],
         before_request=check_request,
+        on_startup=[document_errors],
         state=State({"settings": settings}),
         middleware=middleware,
         exception_handlers=exception_handlers,
