@@ -363,6 +363,8 @@ def test_same_origin_and_non_browser_writes_pass(open_client: TestClient[Any], h
     assert open_client.post("/v1/jobs", json={"source": URL}).status_code == 202
     same = {"Origin": "http://testserver.local", "Sec-Fetch-Site": "same-origin"}
     assert open_client.post("/v1/jobs", json={"source": URL, "options": {"language": "en"}}, headers=same).is_success
+    proxied = {"Origin": "https://testserver.local:8443"}  # behind nginx: Host is $host, without the port
+    assert open_client.post("/v1/jobs", json={"source": URL, "options": {"language": "de"}}, headers=proxied).is_success
     assert open_client.get("/v1/jobs", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # reads pass
 
 

@@ -87,11 +87,18 @@ def _check_same_site(request: Request[Any, Any, Any]) -> None:
     if fetch_site in ("cross-site", "same-site"):
         raise _cross_site()
     if origin and origin != "null":
-        host = request.headers.get("host", "").lower()
-        if urlsplit(origin).netloc.lower() != host:
+        # Host names only: a proxy may pass Host without the port (nginx's $host) while Origin has it.
+        if _hostname(origin) != _hostname("//" + request.headers.get("host", "")):
             raise _cross_site()
     elif origin == "null":  # sandboxed frames, file:// pages, some redirects: never this server's own page
         raise _cross_site()
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def _cross_site() -> CrossSiteRequestError:
