@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -546,3 +548,21 @@ def test_a_stalled_upload_body_is_dropped(hard_settings: Settings) -> None:
     with pytest.raises(UploadTimeoutError):
         asyncio.run(save_upload(stalls(), owner="a", filename="a.wav", content_type="audio/wav", settings=quick))
     assert list(quick.upload_dir.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL is not set (.ci/run starts redis)")
+def test_api_replicas_share_rate_limits_through_redis(hard_settings: Settings, store: SqlJobStore) -> None:
+    shared = hard_settings.model_copy(
+        update={"rate_limit_per_minute": 2, "rate_limit_store_url": os.environ["TEST_REDIS_URL"]}
+    )
+    headers = {"Authorization": f"Bearer {store.create_key(f'replicas-{os.getpid()}-{time.time_ns()}')[1]}"}
+    with client_for(shared, store) as one, client_for(shared, store) as two:
+        statuses = [c.delete("/v1/jobs/x", headers=headers).status_code for c in (one, two, one)]
+    assert statuses == [404, 404, 429]
+
+
+def test_rate_limit_store_url_is_masked_like_every_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tubesum.redact import masked_settings
+
+    shown = masked_settings(Settings(_env_file=None, rate_limit_store_url="redis://:s3cret@cache:6379/2"))  # type: ignore[call-arg]
+    assert shown["rate_limit_store_url"] == "redis://:**********@cache:6379/2"

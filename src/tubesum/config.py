@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         description="Requests per client address per minute before authentication: unauthenticated and "
         "failed-auth callers (the address behind trusted proxies in TUBESUM_FORWARDED_ALLOW_IPS; 0: no limit).",
     )
+    rate_limit_store_url: str = Field(
+        "",
+        description="Redis URL for rate-limit counters shared by several API replicas (needs tubesum[scale]; "
+        "empty: counters in each process's memory).",
+    )
     max_active_jobs_per_key: int = Field(4, ge=0, description="Queued + running jobs per key (0: no limit).")
     max_audio_hours_per_day: float = Field(24.0, ge=0, description="Audio hours per key per day (0: no limit).")
     max_body_kb: int = Field(64, ge=1, description="Largest API request body in KiB.")

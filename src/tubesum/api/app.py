@@ -30,6 +30,7 @@ from tubesum.api.openapi import document_errors
 from tubesum.api.ui import UI_PUBLIC_PATHS, template_config, ui_router
 from tubesum.api.uploads import UploadController
 from tubesum.config import Settings
+from tubesum.errors import MissingExtraError
 from tubesum.metrics import QueueCollector, ReadinessCollector, register_collector, register_store_collector
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         request_max_body_size=settings.max_body_kb * 1024,
+        stores=_stores(settings),
         openapi_config=OpenAPIConfig(title="tubesum", version=__version__, path="/schema"),
         debug=False,
         logging_config=None,  # tubesum.logs configures logging (structlog); keep Litestar from replacing it
@@ -148,6 +150,17 @@ def _rate_limits(settings: Settings, *, before_auth: bool, exclude: list[str]) -
     if settings.rate_limit_reads_per_minute:
         limits.append(limit(settings.rate_limit_reads_per_minute, "read", owner_of, _WRITES))
     return limits
+
+
+def _stores(settings: Settings) -> dict[str, Any] | None:
+    """Return the shared ``rate_limit`` store (Redis) when configured; None keeps Litestar's in-memory stores."""
+    if not settings.rate_limit_store_url:
+        return None
+    try:
+        from litestar.stores.redis import RedisStore
+    except ImportError:
+        raise MissingExtraError("Shared rate limits (TUBESUM_RATE_LIMIT_STORE_URL)", "scale", package="redis") from None
+    return {"rate_limit": RedisStore.with_client(url=settings.rate_limit_store_url, namespace="tubesum-rate-limit")}
 
 
 def _bind_executor(state: State, executor: LocalExecutor | SaqExecutor | None) -> None:
