@@ -566,3 +566,14 @@ def test_rate_limit_store_url_is_masked_like_every_url(monkeypatch: pytest.Monke
 
     shown = masked_settings(Settings(_env_file=None, rate_limit_store_url="redis://:s3cret@cache:6379/2"))  # type: ignore[call-arg]
     assert shown["rate_limit_store_url"] == "redis://:**********@cache:6379/2"
+
+
+def test_failed_job_messages_name_no_server_directory(hard_settings: Settings) -> None:
+    from tubesum.errors import ModelNotFoundError
+    from tubesum.jobs.runner import _public_message
+    from tubesum.redact import scrub_paths
+
+    cache = hard_settings.model_cache_dir
+    exc = ModelNotFoundError(f"Model 'small' is not in the model cache {cache}.")
+    assert _public_message(exc, hard_settings) == "Model 'small' is not in the model cache <server path>."
+    assert scrub_paths("at '/srv/data/x/y.wav': bad, /srvother", ["/srv/data"]) == "at '<server path>': bad, /srvother"

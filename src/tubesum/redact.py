@@ -12,6 +12,8 @@ masked**; ``SecretStr`` values are masked whole. Usage::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -20,10 +22,13 @@ from pydantic import SecretStr
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["MASK", "mask_url", "mask_value", "masked_settings"]
+__all__ = ["MASK", "SERVER_PATH", "mask_url", "mask_value", "masked_settings", "scrub_paths"]
 
 MASK = "**********"
 """What a secret is shown as (pydantic's ``SecretStr`` shows the same)."""
+
+SERVER_PATH = "<server path>"
+"""What a server-side path is shown as in messages meant for remote callers."""
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SECRET_PARAM = re.compile(
@@ -78,3 +83,15 @@ def mask_value(value: Any) -> Any:
 def masked_settings(settings: BaseModel) -> dict[str, Any]:
     """Return ``settings`` as a JSON-ready dict with every secret masked (the rule in the module docstring)."""
     return {name: mask_value(value) for name, value in settings.model_dump(mode="json").items()}
+
+
+def scrub_paths(text: str, roots: Iterable[Path | str | None]) -> str:
+    """Replace every path under one of ``roots`` in ``text`` (to the next space or quote) by :data:`SERVER_PATH`.
+
+    For messages that leave the server (a failed job's error): the data, work, model and temp directories and
+    the home directory are the server's business. Longer roots are replaced first.
+    """
+    prefixes = sorted({str(r).rstrip("/") for r in roots if r and str(r).rstrip("/")}, key=len, reverse=True)
+    for prefix in prefixes:
+        text = re.sub(re.escape(prefix) + r"(?=[/\s'\"),.;:]|$)(?:/[^\s'\"]*)?", SERVER_PATH, text)
+    return text

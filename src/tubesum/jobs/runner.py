@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from structlog.contextvars import bound_contextvars
@@ -38,6 +40,7 @@ from tubesum.jobs.types import Artifact, JobState
 from tubesum.jobs.uploads import is_upload, resolve_upload
 from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
+from tubesum.redact import scrub_paths
 
 if TYPE_CHECKING:
     from tubesum.config import OutputFormat, Settings
@@ -269,15 +272,22 @@ def _render_stage(
     return artifacts
 
 
+def _public_message(exc: TubesumError, settings: Settings) -> str:
+    """The error message as API clients see it: no server directory in it (the log keeps the original)."""
+    roots = (settings.data_dir, settings.work_dir, settings.model_cache_dir, tempfile.gettempdir(), Path.home())
+    return scrub_paths(exc.message, roots)
+
+
 def _fail_or_retry(job: JobRecord, exc: TubesumError, *, store: JobStore, settings: Settings) -> None:
     extra = {"job_id": job.id, "code": exc.code, "attempt": job.attempts}
+    message = _public_message(exc, settings)
     if exc.transient and job.attempts <= settings.job_retries:
         delay = min(settings.retry_backoff * 2 ** (max(job.attempts, 1) - 1), MAX_RETRY_DELAY)
         not_before = datetime.now(UTC) + timedelta(seconds=delay)
-        store.retry_later(job.id, not_before=not_before, code=exc.code, message=exc.message)
+        store.retry_later(job.id, not_before=not_before, code=exc.code, message=message)
         logger.warning("job hit a transient error; retrying later", extra={**extra, "delay_s": delay})
         return
-    store.fail(job.id, code=exc.code, message=exc.message)
+    store.fail(job.id, code=exc.code, message=message)
     _finished(JobState.FAILED)
     logger.warning("job failed", extra={**extra, "error": exc.message})
 
