@@ -124,8 +124,8 @@ def test_upload_cache_can_be_switched_off(hard_settings: Settings, store: SqlJob
 
 
 def test_youtube_results_do_not_carry_the_callers_spelling() -> None:
-    from tubesum.jobs.runner import _shareable
     from tubesum.records import Source, Transcript
+    from tubesum.service import shareable as _shareable
 
     source = Source(
         kind="youtube",

@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -227,26 +226,10 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
     if source.kind == "file" and not is_upload(job.source):
         raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
     started = time.perf_counter()
-    transcript = _shareable(service.transcribe_source(source, settings=settings, progress=progress))
+    transcript = service.shareable(service.transcribe_source(source, settings=settings, progress=progress))
     progress.end_stage()
     store.save_checkpoint(job.id, "transcript", transcript.to_dict())
     _record_audio(transcript, progress=progress, pipeline_seconds=time.perf_counter() - started)
-    return transcript
-
-
-def _shareable(transcript: Transcript) -> Transcript:
-    """Return the transcript as it is stored and cached: no server path, nothing of the caller's spelling.
-
-    ``source.original`` becomes the upload's display name (the stored file is named after it), which is also the
-    title: nothing in a result names where the server keeps the file.
-    Public media (YouTube, URLs) are cached across keys, so their source is reduced to the canonical URL: the
-    caller's own spelling (share ``si=`` ids, ``t=`` offsets) does not reach another caller's result.
-    """
-    source = transcript.source
-    if source.path is not None:
-        return replace(transcript, source=replace(source, path=None, original=source.path.name))
-    if source.url is not None:
-        return replace(transcript, source=replace(source, original=source.url, start=None))
     return transcript
 
 
