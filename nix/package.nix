@@ -5,6 +5,9 @@
   lib,
   python3Packages,
   ffmpeg-headless,
+  # yt-dlp solves YouTube's player challenges in a JavaScript runtime; pyproject's `deno` (the PyPI
+  # wheel that ships the binary) is nixpkgs' deno here, handed to tubesum by path (TUBESUM_JS_RUNTIME).
+  deno,
   # Names of pyproject.toml's [project.optional-dependencies] to install with it (images.nix
   # passes pdf, scale and sentry).
   extras ? [ ],
@@ -32,6 +35,10 @@ let
       structlog
       yt-dlp
     ])
+    # yt-dlp[default] without its extra's name: the challenge solver scripts. nixpkgs packaged
+    # yt-dlp-ejs around the 25.11 branch-off (not verified at the pinned revision, hence the guard);
+    # doctor reports "yt-dlp-ejs missing" where it is absent.
+    ++ lib.optionals (ps ? yt-dlp-ejs) [ ps.yt-dlp-ejs ]
     ++ ps.litestar.optional-dependencies.prometheus
     ++ ps.litestar.optional-dependencies.standard;
 
@@ -80,11 +87,15 @@ ps.buildPythonApplication {
   inherit optional-dependencies;
 
   # yt-dlp hands some downloads (HLS/DASH, merges) to the ffmpeg binary; decoding itself uses PyAV.
+  # The JavaScript runtime is passed by path, so nothing depends on the user's PATH.
   makeWrapperArgs = [
     "--prefix"
     "PATH"
     ":"
     (lib.makeBinPath [ ffmpeg-headless ])
+    "--set-default"
+    "TUBESUM_JS_RUNTIME"
+    "deno:${deno}/bin/deno"
   ];
 
   # The test suite is not run here: it needs espeak-ng, ffmpeg, loopback servers, PostgreSQL and

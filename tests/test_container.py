@@ -473,6 +473,19 @@ def test_image_transcribes_the_bundled_sample(podman: Podman, image: str, tmp_pa
 
 
 @pytest.mark.timeout(1800)
+def test_image_runs_yt_dlps_challenge_solver_in_its_javascript_runtime(podman: Podman, image: str) -> None:
+    # Read-only root, as in production: the bundled Deno still starts, and doctor has it run the yt-dlp-ejs solver.
+    result = podman.run(
+        "run", "--rm", "--read-only", "--tmpfs", "/tmp", image, "doctor", "--json", check=False
+    )  # fmt: skip
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["js-runtime"]["status"] == "ok", checks["js-runtime"]
+    assert (
+        checks["js-runtime"]["detail"].startswith("deno 2.") and "/opt/venv/bin/deno" in checks["js-runtime"]["detail"]
+    )
+
+
+@pytest.mark.timeout(1800)
 def test_build_time_ca_bundle_is_not_in_the_image(podman: Podman, image: str, ca_bundle: Path | None) -> None:
     if ca_bundle is None:
         pytest.skip("no CA bundle on this machine, so none was passed to the build")

@@ -46,6 +46,8 @@ def test_built_executable_transcribes_the_sample(built: Path, tmp_path: Path) ->
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     report = json.loads((out / "self-test.json").read_text())
     assert report["ok"] and report["model"] == "tiny.en"
+    # yt-dlp's JavaScript runtime travels with the app: found without PATH (bare env), runs, solver present.
+    assert report["js_runtime"].startswith("deno 2.") and "yt-dlp-ejs" in report["js_runtime"], report["js_runtime"]
     assert sum(word in report["text"].lower() for word in SAMPLE_WORDS) >= 3, report["text"]
     assert {p.name for p in out.iterdir()} >= {f"sample.{f}" for f in ("txt", "srt", "vtt", "json", "md", "pdf")}
     assert b"-->" in (out / "sample.srt").read_bytes() and (out / "sample.pdf").read_bytes().startswith(b"%PDF")

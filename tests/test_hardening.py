@@ -272,9 +272,10 @@ def test_config_show_masks_every_url_valued_setting(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TUBESUM_QUEUE_URL", "redis://:pw-queue-2@127.0.0.1:6379/0")
     monkeypatch.setenv("TUBESUM_OPENAI_BASE_URL", "https://me:pw-llm-3@llm.example/v1?token=pw-llm-4")
     monkeypatch.setenv("HF_TOKEN", "hf_pw5")
+    monkeypatch.setenv("TUBESUM_PROXY", "http://me:pw-proxy-6@proxy.example:3128")
     result = CliRunner().invoke(cli, ["config", "show"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    for secret in ("pw-db-1", "pw-queue-2", "pw-llm-3", "pw-llm-4", "hf_pw5"):
+    for secret in ("pw-db-1", "pw-queue-2", "pw-llm-3", "pw-llm-4", "hf_pw5", "pw-proxy-6"):
         assert secret not in result.output
     shown = json.loads(result.output)
     assert shown["database_url"] == "postgresql+psycopg://tubesum:**********@db/tubesum"

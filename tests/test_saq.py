@@ -61,6 +61,8 @@ def test_queue_url_needs_a_server(settings: Settings) -> None:
 def test_gpus_start_one_child_per_device(tmp_path: Path) -> None:
     commands = child_commands(["0", "1"], queue="gpu", concurrency=2)
     assert [env["CUDA_VISIBLE_DEVICES"] for _, env in commands] == ["0", "1"]
+    # ids are nvidia-smi's: CUDA must count in PCI bus order too, as NVML (GPU admission) does
+    assert all(env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID" for _, env in commands)
     assert all(argv[-4:] == ["--queue", "gpu", "--concurrency", "2"] for argv, _ in commands)
     # The fan-out itself, with a fake worker: each child records the device it was given.
     probe = "import os, sys; open(sys.argv[1] + os.environ['CUDA_VISIBLE_DEVICES'], 'w').close()"

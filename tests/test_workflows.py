@@ -30,7 +30,9 @@ WORKFLOWS_DIR = ROOT / ".github" / "workflows"
 CI = WORKFLOWS_DIR / "ci.yml"
 IMAGES = WORKFLOWS_DIR / "images.yml"
 DESKTOP = WORKFLOWS_DIR / "desktop.yml"  # checked further in tests/test_desktop_build.py
-WORKFLOWS = [CI, IMAGES, DESKTOP]
+REFRESH = WORKFLOWS_DIR / "refresh-ytdlp.yml"
+FRESH = WORKFLOWS_DIR / "fresh-machine.yml"
+WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml"))
 DEVCONTAINER = ROOT / ".devcontainer" / "devcontainer.json"
 DEVCONTAINER_NO_NIX = ROOT / ".devcontainer" / "no-nix" / "devcontainer.json"
 # Computed at import: the autouse fixture points XDG_CACHE_HOME at a per-test tmp dir, which would reinstall each time.
@@ -217,6 +219,28 @@ def test_ci_runs_the_same_command_as_ci_here() -> None:
     paths = cache["with"]["path"].split()
     assert paths == ["~/.cache/uv", "~/.cache/pip"]
     assert "uv.lock" in cache["with"]["key"]
+
+
+def test_refresh_ytdlp_bumps_tests_then_opens_a_pull_request() -> None:
+    workflow = _load_workflow(REFRESH)
+    assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    runs = [step.get("run", "") for step in job["steps"]]
+    bump = next(i for i, r in enumerate(runs) if " lock --upgrade-package" in r)
+    assert all(f"--upgrade-package {p}" in runs[bump] for p in ("yt-dlp", "yt-dlp-ejs", "deno"))
+    assert "scripts/streamlit-requirements" in runs[bump]
+    test = runs.index(".ci/run")
+    pr = next(i for i, r in enumerate(runs) if "gh pr create" in r)
+    assert bump < test < pr, "the suite runs on the bumped lock before anything is pushed"
+
+
+def test_fresh_machine_workflow_runs_the_check_as_root_and_a_user() -> None:
+    workflow = _load_workflow(FRESH)
+    assert "pull_request" in workflow["on"] and workflow["on"]["push"]["branches"] == ["main"]
+    (job,) = workflow["jobs"].values()
+    assert any("scripts/fresh-check --user" in step.get("run", "") for step in job["steps"])
+    assert (ROOT / "scripts" / "fresh-check").stat().st_mode & 0o111
 
 
 def test_images_triggers_and_jobs() -> None:

@@ -9,17 +9,68 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["OUTPUT_FORMATS", "CaptionsMode", "Device", "OutputFormat", "Settings", "env_example"]
+__all__ = [
+    "JS_RUNTIME_NAMES",
+    "OUTPUT_FORMATS",
+    "PROXY_SCHEMES",
+    "CaptionsMode",
+    "Device",
+    "OutputFormat",
+    "Settings",
+    "env_example",
+    "parse_browser_cookies",
+    "parse_js_runtime",
+]
 
 Device = Literal["auto", "cpu", "cuda"]
 CaptionsMode = Literal["auto", "only", "never"]
 OutputFormat = Literal["txt", "srt", "vtt", "json", "md", "pdf"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "srt", "vtt", "json", "md", "pdf")
 UPLOAD_EXTENSIONS = ("aac", "flac", "m4a", "mkv", "mov", "mp3", "mp4", "oga", "ogg", "opus", "wav", "webm")
+
+
+JS_RUNTIME_NAMES: tuple[str, ...] = ("deno", "node", "bun", "quickjs")
+"""yt-dlp's JavaScript runtime keys, in the order ``TUBESUM_JS_RUNTIME=auto`` looks for them on PATH."""
+PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+
+
+def parse_js_runtime(value: str) -> tuple[str, str | None]:
+    """Split a ``TUBESUM_JS_RUNTIME`` value into (``auto``, ``none`` or a runtime name; binary path or None).
+
+    Raises ``ValueError`` naming the accepted forms for anything else.
+    """
+    name, sep, path = value.strip().partition(":")
+    name = name.strip().lower()
+    if name in ("auto", "none") and not sep:
+        return name, None
+    if name in JS_RUNTIME_NAMES and (not sep or path.strip()):
+        return name, path.strip() or None
+    raise ValueError(
+        f"unknown JavaScript runtime {value!r}: use auto, none, one of {', '.join(JS_RUNTIME_NAMES)}, "
+        "or NAME:/path/to/binary"
+    )
+
+
+def parse_browser_cookies(spec: str) -> tuple[str | None, ...]:
+    """Parse ``BROWSER[+KEYRING][:PROFILE][::CONTAINER]`` with yt-dlp's own option parser.
+
+    Returns yt-dlp's ``cookiesfrombrowser`` tuple; raises ``ValueError`` with yt-dlp's message (naming the
+    supported browsers) for anything it refuses.
+    """
+    import optparse
+
+    import yt_dlp
+
+    try:
+        parsed = yt_dlp.parse_options(["--cookies-from-browser", spec])
+    except optparse.OptParseError as exc:
+        raise ValueError(str(exc).strip().splitlines()[-1].partition("error: ")[2] or str(exc)) from None
+    return tuple(parsed.ydl_opts["cookiesfrombrowser"])
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -35,6 +86,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        hide_input_in_errors=True,  # a rejected value may hold a password (proxy, database URL): never echo it
     )
 
     # -- runtime ---------------------------------------------------------------------------------------
@@ -118,6 +170,21 @@ class Settings(BaseSettings):
         0, ge=0, description="Playlist URLs expand to at most this many videos (0: playlists refused)."
     )
     cookies_file: Path | None = Field(None, description="Netscape cookies.txt for yt-dlp (age/login gates).")
+    cookies_from_browser: str | None = Field(
+        None,
+        description="CLI only (tubesum transcribe --cookies-from-browser): BROWSER[+KEYRING][:PROFILE] whose "
+        "cookies yt-dlp reads. Servers and workers refuse it: they use TUBESUM_COOKIES_FILE.",
+    )
+    proxy: SecretStr | None = Field(
+        None,
+        description="Proxy for every YouTube/media request of yt-dlp (captions and audio): "
+        "http://, https://, socks5:// or socks5h:// URL, credentials allowed. Never logged.",
+    )
+    js_runtime: str = Field(
+        "auto",
+        description="JavaScript runtime for yt-dlp's YouTube challenge solver: auto (the bundled deno, else "
+        "deno/node/bun/quickjs on PATH), none, NAME, or NAME:/path/to/binary.",
+    )
     socket_timeout: float = Field(30.0, gt=0, description="Network timeout for downloads, in seconds.")
     download_retries: int = Field(3, ge=0, description="yt-dlp retries for a failing download.")
 
@@ -239,7 +306,16 @@ class Settings(BaseSettings):
         description="Sentry DSN for error tracking (needs tubesum[sentry]); nothing is sent when empty.",
     )
 
-    @field_validator("language", "cookies_file", "work_dir", "summary_language", "summary_gguf_file", mode="before")
+    @field_validator(
+        "language",
+        "cookies_file",
+        "cookies_from_browser",
+        "proxy",
+        "work_dir",
+        "summary_language",
+        "summary_gguf_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -263,6 +339,33 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("cookies_from_browser")
+    @classmethod
+    def _known_browser(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_browser_cookies(value)
+        return value
+
+    @field_validator("js_runtime")
+    @classmethod
+    def _known_js_runtime(cls, value: str) -> str:
+        parse_js_runtime(value)
+        return value.strip()
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+            # Never echo the value: it may carry a password.
+            raise ValueError(
+                f"TUBESUM_PROXY must be a URL like scheme://[user:password@]host:port with a scheme "
+                f"of {', '.join(PROXY_SCHEMES)}"
+            )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
@@ -276,6 +379,17 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.allow_private_addresses:
             raise ValueError("allow_private_addresses is a test-only switch and is refused in production")
         return self
+
+    def check_server(self) -> None:
+        """Refuse what only makes sense on a user's own machine (``tubesum serve`` and ``tubesum worker``)."""
+        if self.cookies_from_browser:
+            from tubesum.errors import ConfigError
+
+            raise ConfigError(
+                "TUBESUM_COOKIES_FROM_BROWSER is for the CLI only: a server or worker reads no browser profile.",
+                hint="Export the cookies once (yt-dlp --cookies-from-browser BROWSER --cookies cookies.txt) and set "
+                "TUBESUM_COOKIES_FILE.",
+            )
 
     @property
     def sqlalchemy_url(self) -> str:

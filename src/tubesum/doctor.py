@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tubesum.errors import TubesumError
+from tubesum.pipeline.jsruntime import installed_version as _version
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
 
-__all__ = ["Check", "failed", "run_checks"]
+__all__ = ["Check", "failed", "js_runtime_check", "run_checks"]
 
 Status = Literal["ok", "warn", "fail"]
 _LOW_DISK_BYTES = 2 * 1024**3
+YTDLP_STALE_DAYS = 60  # YouTube changes weekly; a yt-dlp this old fails on more and more videos
 # What CTranslate2 4.x dlopens for CUDA work (cuDNN 9 for CUDA 12; the ops library is the first it loads).
 _CUDA_LIBS = ("libcublas.so.12", "libcudnn_ops.so.9")
 _EXTRAS = {  # extra -> (module to look for, what it enables)
@@ -64,6 +66,8 @@ def run_checks(settings: Settings) -> list[Check]:
         _ctranslate2,
         _cuda,
         _ytdlp,
+        _js_runtime,
+        _proxy,
         _extras,
         _hf_token,
         _disks,
@@ -73,13 +77,6 @@ def run_checks(settings: Settings) -> list[Check]:
     ):
         checks.extend(producer(settings))
     return checks
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def _python(_: Settings) -> Iterator[Check]:
@@ -178,14 +175,49 @@ def _ytdlp(_: Settings) -> Iterator[Check]:
         age = (date.today() - released).days
     except ValueError:
         age = 0
-    stale = age > 90
+    stale = age > YTDLP_STALE_DAYS
     yield Check(
         "yt-dlp",
         "warn" if stale else "ok",
-        f"yt-dlp {version}" + (f" ({age} days old)" if stale else ""),
+        f"yt-dlp {version} ({age} days old)",
         required=True,
-        hint="YouTube changes often: pip install -U yt-dlp" if stale else None,
+        hint="YouTube changes weekly: update tubesum's image, or pip install -U 'yt-dlp[default]' "
+        "(docs/troubleshooting.md: YouTube downloads fail suddenly)"
+        if stale
+        else None,
     )
+
+
+def _js_runtime(settings: Settings) -> Iterator[Check]:
+    yield js_runtime_check(settings)
+
+
+def js_runtime_check(settings: Settings) -> Check:
+    """The JavaScript runtime yt-dlp needs for YouTube's player challenges, with its version."""
+    from tubesum.pipeline.jsruntime import FIX_HINT, probe_js_runtime
+
+    status = probe_js_runtime(settings.js_runtime)
+    if status.usable:
+        return Check("js-runtime", "ok", status.describe(), required=True)
+    hint = FIX_HINT if status.solver else "pip install 'yt-dlp[default]' (brings yt-dlp-ejs, the challenge solver)"
+    return Check(
+        "js-runtime",
+        "fail",
+        f"{status.describe()}: YouTube downloads will fail on many videos",
+        required=True,
+        hint=hint,
+    )
+
+
+def _proxy(settings: Settings) -> Iterator[Check]:
+    """Whether a proxy is set: its scheme and host only, never its credentials."""
+    if settings.proxy is None:
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.proxy.get_secret_value())
+    auth = ", with credentials" if parts.username or parts.password else ""
+    yield Check("proxy", "ok", f"{parts.scheme}://{parts.hostname}:{parts.port or '?'}{auth}")
 
 
 def _extras(_: Settings) -> Iterator[Check]:

@@ -52,6 +52,7 @@ class MetricsController(PrometheusController):
 def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = None, worker: bool = True) -> Litestar:
     """Build the app. ``store`` injects a job store (tests); ``worker=False`` runs the API without executing jobs."""
     settings = settings or Settings()
+    settings.check_server()
     _init_sentry(settings)
 
     @asynccontextmanager

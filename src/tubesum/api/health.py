@@ -11,6 +11,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 
 from tubesum.errors import TubesumError
+from tubesum.pipeline.jsruntime import probe_js_runtime
 from tubesum.pipeline.models import cuda_device_count, resolve_model
 
 __all__ = ["HealthController", "readiness_checks"]
@@ -30,12 +31,13 @@ def _dir_check(path: Path, min_free_mb: int) -> tuple[bool, str]:
 
 
 def readiness_checks(state: State) -> dict[str, dict[str, Any]]:
-    """Run every readiness check; each is ``{"ok": bool, "detail": str}``."""
+    """Run every readiness check; each is ``{"ok": bool, "detail": str}``, plus ``"warning": True`` for a
+    problem that limits what the service can do without stopping it (it stays ready)."""
     settings = state.settings
     checks: dict[str, dict[str, Any]] = {}
 
-    def record(name: str, ok: bool, detail: str) -> None:
-        checks[name] = {"ok": ok, "detail": detail}
+    def record(name: str, ok: bool, detail: str, *, warning: bool = False) -> None:
+        checks[name] = {"ok": ok, "detail": detail, **({"warning": True} if warning else {})}
 
     try:
         state.store.ping()
@@ -52,6 +54,9 @@ def readiness_checks(state: State) -> dict[str, dict[str, Any]]:
         record("model", True, f"{resolved.name} ({resolved.origin})")
     except TubesumError as exc:
         record("model", False, exc.message)
+    js = probe_js_runtime(settings.js_runtime)  # uploads work without one, YouTube mostly does not: a warning
+    missing = "" if js.usable else ": YouTube downloads will fail on many videos (tubesum doctor says how to fix it)"
+    record("js_runtime", True, js.describe() + missing, warning=not js.usable)
     if settings.device == "cuda":
         count, why = cuda_device_count()
         record("cuda", bool(count), f"{count} device(s)" if count else why or "no CUDA device")
@@ -77,5 +82,11 @@ class HealthController(Controller):
         """200 when the service can take work, 503 listing the failing checks otherwise."""
         checks = readiness_checks(state)
         failing = sorted(name for name, check in checks.items() if not check["ok"])
-        body = {"status": "ready" if not failing else "not ready", "failing": failing, "checks": checks}
+        warnings = sorted(name for name, check in checks.items() if check.get("warning"))
+        body = {
+            "status": "ready" if not failing else "not ready",
+            "failing": failing,
+            "warnings": warnings,
+            "checks": checks,
+        }
         return Response(body, status_code=503 if failing else 200)

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from tubesum.cli._common import AppContext, echo_json, error_line, pass_app
 from tubesum.cli.progress import cli_progress
-from tubesum.config import OUTPUT_FORMATS
+from tubesum.config import OUTPUT_FORMATS, parse_browser_cookies
 from tubesum.errors import ConfigError, TubesumError
 from tubesum.service import TranscribeOptions, TranscriptionOutcome, expand_sources, sample_path, transcribe
 
@@ -34,6 +34,15 @@ def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ..
             elif name:
                 raise click.BadParameter(f"unknown format {name!r}; use {', '.join(OUTPUT_FORMATS)} or all")
     return tuple(dict.fromkeys(out))
+
+
+def _browser(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_browser_cookies(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
 
 
 @click.command(name="transcribe")
@@ -88,6 +97,18 @@ def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ..
     metavar="LABEL=NAME",
     help="Rename a speaker, e.g. SPEAKER_00=Alice (repeatable).",
 )
+@click.option(
+    "--cookies",
+    "cookies_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Netscape cookies.txt for YouTube (age/login gates, bot checks); default TUBESUM_COOKIES_FILE.",
+)
+@click.option(
+    "--cookies-from-browser",
+    callback=_browser,
+    metavar="BROWSER[:PROFILE]",
+    help="Read YouTube cookies from a browser on this machine (chrome, firefox, edge, brave, …).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout (for scripts and CI).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @pass_app
@@ -108,8 +129,11 @@ def transcribe_command(
     if not sources:
         raise ConfigError("Nothing to transcribe.", hint="Pass a YouTube URL or a file, or --sample.")
     opts["speaker_names"] = opts["speaker_names"] or None
+    network = {name: opts.pop(name) for name in ("cookies_file", "cookies_from_browser")}
     options = TranscribeOptions(**opts)
     settings = options.effective(app.settings)
+    if any(network.values()):
+        settings = settings.model_copy(update={k: v for k, v in network.items() if v is not None})
     console = Console(stderr=True)
     reports: list[dict[str, Any]] = []
     first_error: TubesumError | None = None

@@ -2,6 +2,8 @@
 
 ``--gpus 0,1`` starts one child worker per GPU with ``CUDA_VISIBLE_DEVICES`` set to that GPU, so every process
 loads its model once onto its own device; the parent forwards SIGTERM/SIGINT and exits when the children do.
+The ids are ``nvidia-smi``'s (PCI bus order): the children get ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` so CUDA counts
+the same way as NVML, which GPU admission reads (CUDA's default order puts the fastest card first).
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ def child_commands(gpus: Sequence[str], *, queue: str, concurrency: int) -> list
     children = []
     for gpu in gpus:
         argv = [sys.executable, "-m", "tubesum", "worker", "--queue", queue, "--concurrency", str(concurrency)]
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "TUBESUM_DEVICE": os.environ.get("TUBESUM_DEVICE", "cuda")}
+        env = {
+            **os.environ,
+            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",  # CUDA numbers GPUs as nvidia-smi and NVML (admission) do
+            "CUDA_VISIBLE_DEVICES": gpu,
+            "TUBESUM_DEVICE": os.environ.get("TUBESUM_DEVICE", "cuda"),
+        }
         children.append((argv, env))
     return children
 
@@ -74,6 +81,7 @@ def worker(app: AppContext, /, queue_name: str | None, concurrency: int, gpus: s
     from tubesum.logs import configure_logging
 
     settings = app.settings
+    settings.check_server()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     queue_name = queue_name or ("cpu" if settings.device == "cpu" else "gpu")
     if check:

@@ -59,10 +59,14 @@ def run_self_test(outdir: Path, *, settings: Settings, timeout: float = 300.0) -
             continue
         saved[fmt] = str(window.save_to(fmt, outdir / f"sample.{fmt}"))
     transcript = window.result.transcript
+    from tubesum.doctor import js_runtime_check
+
+    js = js_runtime_check(settings)  # the build must carry yt-dlp's JavaScript runtime for YouTube links
     report = {
-        "ok": bool(transcript.text),
+        "ok": bool(transcript.text) and js.status == "ok",
         "model": transcript.model,
         "text": transcript.text,
+        "js_runtime": js.detail,
         "files": saved,
         "progress": list(dict.fromkeys(window.progress_log)),  # proves the bar followed the work
     }

@@ -8,6 +8,9 @@
   followed, and on each address the socket is about to connect to (``http://<ip>:<port>/``), so a name that
   resolves to a public address for the guard and to a private one for the connection (DNS rebinding) is
   refused too. Requests through a configured proxy skip only the last check: the proxy resolves the name.
+* :func:`base_params` passes the JavaScript runtime for YouTube's player challenges by path
+  (:mod:`~tubesum.pipeline.jsruntime`), the proxy (``TUBESUM_PROXY``) and the cookies (a file, or a browser's
+  on the CLI). Credentials in URLs are scrubbed from every message yt-dlp logs or raises (:func:`scrub`).
 * :func:`map_ytdlp_error` turns yt-dlp's exceptions into tubesum errors with stable codes.
 """
 
@@ -37,7 +40,7 @@ from yt_dlp.networking._urllib import (
 from yt_dlp.networking.exceptions import HTTPError, RequestError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
 
-from tubesum.config import Settings
+from tubesum.config import Settings, parse_browser_cookies
 from tubesum.errors import (
     AgeRestrictedError,
     ConfigError,
@@ -51,6 +54,7 @@ from tubesum.errors import (
     UnsupportedMediaError,
     VideoUnavailableError,
 )
+from tubesum.pipeline.jsruntime import ydl_js_runtimes
 from tubesum.pipeline.ssrf import check_url
 from tubesum.records import Source
 
@@ -61,6 +65,7 @@ __all__ = [
     "default_url_guard",
     "map_ytdlp_error",
     "open_ydl",
+    "scrub",
     "source_guard",
     "source_url",
 ]
@@ -69,7 +74,11 @@ UrlGuard = Callable[[str], None]
 """Raise a :class:`~tubesum.errors.TubesumError` (usually ``UnsafeUrlError``) to stop a request to a URL."""
 
 YTDLP_LOGGER = logging.getLogger("tubesum.fetch")
-COOKIES_HINT = "Export your browser's YouTube cookies to a file and set TUBESUM_COOKIES_FILE to it."
+COOKIES_HINT = (
+    "Export your browser's YouTube cookies to a file and set TUBESUM_COOKIES_FILE to it "
+    "(CLI: --cookies FILE or --cookies-from-browser BROWSER); from a cloud IP, also try TUBESUM_PROXY."
+)
+_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
 _MAX_MESSAGE = 200
 
 
@@ -226,12 +235,18 @@ class _Logger:
         self.lines = lines
 
     def _log(self, msg: str) -> None:
+        msg = scrub(msg)
         if "cookie file entry" in msg:  # yt-dlp quotes the offending cookies line: never log cookie contents
             msg = "WARNING: skipping an invalid cookies file entry (contents not logged)"
         self.lines.append(msg)
         YTDLP_LOGGER.debug("%s", msg)
 
     debug = info = warning = error = _log
+
+
+def scrub(text: str) -> str:
+    """Return ``text`` with the user:password part of every URL in it replaced by ``***``."""
+    return _USERINFO.sub("***@", text)
 
 
 def base_params(settings: Settings) -> dict[str, Any]:
@@ -248,7 +263,12 @@ def base_params(settings: Settings) -> dict[str, Any]:
         "extractor_retries": settings.download_retries,
         "postprocessors": [],
         "updatetime": False,
+        "js_runtimes": ydl_js_runtimes(settings.js_runtime),
     }
+    if settings.proxy is not None:
+        params["proxy"] = settings.proxy.get_secret_value()
+    if settings.cookies_from_browser:
+        params["cookiesfrombrowser"] = parse_browser_cookies(settings.cookies_from_browser)
     if settings.cookies_file is not None:
         if not settings.cookies_file.is_file():
             raise ConfigError(
@@ -327,7 +347,7 @@ _RULES: tuple[tuple[type[TubesumError], str, str | None], ...] = (
 
 def clean_message(text: str) -> str:
     """Return one short line from a yt-dlp message: no "ERROR:", "[youtube] ID:", ANSI codes or advice."""
-    line = _ANSI.sub("", text).strip()
+    line = scrub(_ANSI.sub("", text)).strip()
     line = " ".join(line.split())
     line = _PREFIX.sub("", line, count=1)
     line = _TAILS.sub("", line).strip()
@@ -369,8 +389,9 @@ def map_ytdlp_error(exc: BaseException) -> TubesumError:
             return item.error
         if isinstance(item, CookieLoadError):
             return ConfigError(
-                f"Cannot use the cookies file: {clean_message(str(exc))}",
-                hint="Export cookies in Netscape cookies.txt format, or unset TUBESUM_COOKIES_FILE.",
+                f"Cannot load the cookies: {clean_message(str(exc))}",
+                hint="Export cookies in Netscape cookies.txt format (or unset TUBESUM_COOKIES_FILE); for "
+                "--cookies-from-browser, close the browser or name the right profile.",
             )
     text = " ".join(str(i) for i in chain if isinstance(i, DownloadError | ExtractorError)) or str(exc)
     message = clean_message(str(exc))

@@ -251,6 +251,7 @@ let
         "uvicorn"
         "webvtt-py"
         "yt-dlp"
+        "yt-dlp-ejs"
       ] (pname: py pname { });
     in
     plain
@@ -377,6 +378,7 @@ let
 
     cacert = tool "nss-cacert";
     cairo = tool "cairo";
+    deno = tool "deno";
     espeak-ng = tool "espeak-ng";
     ffmpeg-headless = tool "ffmpeg-headless";
     nixfmt = tool "nixfmt";
