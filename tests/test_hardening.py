@@ -578,3 +578,14 @@ def test_failed_job_messages_name_no_server_directory(hard_settings: Settings) -
     exc = ModelNotFoundError(f"Model 'small' is not in the model cache {cache}.")
     assert _public_message(exc, hard_settings) == "Model 'small' is not in the model cache <server path>."
     assert scrub_paths("at '/srv/data/x/y.wav': bad, /srvother", ["/srv/data"]) == "at '<server path>': bad, /srvother"
+
+
+def test_public_readyz_names_no_server_directory(hard_settings: Settings, store: SqlJobStore, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    broken = hard_settings.model_copy(update={"work_dir": blocker / "work", "model": "small"})
+    with client_for(broken, store) as c:
+        response = c.get("/readyz")
+    assert response.status_code == 503 and set(response.json()["failing"]) == {"work_dir", "model"}
+    for path in (str(tmp_path), str(broken.model_cache_dir)):
+        assert path not in response.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from litestar.datastructures import State
 from tubesum.errors import TubesumError
 from tubesum.pipeline.jsruntime import probe_js_runtime
 from tubesum.pipeline.models import cuda_device_count, resolve_model
+from tubesum.redact import scrub_paths
 
 __all__ = ["HealthController", "readiness_checks"]
 
@@ -68,6 +70,19 @@ def readiness_checks(state: State) -> dict[str, dict[str, Any]]:
     return checks
 
 
+def _public(checks: dict[str, dict[str, Any]], settings: Any) -> dict[str, dict[str, Any]]:
+    """The checks as the public /readyz shows them: no server directory in a detail (the log and doctor have them)."""
+    roots = (
+        settings.data_dir,
+        settings.work_dir,
+        settings.model_cache_dir,
+        tempfile.gettempdir(),
+        sys.prefix,
+        Path.home(),
+    )
+    return {name: {**check, "detail": scrub_paths(str(check["detail"]), roots)} for name, check in checks.items()}
+
+
 class HealthController(Controller):
     tags = ("Health",)
     include_in_schema = True
@@ -80,7 +95,7 @@ class HealthController(Controller):
     @get("/readyz", operation_id="Readiness", exclude_from_auth=True, sync_to_thread=True)
     def readiness(self, state: State) -> Response[dict[str, Any]]:
         """200 when the service can take work, 503 listing the failing checks otherwise."""
-        checks = readiness_checks(state)
+        checks = _public(readiness_checks(state), state.settings)
         failing = sorted(name for name, check in checks.items() if not check["ok"])
         warnings = sorted(name for name, check in checks.items() if check.get("warning"))
         body = {
