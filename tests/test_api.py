@@ -163,7 +163,7 @@ def test_diarization_without_the_extra_is_refused_at_submit_not_queued(
 
     monkeypatch.setattr(importlib.util, "find_spec", without_pyannote)
     response = submit(client, key, options={"diarize": True})
-    assert response.status_code == 501 and response.json()["code"] == "missing_extra"
+    assert response.status_code == 422 and response.json()["code"] == "missing_extra"
     assert "tubesum[diarize]" in response.json()["hint"]
     assert client.get("/v1/jobs", headers=key).json()["total"] == 0
 
@@ -171,7 +171,7 @@ def test_diarization_without_the_extra_is_refused_at_submit_not_queued(
 def test_diarization_without_a_token_is_refused_at_submit(client: TestClient[Any], key: dict[str, str]) -> None:
     pytest.importorskip("pyannote.audio")
     response = submit(client, key, options={"diarize": True})
-    assert response.status_code == 503 and response.json()["code"] == "hf_token_missing"
+    assert response.status_code == 422 and response.json()["code"] == "hf_token_missing"
     assert "HF_TOKEN" in response.json()["detail"]
 
 
@@ -230,11 +230,12 @@ def test_rate_limit_is_429_with_retry_after(
     api_settings: Settings, store: SqlJobStore, key: dict[str, str], other_key: dict[str, str]
 ) -> None:
     with client_for(api_settings.model_copy(update={"rate_limit_per_minute": 3}), store) as c:
-        statuses = [c.get("/v1/jobs", headers=key).status_code for _ in range(4)]
-        assert statuses == [200, 200, 200, 429]
-        limited = c.get("/v1/jobs", headers=key)
+        statuses = [c.delete("/v1/jobs/nope", headers=key).status_code for _ in range(4)]
+        assert statuses == [404, 404, 404, 429]
+        limited = c.delete("/v1/jobs/nope", headers=key)
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
-        assert c.get("/v1/jobs", headers=other_key).status_code == 200, "limits are per key"
+        assert c.delete("/v1/jobs/nope", headers=other_key).status_code == 404, "limits are per key"
+        assert c.get("/v1/jobs", headers=key).status_code == 200, "reads have their own budget"
         assert c.get("/healthz").status_code == 200, "health is never rate limited"
 
 

@@ -232,8 +232,8 @@ def test_local_files_are_refused_for_server_jobs(store: RecordingStore, web: Set
     job = claim(store, str(speech_wav))
     run_job(job, store=store, settings=web)
     failed = store.get(job.id)
-    assert failed is not None and failed.state == JobState.FAILED and failed.error_code == "invalid_source"
-    assert "Local files" in (failed.error_message or "")
+    assert failed is not None and failed.state == JobState.FAILED and failed.error_code == "invalid_url"
+    assert failed.error_message == "Only URLs can be submitted to the server."  # the path is never looked at
 
 
 def test_summarize_option_adds_a_summary_to_the_json_result(

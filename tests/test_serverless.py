@@ -58,6 +58,14 @@ def test_uploaded_audio_is_transcribed(runpod_handler: ModuleType, settings: Set
     assert set(out["outputs"]) == {"txt", "srt", "vtt", "json", "md"}  # the API's default formats
     assert word_overlap(SPEECH_WORDS, out["outputs"]["txt"]) >= 0.6
     assert out["title"] == "upload"  # the caller's file name never becomes a path
+    source = json.loads(out["outputs"]["json"])["source"]
+    assert source["path"] is None and "/" not in source["original"], source  # no worker temp path (issue 19)
+
+
+@pytest.mark.parametrize("model", ["/", "~", "/tmp", "../models"])
+def test_callers_cannot_name_model_paths(runpod_handler: ModuleType, settings: Settings, model: str) -> None:
+    out = runpod_handler.handler({"id": "m", "input": {"sample": True, "options": {"model": model}}}, config=settings)
+    assert out["code"] == "model_not_found" and out["error"] == "This server does not offer that model."
 
 
 @pytest.mark.parametrize(

@@ -202,7 +202,7 @@ def test_uploaded_speech_is_transcribed_by_the_job_runner(
         save_upload(chunks(), owner="alice", filename="fox talk.wav", content_type="audio/wav", settings=settings)
     )
     submission = submit_job(record.ref, JobOptions(formats=("txt",)), owner="alice", store=store, settings=settings)
-    assert submission.job.source_key.startswith("sha256:")
+    assert submission.job.source_key.startswith("upload:alice:")
     claimed = store.claim(worker="test:1")
     assert claimed is not None and claimed.id == submission.job.id
     run_job(claimed, store=store, settings=settings)
@@ -211,9 +211,9 @@ def test_uploaded_speech_is_transcribed_by_the_job_runner(
     assert done.title == "fox talk"
     artifact = store.artifact(done.id, "txt")
     assert artifact is not None and word_overlap(SPEECH_WORDS, artifact.data.decode()) >= 0.7
-    # The same bytes uploaded again (another name) are answered from the cache: identity is the content.
+    # The same bytes uploaded again by the same key under the same name are answered from the cache.
     again = asyncio.run(
-        save_upload(chunks(), owner="alice", filename="copy.wav", content_type="audio/wav", settings=settings)
+        save_upload(chunks(), owner="alice", filename="fox talk.wav", content_type="audio/wav", settings=settings)
     )
     hit = submit_job(again.ref, JobOptions(formats=("txt",)), owner="alice", store=store, settings=settings)
     assert hit.cache_hit and hit.job.state is JobState.SUCCEEDED and hit.job.source == again.ref

@@ -35,6 +35,7 @@ from tubesum import service
 from tubesum.config import Settings
 from tubesum.errors import SizeLimitError, TubesumError
 from tubesum.files import job_workdir
+from tubesum.jobs.submit import check_model
 from tubesum.jobs.types import JobOptions
 from tubesum.outputs import render
 from tubesum.pipeline.ingest import parse_source
@@ -106,6 +107,7 @@ def handler(job: dict[str, Any], *, config: Settings | None = None) -> dict[str,
 
 
 def _run(request: HandlerInput, base: Settings, *, started: float) -> dict[str, Any]:
+    check_model(request.options.model, settings=base)  # names from the allow-list only, never a worker path
     effective = request.options.effective(base)
     with job_workdir(effective.work_dir) as tmp:
         if request.sample:
@@ -115,7 +117,7 @@ def _run(request: HandlerInput, base: Settings, *, started: float) -> dict[str, 
         else:
             assert request.source is not None
             source = parse_source(request.source, effective)
-        transcript = service.transcribe_source(source, settings=effective)
+        transcript = service.shareable(service.transcribe_source(source, settings=effective))  # no temp paths
     outputs: dict[str, str] = {}
     binary: dict[str, str] = {}
     for fmt in dict.fromkeys(effective.formats):

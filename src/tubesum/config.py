@@ -216,7 +216,23 @@ class Settings(BaseSettings):
     retry_backoff: float = Field(10.0, ge=0, description="First retry delay in seconds (doubles each time).")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds running jobs get to finish on SIGTERM.")
     retention_days: float = Field(30.0, ge=0, description="Finished jobs and results older than this are removed.")
-    rate_limit_per_minute: int = Field(120, ge=0, description="API requests per key per minute (0: no limit).")
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Writes (submits, uploads, deletes) per key per minute (0: no API rate limit at all)."
+    )
+    rate_limit_reads_per_minute: int = Field(
+        1200, ge=0, description="Reads (status polls, results, lists) per key per minute (0: no limit)."
+    )
+    rate_limit_per_address_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Requests per client address per minute before authentication: unauthenticated and "
+        "failed-auth callers (the address behind trusted proxies in TUBESUM_FORWARDED_ALLOW_IPS; 0: no limit).",
+    )
+    rate_limit_store_url: str = Field(
+        "",
+        description="Redis URL for rate-limit counters shared by several API replicas (needs tubesum[scale]; "
+        "empty: counters in each process's memory).",
+    )
     max_active_jobs_per_key: int = Field(4, ge=0, description="Queued + running jobs per key (0: no limit).")
     max_audio_hours_per_day: float = Field(24.0, ge=0, description="Audio hours per key per day (0: no limit).")
     max_body_kb: int = Field(64, ge=1, description="Largest API request body in KiB.")
@@ -255,6 +271,21 @@ class Settings(BaseSettings):
     upload_max_mb: int = Field(500, ge=1, description="Largest upload accepted, in MB.")
     upload_extensions: Annotated[tuple[str, ...], NoDecode] = Field(
         UPLOAD_EXTENSIONS, description="File extensions an upload may have (comma separated, no dots)."
+    )
+    upload_quota_mb: int = Field(
+        2048, ge=0, description="Uploads stored per key at once, in MB (0: no limit); deleting jobs frees them."
+    )
+    upload_idle_timeout: float = Field(
+        30.0, gt=0, description="Seconds an upload may send nothing before it is dropped (slow-body guard)."
+    )
+    upload_cache: Literal["key", "off"] = Field(
+        "key",
+        description="Reuse of upload results: key (same key, same bytes, same file name) or off. Never across keys.",
+    )
+    api_models: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Whisper models API callers may name (comma separated names or hub ids, never paths; "
+        "empty: the default model and faster-whisper's built-in names).",
     )
 
     # -- secrets ---------------------------------------------------------------------------------------
@@ -301,7 +332,7 @@ class Settings(BaseSettings):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("speaker_names", mode="before")
+    @field_validator("speaker_names", "api_models", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
@@ -364,6 +395,19 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """Return the job store URL (SQLite in ``data_dir`` unless ``database_url`` is set)."""
         return self.database_url or f"sqlite:///{self.data_dir / 'tubesum.db'}"
+
+    def remote_models(self) -> tuple[str, ...]:
+        """Return the model names a remote caller may ask for: ``api_models``, else the built-in names.
+
+        Never a path: an entry that looks like one (``/``, ``.``, ``~`` first) is left out.
+        """
+        if self.api_models:
+            names: tuple[str, ...] = self.api_models
+        else:
+            from faster_whisper.utils import available_models
+
+            names = (self.model, *available_models())
+        return tuple(dict.fromkeys(n for n in names if n and not n.startswith(("/", ".", "~", "\\"))))
 
     @property
     def upload_dir(self) -> Path:

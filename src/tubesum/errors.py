@@ -143,7 +143,7 @@ class MissingExtraError(TubesumError):
 
     code = "missing_extra"
     exit_code = 7
-    http_status = 501
+    http_status = 422  # the client asked for a feature this server lacks: it can drop the option (not a 5xx)
 
     def __init__(self, feature: str, extra: str, *, package: str | None = None) -> None:
         super().__init__(
@@ -285,7 +285,7 @@ class DiarizationError(TubesumError):
 
 class TokenMissingError(DiarizationError):
     code = "hf_token_missing"
-    http_status = 503
+    http_status = 422  # like missing_extra: speakers are not available on this server
 
 
 class GatedModelError(DiarizationError):

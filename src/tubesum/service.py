@@ -40,6 +40,7 @@ __all__ = [
     "TranscriptionOutcome",
     "expand_sources",
     "sample_path",
+    "shareable",
     "transcribe",
     "transcribe_source",
     "write_outputs",
@@ -268,6 +269,22 @@ def _with_speakers(
     segments = assign_speakers(transcript.segments, turns, rename=parse_rename(settings.speaker_names))
     progress("diarize", 1, 1)
     return replace(transcript, segments=segments, diarization=settings.diarization_model)
+
+
+def shareable(transcript: Transcript) -> Transcript:
+    """Return the transcript as a server hands it out and caches it: no server path, nothing of the caller's spelling.
+
+    A local file's ``source.original`` becomes its display name (uploads are stored under it; it is also the
+    title), and ``source.path`` goes: nothing in a result names where the server keeps the file. Public media
+    (YouTube, URLs) are cached across API keys, so their source is reduced to the canonical URL: the caller's own
+    spelling (share ``si=`` ids, ``t=`` offsets) does not reach another caller's result.
+    """
+    source = transcript.source
+    if source.path is not None:
+        return replace(transcript, source=replace(source, path=None, original=source.path.name))
+    if source.url is not None:
+        return replace(transcript, source=replace(source, original=source.url, start=None))
+    return transcript
 
 
 def _stamp(transcript: Transcript) -> Transcript:

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
@@ -20,14 +20,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from tubesum import __version__
-from tubesum.api.auth import PUBLIC_PATHS, ApiKeyMiddleware, owner_of
+from tubesum.api.auth import PUBLIC_PATHS, ApiKeyMiddleware, address_of, owner_of
 from tubesum.api.errors import exception_handlers
+from tubesum.api.guards import check_request
 from tubesum.api.health import HealthController, readiness_checks
 from tubesum.api.jobs import JobController
-from tubesum.api.middleware import RequestContextMiddleware
+from tubesum.api.middleware import EdgeErrorMiddleware, RequestContextMiddleware
+from tubesum.api.openapi import document_errors
 from tubesum.api.ui import UI_PUBLIC_PATHS, template_config, ui_router
 from tubesum.api.uploads import UploadController
 from tubesum.config import Settings
+from tubesum.errors import MissingExtraError
 from tubesum.metrics import QueueCollector, ReadinessCollector, register_collector, register_store_collector
 
 if TYPE_CHECKING:
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class MetricsController(PrometheusController):
@@ -88,19 +92,15 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
             logger.info("tubesum api stopped")
 
     prometheus = PrometheusConfig(app_name="tubesum", prefix="tubesum_http", group_path=True, exclude=["^/metrics"])
+    unlimited = ["^/healthz$", "^/readyz$", "^/metrics", "^/ui/static/"]
     middleware: list[Any] = [
         RequestContextMiddleware,
         prometheus.middleware,
+        EdgeErrorMiddleware,  # 401/429 from the middleware below reach the access log and metrics as such
+        *_rate_limits(settings, before_auth=True, exclude=unlimited),
         DefineMiddleware(ApiKeyMiddleware, exclude=[*PUBLIC_PATHS, *UI_PUBLIC_PATHS]),
+        *_rate_limits(settings, before_auth=False, exclude=unlimited),
     ]
-    if settings.rate_limit_per_minute:
-        middleware.append(
-            RateLimitConfig(
-                rate_limit=("minute", settings.rate_limit_per_minute),
-                identifier_for_request=owner_of,
-                exclude=["^/healthz$", "^/readyz$", "^/metrics", "^/ui/static/"],
-            ).middleware
-        )
     handlers: list[Any] = [JobController, UploadController, HealthController, MetricsController]
     if settings.ui_enabled:
         handlers.append(ui_router())
@@ -108,15 +108,60 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         route_handlers=handlers,
         template_config=template_config() if settings.ui_enabled else None,
         lifespan=[services],
+        before_request=check_request,
+        on_startup=[document_errors],
         state=State({"settings": settings}),
         middleware=middleware,
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         request_max_body_size=settings.max_body_kb * 1024,
+        stores=_stores(settings),
         openapi_config=OpenAPIConfig(title="tubesum", version=__version__, path="/schema"),
         debug=False,
         logging_config=None,  # tubesum.logs configures logging (structlog); keep Litestar from replacing it
     )
+
+
+def _rate_limits(settings: Settings, *, before_auth: bool, exclude: list[str]) -> list[Any]:
+    """Return the rate-limit middleware for one side of authentication.
+
+    Before it: one budget per client address, so unauthenticated and failed-auth requests are limited without
+    locking anyone else out. After it: per key (or per address on public pages), writes and reads counted apart,
+    so polling a job's status never uses up the budget for submitting. Counters live in the app's
+    ``rate_limit`` store (in memory: per API process).
+    """
+
+    def limit(per_minute: int, name: str, identify: Any, methods: frozenset[str] | None) -> Any:
+        async def applies(request: Request[Any, Any, Any]) -> bool:
+            return methods is None or (request.method in methods) == (name == "write")
+
+        return RateLimitConfig(
+            rate_limit=("minute", per_minute),
+            identifier_for_request=lambda connection: f"{name}:{identify(connection)}",
+            check_throttle_handler=applies,
+            exclude=exclude,
+        ).middleware
+
+    if not settings.rate_limit_per_minute:  # 0: every API rate limit is off (tests, benchmarks, a proxy limits)
+        return []
+    if before_auth:
+        per_address = settings.rate_limit_per_address_per_minute
+        return [limit(per_address, "address", address_of, None)] if per_address else []
+    limits = [limit(settings.rate_limit_per_minute, "write", owner_of, _WRITES)]
+    if settings.rate_limit_reads_per_minute:
+        limits.append(limit(settings.rate_limit_reads_per_minute, "read", owner_of, _WRITES))
+    return limits
+
+
+def _stores(settings: Settings) -> dict[str, Any] | None:
+    """Return the shared ``rate_limit`` store (Redis) when configured; None keeps Litestar's in-memory stores."""
+    if not settings.rate_limit_store_url:
+        return None
+    try:
+        from litestar.stores.redis import RedisStore
+    except ImportError:
+        raise MissingExtraError("Shared rate limits (TUBESUM_RATE_LIMIT_STORE_URL)", "scale", package="redis") from None
+    return {"rate_limit": RedisStore.with_client(url=settings.rate_limit_store_url, namespace="tubesum-rate-limit")}
 
 
 def _bind_executor(state: State, executor: LocalExecutor | SaqExecutor | None) -> None:

@@ -16,19 +16,21 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 if TYPE_CHECKING:
     from tubesum.jobs.types import KeyStore
 
-__all__ = ["ANONYMOUS", "PUBLIC_PATHS", "ApiKeyMiddleware", "owner_of"]
+__all__ = ["ANONYMOUS", "PUBLIC_PATHS", "ApiKeyMiddleware", "address_of", "owner_of"]
 
 ANONYMOUS = "anonymous"
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics", "^/schema"]
 
 
 def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """Return the one key the request carries; two different keys (Bearer and X-API-Key) are refused."""
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    bearer = value.strip() if scheme.lower() == "bearer" else ""
     key = connection.headers.get("x-api-key", "").strip()
-    return key or None
+    if bearer and key and bearer != key:
+        raise NotAuthorizedException("Two different API keys were sent; send one (Bearer or X-API-Key).")
+    return bearer or key or None
 
 
 class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
@@ -49,6 +51,12 @@ class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
 
 
 def owner_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    """Return the owner id for rate limits and job ownership (unauthenticated paths share one bucket)."""
+    """Return the owner id for rate limits: the key, or the client's address on public paths (no shared bucket)."""
     user = connection.scope.get("user")
-    return user if isinstance(user, str) else "public"
+    return user if isinstance(user, str) else f"address:{address_of(connection)}"
+
+
+def address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Return the client's address (uvicorn puts the forwarded one here for trusted proxies only)."""
+    client = connection.scope.get("client")
+    return str(client[0]) if client else "unknown"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from tubesum.errors import TubesumError
 from tubesum.pipeline.jsruntime import probe_js_runtime
 from tubesum.pipeline.models import cuda_device_count, resolve_model
+from tubesum.redact import scrub_paths
 
 __all__ = ["HealthController", "readiness_checks"]
 
@@ -78,6 +79,19 @@ def readiness_checks(state: State) -> dict[str, dict[str, Any]]:
     return checks
 
 
+def _public(checks: dict[str, dict[str, Any]], settings: Any) -> dict[str, dict[str, Any]]:
+    """The checks as the public /readyz shows them: no server directory in a detail (the log and doctor have them)."""
+    roots = (
+        settings.data_dir,
+        settings.work_dir,
+        settings.model_cache_dir,
+        tempfile.gettempdir(),
+        sys.prefix,
+        Path.home(),
+    )
+    return {name: {**check, "detail": scrub_paths(str(check["detail"]), roots)} for name, check in checks.items()}
+
+
 class HealthController(Controller):
     tags = ("Health",)
     include_in_schema = True
@@ -85,12 +99,12 @@ class HealthController(Controller):
     @get("/healthz", operation_id="Liveness", exclude_from_auth=True)
     async def liveness(self) -> dict[str, str]:
         """Answer while the process is alive."""
-        return {"status": "ok", "pid": str(os.getpid())}
+        return {"status": "ok"}  # nothing about the process: the endpoint is public
 
     @get("/readyz", operation_id="Readiness", exclude_from_auth=True, sync_to_thread=True)
     def readiness(self, state: State) -> Response[dict[str, Any]]:
         """200 when the service can take work, 503 listing the failing checks otherwise."""
-        checks = readiness_checks(state)
+        checks = _public(readiness_checks(state), state.settings)
         failing = sorted(name for name, check in checks.items() if not check["ok"])
         warnings = sorted(name for name, check in checks.items() if check.get("warning"))
         body = {

@@ -21,6 +21,7 @@ from tubesum.api.schemas import JobCreate, JobList, JobRead
 from tubesum.jobs.db import is_sqlite
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobRecord, JobState, JobStore
+from tubesum.jobs.uploads import delete_upload, is_upload
 from tubesum.outputs import CONTENT_TYPES, render
 from tubesum.outputs import filename as output_filename
 from tubesum.records import Transcript
@@ -104,6 +105,8 @@ class JobController(Controller):
         store: JobStore = state.store
         if job.state.finished:
             store.delete(job.id)
+            if is_upload(job.source) and not _upload_in_use(store, job):  # its file goes with its last job
+                delete_upload(job.source, owner=job.owner, settings=state.settings)
             return Response(None, status_code=204)
         updated = store.cancel(job.id)
         state.executor_cancel(job.id)
@@ -131,7 +134,9 @@ class JobController(Controller):
             f'attachment; filename="{filename.encode("ascii", "replace").decode()}"; '
             f"filename*=UTF-8''{quote(filename)}"
         )
-        return Response(data, media_type=CONTENT_TYPES[format], headers={"Content-Disposition": disposition})
+        # Litestar appends "; charset=utf-8" to text/* itself: give it the bare type so the header names one charset
+        media_type = CONTENT_TYPES[format].split(";", 1)[0]
+        return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
 
     @get("/{job_id:str}/events", operation_id="FollowJob")
     async def follow_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> ServerSentEvent:
@@ -140,6 +145,18 @@ class JobController(Controller):
         return ServerSentEvent(
             _events(state.store, job), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
+
+
+def _upload_in_use(store: JobStore, deleted: JobRecord) -> bool:
+    """Whether another job of the owner still names the deleted job's upload."""
+    offset = 0
+    while True:
+        page = store.list(owner=deleted.owner, limit=100, offset=offset)
+        if any(job.source == deleted.source and job.id != deleted.id for job in page.items):
+            return True
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return False
 
 
 async def _events(store: JobStore, job: JobRecord) -> AsyncIterator[ServerSentEventMessage]:

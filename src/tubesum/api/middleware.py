@@ -11,9 +11,12 @@ from typing import Any
 import structlog
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SECURITY_HEADERS", "RequestContextMiddleware"]
+from tubesum.errors import TubesumError
+
+__all__ = ["SECURITY_HEADERS", "EdgeErrorMiddleware", "RequestContextMiddleware"]
 
 logger = logging.getLogger("tubesum.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -68,3 +71,40 @@ class RequestContextMiddleware:
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 }
                 logger.info("request", extra=extra)
+
+
+class EdgeErrorMiddleware:
+    """Answer errors raised by the middleware inside it (authentication 401, rate limit 429) right here.
+
+    Litestar turns such exceptions into responses only in its outermost layer, after the access log and the
+    request metrics have seen an exception instead of a status: they recorded 401s and 429s as 500 (and the
+    failure-rate alert fired). Placed inside both, this middleware sends the problem+json response itself, so
+    they record the status the client gets.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        started: dict[str, bool] = {}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started["yes"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except (HTTPException, TubesumError) as exc:
+            if started:
+                raise
+            from litestar import Request
+
+            from tubesum.api.errors import http_error, tubesum_error
+
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            response = http_error(request, exc) if isinstance(exc, HTTPException) else tubesum_error(request, exc)
+            await response.to_asgi_response(None, request)(scope, receive, send)

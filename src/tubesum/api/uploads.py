@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from pydantic import BaseModel
 
 from tubesum.api.jobs import own_job
-from tubesum.errors import SourceError
+from tubesum.errors import SourceError, UnsupportedMediaError
 from tubesum.jobs.uploads import UploadRecord, check_upload, is_upload, resolve_upload, save_upload
 
 __all__ = ["UploadController", "UploadRead"]
@@ -56,6 +56,10 @@ class UploadController(Controller):
         """Store a media file; submit the returned ``source`` as a job. 413 over the size limit, 415 wrong type."""
         settings = state.settings
         content_type = request.headers.get("content-type", "")
+        if not content_type.strip():  # a media type is required: a body without one is what any page can send
+            raise UnsupportedMediaError(
+                "The upload has no Content-Type.", hint="Send the file's media type (or application/octet-stream)."
+            )
         declared = request.headers.get("content-length", "")
         check_upload(  # before a byte is read
             filename, content_type, settings=settings, declared_size=int(declared) if declared.isdigit() else None

@@ -6,6 +6,7 @@ import click
 
 from tubesum.cli._common import AppContext, echo_json, pass_app
 from tubesum.config import env_example
+from tubesum.redact import masked_settings
 
 __all__ = ["config"]
 
@@ -18,8 +19,8 @@ def config() -> None:
 @config.command(name="show")
 @pass_app
 def config_show(app: AppContext) -> None:
-    """Print the effective settings as JSON (secrets are shown as '**********')."""
-    echo_json(app.settings.model_dump(mode="json"))
+    """Print the effective settings as JSON (secrets, URL passwords and secret query values as '**********')."""
+    echo_json(masked_settings(app.settings))
 
 
 @config.command(name="env-example")

@@ -29,10 +29,12 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from structlog.contextvars import bound_contextvars
@@ -43,6 +45,7 @@ from tubesum.jobs.types import Artifact, JobState
 from tubesum.jobs.uploads import is_upload, resolve_upload
 from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
+from tubesum.redact import scrub_paths
 
 if TYPE_CHECKING:
     from tubesum.config import OutputFormat, Settings
@@ -264,7 +267,7 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
     if is_upload(job.source):
         source, _ = resolve_upload(job.source, owner=job.owner, settings=settings)
     else:
-        source = parse_source(job.source, settings)
+        source = parse_source(job.source, settings, remote=True)
     if source.kind == "file" and not is_upload(job.source):
         raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
     followed = _follow_identical_job(job, store=store, progress=progress)
@@ -272,7 +275,7 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
         store.save_checkpoint(job.id, "transcript", followed.to_dict())
         return followed
     started = time.perf_counter()
-    transcript = service.transcribe_source(source, settings=settings, progress=progress)
+    transcript = service.shareable(service.transcribe_source(source, settings=settings, progress=progress))
     progress.end_stage()
     store.save_checkpoint(job.id, "transcript", transcript.to_dict())
     _record_audio(transcript, progress=progress, pipeline_seconds=time.perf_counter() - started)
@@ -324,15 +327,22 @@ def _render_stage(
     return artifacts
 
 
+def _public_message(exc: TubesumError, settings: Settings) -> str:
+    """The error message as API clients see it: no server directory in it (the log keeps the original)."""
+    roots = (settings.data_dir, settings.work_dir, settings.model_cache_dir, tempfile.gettempdir(), Path.home())
+    return scrub_paths(exc.message, roots)
+
+
 def _fail_or_retry(job: JobRecord, exc: TubesumError, *, store: JobStore, settings: Settings) -> None:
     extra = {"job_id": job.id, "code": exc.code, "attempt": job.attempts}
+    message = _public_message(exc, settings)
     if exc.transient and job.attempts <= settings.job_retries:
         delay = min(settings.retry_backoff * 2 ** (max(job.attempts, 1) - 1), MAX_RETRY_DELAY)
         not_before = datetime.now(UTC) + timedelta(seconds=delay)
-        store.retry_later(job.id, not_before=not_before, code=exc.code, message=exc.message)
+        store.retry_later(job.id, not_before=not_before, code=exc.code, message=message)
         logger.warning("job hit a transient error; retrying later", extra={**extra, "delay_s": delay})
         return
-    store.fail(job.id, code=exc.code, message=exc.message)
+    store.fail(job.id, code=exc.code, message=message)
     _finished(JobState.FAILED)
     logger.warning("job failed", extra={**extra, "error": exc.message})
 

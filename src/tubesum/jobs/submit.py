@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from tubesum.errors import InvalidUrlError, TubesumError
+from tubesum.errors import InvalidUrlError, ModelNotFoundError, TubesumError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
-from tubesum.jobs.uploads import check_upload_enabled, is_upload, resolve_upload
+from tubesum.jobs.uploads import UploadRecord, check_upload_enabled, is_upload, resolve_upload
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
 from tubesum.pipeline.ingest import parse_source
 from tubesum.pipeline.models import resolve_model
@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from tubesum.config import Settings
     from tubesum.records import Source
 
-__all__ = ["QuotaExceededError", "Submission", "model_identity", "result_identity", "source_key", "submit_job"]
+__all__ = [
+    "IdempotencyKeyReusedError",
+    "QuotaExceededError",
+    "Submission",
+    "check_model",
+    "model_identity",
+    "result_identity",
+    "source_key",
+    "submit_job",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +56,55 @@ class Submission:
     cache_hit: bool
 
 
-def source_key(source: Source) -> str:
-    """Return the media identity used by the cache: the video id for YouTube, else the normalised URL."""
+def source_key(source: Source, *, upload: UploadRecord | None = None, settings: Settings | None = None) -> str:
+    """Return the media identity used by the cache: the video id for YouTube, else the normalised URL.
+
+    Public media (YouTube ids, URLs) are shared across keys: the result holds nothing of the caller. An upload
+    is private: its identity is the content *and* the owner *and* the display name (``upload_cache="key"``), so
+    no caller ever receives another caller's title, upload id or file name, and nobody learns that someone
+    else processed the same bytes. ``upload_cache="off"`` gives every upload its own identity (never a hit).
+    """
     if source.kind == "youtube" and source.video_id:
         return f"youtube:{source.video_id}"
     if source.kind == "url" and source.url:
         return f"url:{source.url}"
-    if source.path is not None:  # local files (CLI-side queues): identity is the content
+    if source.path is not None:  # local files (CLI-side queues) and uploads: identity is the content
         digest = hashlib.sha256()
         with source.path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-        return f"sha256:{digest.hexdigest()}"
+        content = f"sha256:{digest.hexdigest()}"
+        if upload is None:
+            return content
+        if settings is not None and settings.upload_cache == "off":
+            return f"upload:{upload.id}"
+        name = hashlib.sha256(upload.filename.encode()).hexdigest()[:32]
+        return f"upload:{upload.owner}:{name}:{content}"
     raise InvalidUrlError(f"Cannot identify source {source.original[:100]!r}.")
+
+
+def check_model(name: str | None, *, settings: Settings) -> None:
+    """Refuse a model a remote caller may not name: only :meth:`Settings.remote_models`, never a path.
+
+    The answer is the same for every refused name (nothing about the server's disk shows through).
+    """
+    if name is None or name == settings.model:
+        return
+    allowed = settings.remote_models()
+    if name not in allowed:
+        raise ModelNotFoundError(
+            "This server does not offer that model.", hint=f"Use one of: {', '.join(allowed)} (or leave it out)."
+        )
+
+
+def _result_identity_for_caller(model: str, options: JobOptions, settings: Settings) -> str:
+    """:func:`result_identity`, with a refusal that names no server path (cache directory, model directory)."""
+    try:
+        return result_identity(model, options, settings)
+    except ModelNotFoundError:
+        raise ModelNotFoundError(
+            "The requested model is not available on this server.", hint="Ask the operator to pull it, or use another."
+        ) from None
 
 
 def model_identity(name: str, *, settings: Settings) -> str:
@@ -102,40 +147,58 @@ def submit_job(
     Remote callers never reach local files: a path is refused, an upload reference resolves only inside the
     upload directory and only for the owner who uploaded it.
     """
+    check_model(options.model, settings=settings)
     if options.diarize:  # refuse now rather than queue a job that cannot run
         from tubesum.diarize.resolve import check_available
 
         check_available(settings)
+    upload: UploadRecord | None = None
     if is_upload(text):  # the caller's own upload, by reference: never a path the caller chose
         check_upload_enabled(settings)
-        source, _ = resolve_upload(text, owner=owner, settings=settings)
-    else:
-        source = parse_source(text, settings)
-    if source.kind == "file" and not is_upload(text):
-        raise InvalidUrlError(
-            "Only URLs can be submitted to the server.", hint="Upload files through the web UI (when enabled)."
-        )
+        source, upload = resolve_upload(text, owner=owner, settings=settings)
+    else:  # classified without touching the disk; a host that does not resolve is the job's problem
+        source = parse_source(text, settings, remote=True, resolve=False)
     model = options.model or settings.model
+    key = source_key(source, upload=upload, settings=settings)
     new = NewJob(
         owner=owner,
         source=text.strip(),
-        source_key=source_key(source),
+        source_key=key,
         options=options,
-        cache_key=cache_key(source_key(source), options, model_identity=result_identity(model, options, settings)),
+        cache_key=cache_key(key, options, model_identity=_result_identity_for_caller(model, options, settings)),
         idempotency_key=idempotency_key,
     )
+    _check_quotas(owner, store=store, settings=settings)  # a cache hit counts like any job (audio hours too)
     cached = store.create_from_cache(new)
+    if cached is not None and idempotency_key is not None:
+        _check_same_request(cached, new)
     if cached is not None:
         CACHE_HITS.inc()
         JOBS_SUBMITTED.labels(cache="hit").inc()
         logger.info("job answered from cache", extra={"job_id": cached.id})
         return Submission(job=cached, created=True, cache_hit=True)
-    _check_quotas(owner, store=store, settings=settings)
     job, created = store.create(new)
+    if not created:
+        _check_same_request(job, new)
     if created:
         JOBS_SUBMITTED.labels(cache="miss").inc()
         logger.info("job queued", extra={"job_id": job.id, "source_kind": source.kind})
     return Submission(job=job, created=created, cache_hit=job.cache_hit)
+
+
+class IdempotencyKeyReusedError(TubesumError):
+    """An ``Idempotency-Key`` already named another request (IETF Idempotency-Key draft: 422)."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+def _check_same_request(job: JobRecord, new: NewJob) -> None:
+    """Refuse an idempotency key whose first request had another body; the same body gets the first job back."""
+    if job.source != new.source or job.options != new.options:
+        raise IdempotencyKeyReusedError(
+            "This Idempotency-Key was used for another request.", hint="Use a new key for a new request."
+        )
 
 
 def _check_quotas(owner: str, *, store: JobStore, settings: Settings) -> None:

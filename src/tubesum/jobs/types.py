@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tubesum.config import OutputFormat
 
@@ -64,6 +64,13 @@ class JobOptions(BaseModel):
     diarize: bool = False
     num_speakers: int | None = Field(None, ge=1, le=50, description="Exact number of speakers, when known.")
     summarize: bool = False
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct_formats(cls, value: tuple[OutputFormat, ...]) -> tuple[OutputFormat, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("each format may be listed once")
+        return value
 
     def effective(self, settings: Settings) -> Settings:
         """Return ``settings`` with these options applied, as the service layer validates any override."""

@@ -12,11 +12,13 @@ file that resolves inside the upload directory::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import shutil
 import time
+import unicodedata
 import uuid
 from collections.abc import AsyncIterable
 from dataclasses import asdict, dataclass
@@ -32,14 +34,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UPLOAD_PREFIX",
+    "UploadQuotaError",
     "UploadRecord",
+    "UploadTimeoutError",
     "UploadsDisabledError",
     "check_upload",
     "check_upload_enabled",
+    "delete_upload",
     "is_upload",
     "purge_uploads_before",
     "resolve_upload",
     "save_upload",
+    "stored_bytes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +56,19 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 _META = "meta.json"
 _MAX_NAME_BYTES = 200
 _GENERIC_TYPES = {"", "application/octet-stream"}
+
+
+class UploadQuotaError(SizeLimitError):
+    """The key's stored uploads would exceed ``upload_quota_mb``."""
+
+    code = "upload_quota"
+
+
+class UploadTimeoutError(SourceError):
+    """The upload body stalled for longer than ``upload_idle_timeout``."""
+
+    code = "upload_timeout"
+    http_status = 408
 
 
 class UploadsDisabledError(SourceError):
@@ -120,10 +139,15 @@ async def save_upload(
     """
     name = check_upload(filename, content_type, settings=settings)
     limit = settings.upload_max_mb * 1024 * 1024
+    quota_left: int | None = None
+    if settings.upload_quota_mb:
+        quota_left = settings.upload_quota_mb * 1024 * 1024 - stored_bytes(owner, settings)
+        if quota_left <= 0:
+            raise _over_quota(settings)
     upload_id = f"up_{uuid.uuid4().hex}"
     folder = settings.upload_dir / upload_id
     try:
-        await _store_upload(chunks, folder=folder, name=name, limit=limit, settings=settings)
+        await _store_upload(chunks, folder=folder, name=name, limit=limit, quota_left=quota_left, settings=settings)
     except OSError as exc:
         if is_disk_full(exc):
             logger.warning("upload refused: disk full", extra={"path": str(settings.upload_dir)})
@@ -146,17 +170,35 @@ async def save_upload(
 
 
 async def _store_upload(
-    chunks: AsyncIterable[bytes], *, folder: Path, name: str, limit: int, settings: Settings
+    chunks: AsyncIterable[bytes],
+    *,
+    folder: Path,
+    name: str,
+    limit: int,
+    quota_left: int | None,
+    settings: Settings,
 ) -> None:
-    """Stream the body into ``folder/name`` within ``limit`` bytes; on any error nothing is left behind."""
+    """Stream the body into ``folder/name`` within ``limit`` (and the owner's ``quota_left``) bytes; on any error
+    nothing is left behind."""
     folder.mkdir(parents=True, exist_ok=False)
     size = 0
     try:
         with (folder / name).open("xb") as handle:
-            async for chunk in chunks:
+            iterator = aiter(chunks)
+            while True:
+                try:  # a body that stalls is dropped: it would hold a connection and a file open for ever
+                    chunk = await asyncio.wait_for(anext(iterator), timeout=settings.upload_idle_timeout)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise UploadTimeoutError(
+                        f"The upload sent nothing for {settings.upload_idle_timeout:g} s and was dropped."
+                    ) from None
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(settings)
+                if quota_left is not None and size > quota_left:
+                    raise _over_quota(settings)
                 handle.write(chunk)
         if size == 0:
             raise EmptyAudioError("The uploaded file is empty.")
@@ -183,6 +225,33 @@ def resolve_upload(ref: str, *, owner: str, settings: Settings) -> tuple[Source,
     return Source(kind="file", original=record.ref, path=path), record
 
 
+def stored_bytes(owner: str, settings: Settings) -> int:
+    """Return the bytes of ``owner``'s stored uploads (one ``meta.json`` read per upload on disk)."""
+    root = settings.upload_dir
+    if not root.is_dir():
+        return 0
+    total = 0
+    for folder in root.iterdir():
+        try:
+            meta = json.loads((folder / _META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("owner") == owner:
+            total += int(meta.get("size") or 0)
+    return total
+
+
+def delete_upload(ref: str, *, owner: str, settings: Settings) -> bool:
+    """Delete the caller's upload ``ref``; return whether there was one (another owner's is never touched)."""
+    try:
+        _, record = resolve_upload(ref, owner=owner, settings=settings)
+    except SourceError:
+        return False
+    shutil.rmtree(settings.upload_dir.resolve() / record.id, ignore_errors=True)
+    logger.info("upload deleted", extra={"upload_id": record.id})
+    return True
+
+
 def purge_uploads_before(settings: Settings, cutoff: float) -> int:
     """Delete uploads stored before ``cutoff`` (a UNIX time); return how many went."""
     root = settings.upload_dir
@@ -196,6 +265,13 @@ def purge_uploads_before(settings: Settings, cutoff: float) -> int:
     return removed
 
 
+def _over_quota(settings: Settings) -> UploadQuotaError:
+    return UploadQuotaError(
+        f"Your stored uploads would exceed {settings.upload_quota_mb} MB.",
+        hint="Delete finished jobs of earlier uploads (their files go with them), then upload again.",
+    )
+
+
 def _too_large(settings: Settings) -> SizeLimitError:
     return SizeLimitError(f"The upload is larger than {settings.upload_max_mb} MB.", hint="Upload a smaller file.")
 
@@ -206,6 +282,9 @@ def _safe_name(filename: str) -> str:
     The result is valid UTF-8 and at most ``_MAX_NAME_BYTES`` long (file systems allow 255 bytes), extension kept.
     """
     text = filename.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot name a file
+    # Bidi overrides (U+202E) and zero-width characters disguise a name (the title, Content-Disposition); job
+    # sources refuse them (ingest), upload names lose them: both paths keep them out.
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     base = Path(text.replace("\\", "/")).name
     name = _UNSAFE_NAME.sub("_", base).strip().lstrip(".") or "upload"
     stem, dot, ext = name.rpartition(".")

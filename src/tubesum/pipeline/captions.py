@@ -19,12 +19,16 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from tubesum.config import CaptionsMode, Settings
 from tubesum.errors import CaptionsUnavailableError, FetchError
@@ -220,10 +224,17 @@ def parse_captions(data: str | bytes, fmt: str) -> tuple[Segment, ...]:
     parser = parsers.get(fmt.lower())
     if parser is None:
         raise ValueError(f"unsupported caption format {fmt!r}")
-    return _drop_repeats(parser(text))
+    # Times are finite and ordered, whatever the file says (1e999, nan, negative durations): renderers rely on it.
+    cues = [(start, max(start, end), lines) for start, end, lines in parser(text) if _finite(start, end)]
+    return _drop_repeats(cues)
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) and 0 <= v < _MAX_SECONDS for v in values)
 
 
 _Cue = tuple[float, float, list[str]]
+_MAX_SECONDS = 10 * 24 * 3600.0  # no caption file is ten days long
 _TIMING = re.compile(r"^\s*(\S+)\s*-->\s*(\S+)")
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,](\d{1,3}))?$")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
@@ -258,19 +269,36 @@ def _parse_cues(text: str) -> list[_Cue]:
 
 def _parse_json3(text: str) -> list[_Cue]:
     try:
-        events = json.loads(text).get("events") or []
-    except (json.JSONDecodeError, AttributeError) as exc:
-        raise ValueError(f"not json3: {exc}") from exc
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"not json3: {type(exc).__name__}") from None
+    if not isinstance(document, dict):
+        raise ValueError("not json3: not an object")
+    events = document.get("events") or []
+    if not isinstance(events, list):
+        raise ValueError("not json3: events is not a list")
     cues: list[_Cue] = []
     for event in events:
         segs = event.get("segs") if isinstance(event, dict) else None
-        if not segs or "tStartMs" not in event:
+        if not isinstance(segs, list) or not segs:
             continue
-        start = float(event["tStartMs"]) / 1000
-        end = start + float(event.get("dDurationMs") or 0) / 1000
+        start, duration = _ms(event.get("tStartMs")), _ms(event.get("dDurationMs") or 0)
+        if start is None or duration is None:  # an event without a usable time is skipped, like a bad vtt cue
+            continue
         joined = "".join(str(s.get("utf8", "")) for s in segs if isinstance(s, dict))
-        cues.append((start, end, [_clean(line) for line in joined.split("\n")]))
+        cues.append((start, start + duration, [_clean(line) for line in joined.split("\n")]))
     return cues
+
+
+def _ms(value: Any) -> float | None:
+    """Return milliseconds as finite seconds, or None for anything else (strings of digits included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        seconds = float(value) / 1000
+    except (ValueError, OverflowError):
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def _parse_srv3(text: str) -> list[_Cue]:
@@ -339,12 +367,14 @@ def _ttml_time(value: str | None) -> float:
 
 
 def _xml(text: str) -> ET.Element:
-    if re.search(r"<!(?:DOCTYPE|ENTITY)", text[:4096], re.IGNORECASE):
-        raise ValueError("caption XML with a DTD is refused")
+    """Parse caption XML with defusedxml: a DTD anywhere in the document is refused, so nothing expands."""
     try:
-        return ET.fromstring(text)  # noqa: S314 - no DTD (checked above), so no entity expansion
+        root: ET.Element = defused_fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise ValueError(f"caption XML with a DTD or entities is refused ({type(exc).__name__})") from None
     except ET.ParseError as exc:
         raise ValueError(f"bad caption XML: {exc}") from exc
+    return root
 
 
 def _local(tag: Any) -> str:

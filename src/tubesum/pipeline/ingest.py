@@ -25,17 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
-from tubesum.errors import GenericUrlNotAllowedError, InvalidUrlError, SourceNotFoundError
+from tubesum.errors import GenericUrlNotAllowedError, InvalidUrlError, NetworkError, SourceNotFoundError
 from tubesum.pipeline.ssrf import _clip, _refuse_userinfo, _split_http_url, check_url
 from tubesum.records import Source
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
 
-__all__ = ["MAX_SOURCE_LENGTH", "YOUTUBE_HOSTS", "YouTubeRef", "parse_source", "parse_youtube_url"]
+__all__ = ["MAX_SOURCE_LENGTH", "REMOTE_REFUSAL", "YOUTUBE_HOSTS", "YouTubeRef", "parse_source", "parse_youtube_url"]
 
 MAX_SOURCE_LENGTH = 2048
 """Longest source text accepted, in characters (URL or path)."""
+
+REMOTE_REFUSAL = "Only URLs can be submitted to the server."
+"""The one answer a remote caller gets for any source that is not a URL (paths included, existing or not)."""
 
 YOUTUBE_HOSTS = frozenset(
     {
@@ -96,13 +99,18 @@ def parse_youtube_url(url: str) -> YouTubeRef | None:
     return _parse_youtube(_with_scheme(text), nested=False)
 
 
-def parse_source(text: str, settings: Settings) -> Source:
+def parse_source(text: str, settings: Settings, *, remote: bool = False, resolve: bool = True) -> Source:
     """Validate and normalise what the user typed (URL, path or video id) into a :class:`Source`.
 
     **Parameters:**
 
     * **text** - the user's input; surrounding whitespace is ignored.
     * **settings** - reads ``allow_generic_urls``, ``allow_private_addresses`` and ``max_playlist_items``.
+    * **remote** *(optional)* - the text comes from a remote caller (API, queued job): it is classified without
+      touching the disk, and anything that is not an http(s) URL or a YouTube id gets one and the same
+      :class:`InvalidUrlError`, whatever exists at that path on the server (no filesystem oracle).
+    * **resolve** *(optional)* - ``False``: a generic URL whose host does not resolve *now* is accepted (every
+      other SSRF check still applies); the job resolves it again and the downloader checks every request.
 
     Raises :class:`InvalidUrlError` (empty, too long, control characters, unsupported scheme, ``file://``,
     malformed or non-video YouTube URL, playlist while playlists are disabled), :class:`UnsafeUrlError` (user
@@ -113,7 +121,12 @@ def parse_source(text: str, settings: Settings) -> Source:
     match = _SCHEME.match(original)
     scheme = match.group(1).lower() if match else None
     if scheme in _DEFAULT_PORTS:
-        return _from_http_url(original, settings)
+        return _from_http_url(original, settings, resolve=resolve)
+    if remote:
+        ref = None if scheme is not None else parse_youtube_url(original)
+        if ref is None:
+            raise InvalidUrlError(REMOTE_REFUSAL, hint="Submit an http(s) or YouTube URL, or upload the file.")
+        return _youtube_source(ref, original, settings)
     if scheme == "file":
         raise InvalidUrlError("file:// URLs are not accepted.", hint="Pass the file's path itself instead.")
     path = _local_file(original)
@@ -228,7 +241,7 @@ def _youtube_source(ref: YouTubeRef, original: str, settings: Settings) -> Sourc
 
 
 # -- generic URLs and files --------------------------------------------------------------------------------
-def _from_http_url(original: str, settings: Settings) -> Source:
+def _from_http_url(original: str, settings: Settings, *, resolve: bool = True) -> Source:
     ref = parse_youtube_url(original)
     if ref is not None:
         return _youtube_source(ref, original, settings)
@@ -240,7 +253,13 @@ def _from_http_url(original: str, settings: Settings) -> Source:
             "Only YouTube URLs are accepted.",
             hint="Set TUBESUM_ALLOW_GENERIC_URLS=true to accept other http(s) media URLs.",
         )
-    check_url(url, allow_private=settings.allow_private_addresses)
+    try:
+        check_url(url, allow_private=settings.allow_private_addresses)
+    except NetworkError:
+        if resolve:
+            raise
+        # The host does not resolve now: the job resolves it again (and the downloader checks every address),
+        # so a name that resolves later is still guarded, and a typo fails the job rather than the submit.
     return Source(kind="url", original=original, url=url)
 
 

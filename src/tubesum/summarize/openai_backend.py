@@ -178,8 +178,13 @@ class OpenAIChatBackend:
         return text.replace(self._key, "***") if self._key else text
 
     def _error(self, problem: str, **details: Any) -> SummaryBackendError:
-        message = self._scrub(f"Chat endpoint {self._shown_url} (model {self.model}) failed: {problem}.")
-        return SummaryBackendError(message, **details)
+        """The error names no endpoint: it reaches API clients, who must not learn internal addresses.
+
+        The operator finds the (redacted) endpoint in the log line written here.
+        """
+        logger.warning("chat endpoint %s (model %s) failed: %s", self._shown_url, self.model, self._scrub(problem))
+        message = self._scrub(f"The summary endpoint (model {self.model}) failed: {problem}.")
+        return SummaryBackendError(message, hint="The server's operator can see the endpoint in its log.", **details)
 
 
 def _describe(exc: httpx.HTTPError, timeout: float) -> str:
