@@ -25,6 +25,7 @@ let
     (with ps; [
       alembic
       click
+      defusedxml
       faster-whisper
       httpx
       litestar

@@ -219,6 +219,7 @@ let
         "alembic"
         "av"
         "click"
+        "defusedxml"
         "gguf"
         "hatchling"
         "httpx"
