@@ -6,24 +6,11 @@ are in the stage's own unit: bytes for ``download``, audio seconds for ``transcr
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 __all__ = ["STAGES", "ProgressFn", "Stage", "no_progress"]
 
 Stage = Literal[
-    "follow",
-    "ingest",
-    "download",
-    "captions",
-    "decode",
-    "load_model",
-    "transcribe",
-    "diarize",
-    "summarize",
-    "write",
-    "render",
-]
-STAGES: tuple[Stage, ...] = (
     "follow",  # a job waits for an identical one to finish and takes its transcript (single flight)
     "ingest",
     "download",
@@ -35,7 +22,8 @@ STAGES: tuple[Stage, ...] = (
     "summarize",
     "write",
     "render",
-)
+]
+STAGES: tuple[Stage, ...] = get_args(Stage)
 
 
 class ProgressFn(Protocol):

@@ -26,7 +26,7 @@ from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
 from tubesum.pipeline import decode, fetch, models
 from tubesum.pipeline.captions import captions_for_mode
 from tubesum.pipeline.ingest import parse_source
-from tubesum.pipeline.transcribe import WhisperOptions, transcribe_speech, transcribe_windows
+from tubesum.pipeline.transcribe import SpeechResult, WhisperOptions, transcribe_speech, transcribe_windows
 from tubesum.progress import ProgressFn, no_progress
 from tubesum.records import Audio, MediaInfo, Source, Transcript
 
@@ -216,18 +216,7 @@ def _whispered_in_windows(
         options=WhisperOptions.from_settings(settings),
         progress=progress,
     )
-    info = audio.info if audio.info.duration else replace(audio.info, duration=round(result.duration, 3))
-    transcript = Transcript(
-        source=audio.source,
-        segments=result.segments,
-        language=result.language,
-        language_probability=result.language_probability,
-        origin="whisper",
-        info=info,
-        model=loaded.resolved.name,
-        duration=round(result.duration, 3),
-    )
-    return transcript, None, loaded.device
+    return _whisper_transcript(audio, result, loaded.resolved.name, duration=result.duration), None, loaded.device
 
 
 def _whispered(
@@ -237,18 +226,23 @@ def _whispered(
     loaded = models.load_model(settings)
     progress("load_model", 1, 1)
     result = transcribe_speech(samples, model=loaded, options=WhisperOptions.from_settings(settings), progress=progress)
-    info = audio.info if audio.info.duration else replace(audio.info, duration=round(samples.duration, 3))
-    transcript = Transcript(
+    transcript = _whisper_transcript(audio, result, loaded.resolved.name, duration=samples.duration)
+    return transcript, samples, loaded.device
+
+
+def _whisper_transcript(audio: Audio, result: SpeechResult, model: str, *, duration: float) -> Transcript:
+    """The transcript of Whisper's ``result`` for ``audio`` (its duration filled in when the metadata had none)."""
+    info = audio.info if audio.info.duration else replace(audio.info, duration=round(duration, 3))
+    return Transcript(
         source=audio.source,
         segments=result.segments,
         language=result.language,
         language_probability=result.language_probability,
         origin="whisper",
         info=info,
-        model=loaded.resolved.name,
-        duration=round(samples.duration, 3),
+        model=model,
+        duration=round(duration, 3),
     )
-    return transcript, samples, loaded.device
 
 
 def _with_speakers(
