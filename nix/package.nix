@@ -29,6 +29,7 @@ let
       faster-whisper
       httpx
       litestar
+      multipart
       pydantic
       pydantic-settings
       rich

@@ -1,12 +1,14 @@
 """``/v1/uploads``: stream a media file to the server (when uploads are enabled); ``/v1/jobs/{id}/media`` plays it.
 
-The body is the raw file (``Content-Type`` its media type, ``?filename=`` its name), streamed to disk within
-``upload_max_mb``; the answer's ``source`` (``upload:<id>``) is then submitted to ``POST /v1/jobs``.
+The body is the raw file (``Content-Type`` its media type, ``?filename=`` its name) or a ``multipart/form-data``
+form with a ``file`` part (``curl -F file=@talk.mp3``), streamed to disk within ``upload_max_mb``; the answer's
+``source`` (``upload:<id>``) is then submitted to ``POST /v1/jobs``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -18,9 +20,18 @@ from litestar.response import File
 from litestar.status_codes import HTTP_201_CREATED
 from pydantic import BaseModel
 
+from tubesum.api.guards import InvalidBodyError
 from tubesum.api.jobs import own_job
+from tubesum.api.multipart_upload import is_multipart, open_file_part
 from tubesum.errors import SourceError, UnsupportedMediaError
-from tubesum.jobs.uploads import UploadRecord, check_upload, is_upload, resolve_upload, save_upload
+from tubesum.jobs.uploads import (
+    UploadRecord,
+    check_upload,
+    check_upload_size,
+    is_upload,
+    resolve_upload,
+    save_upload,
+)
 
 __all__ = ["UploadController", "UploadRead"]
 
@@ -51,9 +62,12 @@ class UploadController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        filename: Annotated[str, QueryParameter(min_length=1, max_length=255)],
+        filename: Annotated[str | None, QueryParameter(min_length=1, max_length=255)] = None,
     ) -> UploadRead:
-        """Store a media file; submit the returned ``source`` as a job. 413 over the size limit, 415 wrong type."""
+        """Store a media file; submit the returned ``source`` as a job. 413 over the size limit, 415 wrong type.
+
+        The body is the raw file (with ``?filename=``) or a multipart form whose ``file`` part is the file.
+        """
         settings = state.settings
         content_type = request.headers.get("content-type", "")
         if not content_type.strip():  # a media type is required: a body without one is what any page can send
@@ -61,11 +75,19 @@ class UploadController(Controller):
                 "The upload has no Content-Type.", hint="Send the file's media type (or application/octet-stream)."
             )
         declared = request.headers.get("content-length", "")
-        check_upload(  # before a byte is read
-            filename, content_type, settings=settings, declared_size=int(declared) if declared.isdigit() else None
-        )
+        declared_size = int(declared) if declared.isdigit() else None
+        chunks: AsyncIterator[bytes] = request.stream()
+        if is_multipart(content_type):
+            check_upload_size(declared_size, settings=settings)  # before the form is read
+            part = await open_file_part(chunks, content_type)
+            filename, content_type, chunks = filename or part.filename, part.content_type, part.chunks
+        elif filename is None:
+            raise InvalidBodyError(
+                "A raw upload needs ?filename=.", hint="Add ?filename=talk.mp3, or send a multipart form with a file."
+            )
+        check_upload(filename, content_type, settings=settings, declared_size=declared_size)  # before the bytes
         record = await save_upload(
-            request.stream(), owner=request.user, filename=filename, content_type=content_type, settings=settings
+            chunks, owner=request.user, filename=filename, content_type=content_type, settings=settings
         )
         return UploadRead.from_record(record)
 

@@ -40,6 +40,7 @@ __all__ = [
     "UploadsDisabledError",
     "check_upload",
     "check_upload_enabled",
+    "check_upload_size",
     "delete_upload",
     "is_upload",
     "purge_uploads_before",
@@ -107,11 +108,16 @@ def check_upload_enabled(settings: Settings) -> None:
         )
 
 
-def check_upload(filename: str, content_type: str, *, settings: Settings, declared_size: int | None = None) -> str:
-    """Refuse an upload before reading it: disabled, too large, wrong extension or type. Return the safe name."""
+def check_upload_size(declared_size: int | None, *, settings: Settings) -> None:
+    """Refuse an upload before reading it when uploads are off or its declared size is over the limit."""
     check_upload_enabled(settings)
     if declared_size is not None and declared_size > settings.upload_max_mb * 1024 * 1024:
         raise _too_large(settings)
+
+
+def check_upload(filename: str, content_type: str, *, settings: Settings, declared_size: int | None = None) -> str:
+    """Refuse an upload before reading it: disabled, too large, wrong extension or type. Return the safe name."""
+    check_upload_size(declared_size, settings=settings)
     name = _safe_name(filename)
     ext = name.rpartition(".")[2].lower() if "." in name else ""
     allowed = tuple(e.lstrip(".") for e in settings.upload_extensions)

@@ -228,6 +228,7 @@ let
         "jsbeautifier"
         "jsonschema"
         "matplotlib"
+        "multipart"
         "mypy"
         "nvidia-ml-py"
         "prometheus-client"
