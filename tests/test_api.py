@@ -347,3 +347,13 @@ def test_a_format_not_stored_is_rendered_from_the_checkpointed_transcript(
     assert client.get(f"/v1/jobs/{job_id}/result?format=txt", headers=key).content == b"stored"
     srt = client.get(f"/v1/jobs/{job_id}/result?format=srt", headers=key)
     assert srt.status_code == 200 and "Museum and library tomorrow." in srt.text and "00:00:00,000 -->" in srt.text
+
+
+def test_openapi_json_and_docs_aliases_need_no_key(client: TestClient[Any]) -> None:
+    schema = client.get("/openapi.json")
+    assert schema.status_code == 200 and schema.headers["content-type"].startswith("application/json")
+    assert schema.json() == client.get("/schema/openapi.json").json()
+    assert "/v1/jobs" in schema.json()["paths"] and "/openapi.json" not in schema.json()["paths"]
+    docs = client.get("/docs", follow_redirects=False)
+    assert docs.status_code in (302, 307) and docs.headers["location"] == "/schema/swagger"
+    assert client.get("/schema/swagger").status_code == 200

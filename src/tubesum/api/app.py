@@ -21,6 +21,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from tubesum import __version__
 from tubesum.api.auth import PUBLIC_PATHS, ApiKeyMiddleware, address_of, owner_of
+from tubesum.api.docs_aliases import DOCS_PUBLIC_PATHS, DocsAliasController
 from tubesum.api.errors import exception_handlers
 from tubesum.api.guards import check_request
 from tubesum.api.health import HealthController, readiness_checks
@@ -98,10 +99,10 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         prometheus.middleware,
         EdgeErrorMiddleware,  # 401/429 from the middleware below reach the access log and metrics as such
         *_rate_limits(settings, before_auth=True, exclude=unlimited),
-        DefineMiddleware(ApiKeyMiddleware, exclude=[*PUBLIC_PATHS, *UI_PUBLIC_PATHS]),
+        DefineMiddleware(ApiKeyMiddleware, exclude=[*PUBLIC_PATHS, *UI_PUBLIC_PATHS, *DOCS_PUBLIC_PATHS]),
         *_rate_limits(settings, before_auth=False, exclude=unlimited),
     ]
-    handlers: list[Any] = [JobController, UploadController, HealthController, MetricsController]
+    handlers: list[Any] = [JobController, UploadController, HealthController, MetricsController, DocsAliasController]
     if settings.ui_enabled:
         handlers.append(ui_router())
     return Litestar(
