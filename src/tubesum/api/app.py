@@ -27,6 +27,7 @@ from tubesum.api.guards import check_request
 from tubesum.api.health import HealthController, readiness_checks
 from tubesum.api.jobs import JobController
 from tubesum.api.middleware import EdgeErrorMiddleware, RequestContextMiddleware
+from tubesum.api.openai_models import ModelController
 from tubesum.api.openapi import document_errors
 from tubesum.api.ui import UI_PUBLIC_PATHS, template_config, ui_router
 from tubesum.api.uploads import UploadController
@@ -102,7 +103,14 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         DefineMiddleware(ApiKeyMiddleware, exclude=[*PUBLIC_PATHS, *UI_PUBLIC_PATHS, *DOCS_PUBLIC_PATHS]),
         *_rate_limits(settings, before_auth=False, exclude=unlimited),
     ]
-    handlers: list[Any] = [JobController, UploadController, HealthController, MetricsController, DocsAliasController]
+    handlers: list[Any] = [
+        JobController,
+        UploadController,
+        HealthController,
+        MetricsController,
+        DocsAliasController,
+        ModelController,
+    ]
     if settings.ui_enabled:
         handlers.append(ui_router())
     return Litestar(
