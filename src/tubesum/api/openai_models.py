@@ -82,7 +82,9 @@ class ModelController(Controller):
         "/{model_id:path}",
         operation_id="GetModel",
         sync_to_thread=True,
-        responses={404: ResponseSpec(OpenAIError, description="No such model (OpenAI's error shape).")},
+        responses={
+            404: ResponseSpec(OpenAIError, description="No such model (OpenAI's error shape).", generate_examples=False)
+        },
     )
     def get_model(self, model_id: FromPath[str], state: State) -> Response[dict[str, Any]]:
         """One model of the list (hub ids such as ``org/repo`` too); 404 in OpenAI's error shape otherwise."""
