@@ -236,6 +236,12 @@ class Settings(BaseSettings):
     max_active_jobs_per_key: int = Field(4, ge=0, description="Queued + running jobs per key (0: no limit).")
     max_audio_hours_per_day: float = Field(24.0, ge=0, description="Audio hours per key per day (0: no limit).")
     max_body_kb: int = Field(64, ge=1, description="Largest API request body in KiB.")
+    openai_wait_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="How long POST /v1/audio/transcriptions waits for its job before answering 504 with the job "
+        "id (the job goes on; fetch it from /v1/jobs).",
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Origins allowed by CORS (comma separated; empty: CORS off)."
     )

@@ -97,6 +97,7 @@ __all__ = [
     "UnsupportedMediaError",
     "VideoUnavailableError",
     "WorkerLostError",
+    "error_class",
 ]
 
 
@@ -131,6 +132,17 @@ class TubesumError(Exception):
                 k: str(v) if not isinstance(v, int | float | bool) else v for k, v in self.details.items()
             }
         return data
+
+
+def error_class(code: str) -> type[TubesumError]:
+    """Return the error class whose stable ``code`` this is (``TubesumError`` for a code nobody has)."""
+    todo: list[type[TubesumError]] = [TubesumError]
+    while todo:
+        cls = todo.pop()
+        if cls.code == code:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return TubesumError
 
 
 class ConfigError(TubesumError):

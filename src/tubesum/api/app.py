@@ -27,6 +27,7 @@ from tubesum.api.guards import check_request
 from tubesum.api.health import HealthController, readiness_checks
 from tubesum.api.jobs import JobController
 from tubesum.api.middleware import EdgeErrorMiddleware, RequestContextMiddleware
+from tubesum.api.openai_audio import AudioController
 from tubesum.api.openai_models import ModelController
 from tubesum.api.openapi import document_errors
 from tubesum.api.ui import UI_PUBLIC_PATHS, template_config, ui_router
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         MetricsController,
         DocsAliasController,
         ModelController,
+        AudioController,
     ]
     if settings.ui_enabled:
         handlers.append(ui_router())

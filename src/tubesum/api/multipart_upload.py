@@ -3,13 +3,14 @@
 The body is parsed incrementally with the ``multipart`` package's push parser (already installed with Litestar's
 standard extra): the file part's bytes go straight to :func:`~tubesum.jobs.uploads.save_upload`, never all in
 memory, so the upload size limit is enforced while streaming exactly as for a raw-body upload. Other form fields
-are skipped (read and dropped, within small limits).
+are collected as text into :attr:`FilePart.fields` (within small limits): those before the file are there when
+:func:`open_file_part` returns, those after it once the file's bytes have been read to the end.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
@@ -34,6 +35,7 @@ class FilePart:
     filename: str
     content_type: str
     chunks: AsyncIterator[bytes]
+    fields: dict[str, list[str]] = field(default_factory=dict)  # other form fields, by name, in order
 
 
 async def open_file_part(body: AsyncIterator[bytes], content_type: str) -> FilePart:
@@ -47,14 +49,14 @@ async def open_file_part(body: AsyncIterator[bytes], content_type: str) -> FileP
         raise InvalidBodyError("The multipart body has no boundary.", hint="Send it as multipart/form-data.")
     parser = PushMultipartParser(boundary, max_segment_count=_MAX_PARTS)
     events = _events(parser, body)
-    segment: MultipartSegment | None = None
+    fields: dict[str, list[str]] = {}
+    collect = _FieldCollector(fields)
     async for event in events:
-        if isinstance(event, MultipartSegment):
-            if event.name == FIELD and event.filename:
-                return FilePart(event.filename, event.content_type or "application/octet-stream", _payload(events))
-            segment = event
-        elif segment is not None and segment.bytes_received > _MAX_FIELD_BYTES:
-            raise InvalidBodyError(f"A form field is larger than {_MAX_FIELD_BYTES // 1024} KiB.")
+        if isinstance(event, MultipartSegment) and event.name == FIELD and event.filename:
+            part = FilePart(event.filename, event.content_type or "application/octet-stream", _payload(events, collect))
+            part.fields = fields
+            return part
+        collect(event)
     raise InvalidBodyError(
         f"The multipart body has no '{FIELD}' part with a file name.", hint="curl -F 'file=@talk.mp3' …"
     )
@@ -76,12 +78,36 @@ async def _events(
         raise InvalidBodyError(f"The multipart body is malformed: {exc}") from None
 
 
-async def _payload(events: AsyncIterator[MultipartSegment | bytes | bytearray | None]) -> AsyncIterator[bytes]:
-    """The file part's bytes; after its end, the rest of the body is read and dropped (the client sent it)."""
+class _FieldCollector:
+    """Gather the text fields of the form (name → values) from parser events, within the size limit."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        self.fields = fields
+        self.segment: MultipartSegment | None = None
+        self.data = bytearray()
+
+    def __call__(self, event: MultipartSegment | bytes | bytearray | None) -> None:
+        if isinstance(event, MultipartSegment):
+            self.segment, self.data = event, bytearray()
+        elif isinstance(event, bytes | bytearray) and self.segment is not None:
+            self.data += event
+            if len(self.data) > _MAX_FIELD_BYTES:
+                raise InvalidBodyError(f"A form field is larger than {_MAX_FIELD_BYTES // 1024} KiB.")
+        elif event is None and self.segment is not None:
+            if self.segment.name and not self.segment.filename:
+                text = self.data.decode(self.segment.charset or "utf-8", errors="replace")
+                self.fields.setdefault(self.segment.name, []).append(text)
+            self.segment = None
+
+
+async def _payload(
+    events: AsyncIterator[MultipartSegment | bytes | bytearray | None], collect: _FieldCollector
+) -> AsyncIterator[bytes]:
+    """The file part's bytes; after its end, the rest of the body is read for its fields (the client sent it)."""
     async for event in events:
         if event is None:
             break
         if isinstance(event, bytes | bytearray):
             yield bytes(event)
-    async for _ in events:
-        pass
+    async for event in events:
+        collect(event)

@@ -1,0 +1,160 @@
+"""``POST /v1/audio/transcriptions``: OpenAI's audio API, so its SDKs and tools can use tubesum as they are.
+
+The request is OpenAI's multipart form: ``file`` (streamed to the upload store within ``upload_max_mb``),
+``model`` (a name from ``/v1/models``; ``whisper-1`` is the configured model), ``language``,
+``response_format`` (``json``, ``text``, ``srt``, ``vtt``, ``verbose_json``) and ``timestamp_granularities[]``
+(``segment``, ``word``). Underneath it is a normal job (visible in ``/v1/jobs``, cached, retried, quota'd and
+limited like any other): the request waits for it up to ``TUBESUM_OPENAI_WAIT_SECONDS``; a client that goes
+away does not cancel it. Errors use OpenAI's error JSON.
+
+Not yet supported, and refused with a clear error rather than ignored: ``prompt``, a ``temperature`` other than
+0, ``stream=true`` and ``/v1/audio/translations``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+
+from tubesum.api.multipart_upload import is_multipart, open_file_part
+from tubesum.api.openai_models import OPENAI_DEFAULT_MODEL, OpenAIError, openai_error
+from tubesum.errors import TubesumError, error_class
+from tubesum.jobs.submit import submit_job
+from tubesum.jobs.types import JobOptions, JobRecord
+from tubesum.jobs.uploads import check_upload, check_upload_size, save_upload
+from tubesum.outputs import render
+from tubesum.records import Transcript
+
+__all__ = ["AudioController"]
+
+FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+_POLL_SECONDS = 0.2
+
+
+class UnsupportedParameterError(TubesumError):
+    code = "unsupported_parameter"
+    http_status = 400
+
+
+class AudioController(Controller):
+    path = "/v1/audio"
+    tags = ("OpenAI-compatible",)
+
+    @post(
+        "/transcriptions",
+        operation_id="CreateTranscription",
+        status_code=200,
+        request_max_body_size=None,  # upload_max_mb, enforced while streaming
+        responses={
+            400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
+        },
+    )
+    async def create_transcription(self, request: Request[Any, Any, Any], state: State) -> Response[Any]:
+        """Transcribe an audio file (OpenAI's multipart form); the answer is in ``response_format``."""
+        try:
+            return await _transcribe(request, state)
+        except TubesumError as exc:
+            return openai_error(exc.http_status, exc.message, code=exc.code)
+
+
+async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response[Any]:
+    settings = state.settings
+    content_type = request.headers.get("content-type", "")
+    if not is_multipart(content_type):
+        raise UnsupportedParameterError("Send the audio as multipart/form-data with a 'file' part.")
+    declared = request.headers.get("content-length", "")
+    check_upload_size(int(declared) if declared.isdigit() else None, settings=settings)
+    part = await open_file_part(request.stream(), content_type)
+    check_upload(part.filename, part.content_type, settings=settings)
+    record = await save_upload(
+        part.chunks, owner=request.user, filename=part.filename, content_type=part.content_type, settings=settings
+    )
+    form = {name: values[-1] for name, values in part.fields.items()}  # complete once the file was read
+    response_format = form.get("response_format", "json")
+    options = _options(form, granularities=part.fields.get("timestamp_granularities[]", []), fmt=response_format)
+    submission = await asyncio.to_thread(
+        submit_job, record.ref, options, owner=request.user, store=state.store, settings=settings
+    )
+    if submission.created and not submission.cache_hit:
+        state.executor_notify()
+    job = await _wait(state, submission.job.id, timeout=settings.openai_wait_seconds)
+    if job.error_code is not None:
+        status = error_class(job.error_code).http_status
+        return openai_error(status, job.error_message or "The transcription failed.", code=job.error_code)
+    transcript = Transcript.from_dict(job.checkpoint["transcript"])
+    words = "word" in part.fields.get("timestamp_granularities[]", [])
+    return _answer(transcript, response_format, words=words)
+
+
+def _options(form: dict[str, str], *, granularities: list[str], fmt: str) -> JobOptions:
+    if fmt not in FORMATS:
+        raise UnsupportedParameterError(f"response_format must be one of {', '.join(FORMATS)}.")
+    if form.get("prompt", "").strip():
+        raise UnsupportedParameterError("This server does not support 'prompt' yet.")
+    if float(form.get("temperature", "0") or 0) != 0:
+        raise UnsupportedParameterError("This server decodes with its own temperature schedule; send 0 or none.")
+    if form.get("stream", "false").lower() == "true":
+        raise UnsupportedParameterError("This server does not stream transcriptions yet; send stream=false.")
+    if unknown := set(granularities) - {"segment", "word"}:
+        raise UnsupportedParameterError(f"Unknown timestamp_granularities: {', '.join(sorted(unknown))}.")
+    model = form.get("model", OPENAI_DEFAULT_MODEL)
+    return JobOptions(
+        model=None if model in ("", OPENAI_DEFAULT_MODEL) else model,
+        language=form.get("language") or None,
+        word_timestamps="word" in granularities,
+        formats=("json",),
+    )
+
+
+async def _wait(state: State, job_id: str, *, timeout: float) -> JobRecord:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: JobRecord | None = await asyncio.to_thread(state.store.get, job_id, checkpoint=False)
+        assert job is not None
+        if job.state.finished:
+            if job.error_code is None:
+                job = await asyncio.to_thread(state.store.get, job_id)  # with the transcript
+                assert job is not None
+            return job
+        if time.monotonic() > deadline:
+            raise TranscriptionPendingError(
+                f"The transcription is still running as job {job_id}; fetch it from /v1/jobs/{job_id}/result."
+            )
+        await asyncio.sleep(_POLL_SECONDS)
+
+
+class TranscriptionPendingError(TubesumError):
+    code = "timeout"
+    http_status = 504
+
+
+def _answer(transcript: Transcript, fmt: str, *, words: bool) -> Response[Any]:
+    """The result as OpenAI answers ``response_format``: JSON objects, or plain text for text/srt/vtt."""
+    if fmt == "srt":
+        return Response(render(transcript, "srt"), media_type="text/plain; charset=utf-8")
+    if fmt == "vtt":
+        return Response(render(transcript, "vtt"), media_type="text/plain; charset=utf-8")
+    if fmt == "text":
+        return Response(transcript.text + "\n", media_type="text/plain; charset=utf-8")
+    if fmt == "json":
+        return Response({"text": transcript.text})
+    body: dict[str, Any] = {
+        "task": "transcribe",
+        "language": transcript.language or "",
+        "duration": transcript.duration,
+        "text": transcript.text,
+        # OpenAI's segment fields that tubesum does not keep (tokens, log-probabilities) are left out, not faked.
+        "segments": [
+            {"id": i, "start": s.start, "end": s.end, "text": s.text} for i, s in enumerate(transcript.segments)
+        ],
+    }
+    if words:
+        body["words"] = [
+            {"word": w.text.strip(), "start": w.start, "end": w.end} for s in transcript.segments for w in s.words
+        ]
+    return Response(body)
