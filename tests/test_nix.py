@@ -542,3 +542,28 @@ def test_stub_provides_only_attributes_with_evidence(nix_env: dict[str, str]) ->
     )
     assert not sorted(provided - set(EVIDENCE_ATTRS)), "stub attributes without evidence"
     assert stub["litestar"] == sorted(EVIDENCE_ATTRS["python3Packages.litestar"]["optional-dependencies"])
+
+
+# ---- lower bounds (pyproject.toml) -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    os.environ.get("TUBESUM_LOWEST_BOUNDS") != "1",
+    reason="needs the package index (downloads the lowest allowed versions): set TUBESUM_LOWEST_BOUNDS=1",
+)
+def test_lower_bounds_import() -> None:
+    """scripts/lowest-bounds: the core dependencies at their lower bounds install, import and build the app."""
+    proc = subprocess.run([str(ROOT / "scripts/lowest-bounds")], cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "lower bounds: ok" in proc.stdout
+
+
+def test_lower_bounds_cover_the_apis_tubesum_imports() -> None:
+    """Bounds found by scripts/lowest-bounds, kept here so that lowering one fails offline too."""
+    bounds = {
+        re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0]: re.search(r">=([\w.]+)", req)
+        for req in PYPROJECT["dependencies"]
+    }
+    version = {name: tuple(int(x) for x in m.group(1).split(".")) for name, m in bounds.items() if m}
+    assert version["litestar"] >= (2, 23)  # litestar.params.FromPath/FromQuery (2.22), JSONBody (2.23)
+    assert version["pydantic-settings"] >= (2, 7)  # pydantic_settings.NoDecode (2.7)
