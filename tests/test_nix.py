@@ -136,7 +136,8 @@ def find(path: str, name: str, *, python: bool = True) -> str:
 
 
 def pyproject_names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0].lower().replace("_", "-") for req in requirements}
+    """PEP 503 normalized names (pyannote.audio → pyannote-audio, which is also nixpkgs' name)."""
+    return {re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0].lower()) for req in requirements}
 
 
 # ---- syntax and lock file (no evaluation) -------------------------------------------------------------------
@@ -567,3 +568,110 @@ def test_lower_bounds_cover_the_apis_tubesum_imports() -> None:
     version = {name: tuple(int(x) for x in m.group(1).split(".")) for name, m in bounds.items() if m}
     assert version["litestar"] >= (2, 23)  # litestar.params.FromPath/FromQuery (2.22), JSONBody (2.23)
     assert version["pydantic-settings"] >= (2, 7)  # pydantic_settings.NoDecode (2.7)
+
+
+# ---- one universe: what uv2nix builds from uv.lock -----------------------------------------------------------------
+
+# The flake inputs the uv.lock-driven build will use (not yet wired into flake.nix: docs/packaging-nix.md). Revisions
+# of the public snapshots this was checked against; narHash is `nix hash path` of `git archive <rev>`, which is what
+# the github fetcher hashes (its tarball is GitHub's `git archive`).
+UV2NIX_INPUTS = {
+    "uv2nix": (
+        "pyproject-nix/uv2nix",
+        "49dac8d206c42175b069b7c6050ba27060a21106",
+        "sha256-uPeuFNSYO429IEiud3iJKWIpN/xrH2CANj1uYNiDxqc=",
+    ),
+    "pyproject-nix": (
+        "pyproject-nix/pyproject.nix",
+        "7af23cfe91064865ecf2e835da28b45b3c6f49fd",
+        "sha256-SvXJcAemihifkTn4BGvyE5K1FJX9bl4U8DQ5pqKvD0s=",
+    ),
+    "pyproject-build-systems": (
+        "pyproject-nix/build-system-pkgs",
+        "90ffdeee1a4929b231913df067448cd9803d3e07",
+        "sha256-8SFyOdmcG6Nsh/JzlH812lTI/v+ur06fpQhj/acNn8k=",
+    ),
+    "nixpkgs-lib": ("nix-community/nixpkgs.lib", "de42d44212d207476489bce163375d8306a26d59", None),
+}
+# Bare git snapshots named <owner>+<repo>/repo (the layout of the session tool that fetches them); absent on a fresh
+# machine, where the test skips.
+MIRROR = Path(os.environ.get("TUBESUM_NIX_MIRROR", "/work/.mirror"))
+
+
+@pytest.fixture(scope="module")
+def uv2nix_sources(tmp_path_factory: pytest.TempPathFactory, nix_env: dict[str, str]) -> dict[str, Path]:
+    """The snapshots at the pinned revisions, exported; their narHash checked where one is pinned."""
+    out: dict[str, Path] = {}
+    for name, (repo, rev, nar_hash) in UV2NIX_INPUTS.items():
+        git_dir = MIRROR / repo.replace("/", "+") / "repo"
+        if not git_dir.is_dir():
+            pytest.skip(f"no snapshot of {repo} under {MIRROR} (set TUBESUM_NIX_MIRROR)")
+        dest = tmp_path_factory.mktemp(name)
+        archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", rev], capture_output=True, check=False)
+        if archive.returncode != 0:
+            pytest.skip(f"{repo}: revision {rev} not in the snapshot")
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+        if nar_hash is not None:
+            proc = subprocess.run(
+                ["nix", "hash", "path", str(dest)], env=nix_env, capture_output=True, text=True, check=True
+            )
+            assert proc.stdout.strip() == nar_hash, f"{repo}@{rev}: narHash {proc.stdout.strip()}"
+        out[name] = dest
+    return out
+
+
+def uv2nix_packages(env: dict[str, str], sources: dict[str, Path], system: str) -> dict[str, dict[str, Any]]:
+    expr = (
+        f"import {ROOT}/tests/nix/uv2nix-versions.nix {{ lib = {sources['nixpkgs-lib']}/lib;"
+        f" pyproject-nix = {sources['pyproject-nix']}; uv2nix = {sources['uv2nix']};"
+        f' workspaceRoot = {ROOT}; system = "{system}"; }}'
+    )
+    proc = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", "-E", expr],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    packages: dict[str, dict[str, Any]] = json.loads(proc.stdout)
+    return packages
+
+
+@pytest.mark.parametrize("system", ["x86_64-linux", "aarch64-linux"])
+def test_uv2nix_resolves_uv_lock(nix_env: dict[str, str], uv2nix_sources: dict[str, Path], system: str) -> None:
+    """uv2nix (Nix 2.8, the real nixpkgs lib) turns uv.lock into exactly uv.lock's versions, every one a wheel."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    locked: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        locked.setdefault(package["name"], set()).add(package["version"])
+    packages = uv2nix_packages(nix_env, uv2nix_sources, system)
+    wrong = {
+        name: (p["version"], sorted(locked.get(name, ())))
+        for name, p in packages.items()
+        if p["version"] not in locked.get(name, ())
+    }
+    assert not wrong, f"versions differ from uv.lock: {wrong}"
+    # Every core dependency, extra and group of the project is there (the workspace is resolved whole) ...
+    wanted = pyproject_names(PYPROJECT["dependencies"]) | {
+        name for reqs in PYPROJECT["optional-dependencies"].values() for name in pyproject_names(reqs)
+    }
+    assert wanted - {"tubesum"} <= set(packages), sorted(wanted - set(packages))
+    assert {"saq", "deno", "yt-dlp-ejs", "litestar", "ctranslate2"} <= set(packages)
+    # ... and only what uv.lock leaves out for Linux/CPython 3.11 (Windows, macOS, Python < 3.11 markers) is not.
+    assert set(locked) - set(packages) - {"tubesum"} <= {
+        "async-timeout",
+        "brotlicffi",
+        "cffi",
+        "httpx2-jsfetch",
+        "macholib",
+        "pefile",
+        "pycparser",
+        "pywin32-ctypes",
+    }
+    # sourcePreference = "wheel": nothing is compiled from source on Linux.
+    sdists = sorted(name for name, p in packages.items() if not p["wheel"])
+    assert not sdists, f"no wheel in uv.lock for {system}: {sdists}"
+    arch = "x86_64" if system == "x86_64-linux" else "aarch64"
+    binary = [p["wheel"] for p in packages.values() if "manylinux" in p["wheel"] or "musllinux" in p["wheel"]]
+    assert binary and all(arch in url for url in binary)
