@@ -63,7 +63,13 @@ let
       sentencepiece
     ];
     diarize = [ pyannote-audio ];
-    scale = [ psycopg ];
+    # saq[postgres,redis] (saq itself: python.nix, the wheel uv.lock pins) and redis.
+    scale = [
+      psycopg
+      psycopg-pool
+      saq
+      redis
+    ];
     sentry = [ sentry-sdk ];
     ui = [ streamlit ];
     desktop = [ pyside6 ]; # nixpkgs has the whole PySide6, PyPI's PySide6-Essentials is its core part

