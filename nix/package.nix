@@ -19,8 +19,8 @@ let
   project = (lib.importTOML ../pyproject.toml).project;
 
   # pyproject.toml [project.dependencies], by nixpkgs attribute name. litestar[prometheus,standard]
-  # becomes litestar plus the packages of those two extras, which nixpkgs' litestar exposes as
-  # optional-dependencies.
+  # becomes litestar plus the packages of those two extras: prometheus from nixpkgs' litestar
+  # optional-dependencies, standard's packages listed by name.
   dependencies =
     (with ps; [
       alembic
@@ -42,7 +42,13 @@ let
     # doctor reports "yt-dlp-ejs missing" where it is absent.
     ++ lib.optionals (ps ? yt-dlp-ejs) [ ps.yt-dlp-ejs ]
     ++ ps.litestar.optional-dependencies.prometheus
-    ++ ps.litestar.optional-dependencies.standard;
+    # litestar[standard] by name: nixpkgs 25.11's litestar (2.18) has no `standard` key in its
+    # optional-dependencies (nix/nixpkgs-evidence.json), so naming it fails evaluation.
+    ++ (with ps; [
+      jinja2
+      jsbeautifier
+      uvicorn
+    ]);
 
   # pyproject.toml [project.optional-dependencies], same names. Differences from PyPI:
   # psycopg[binary] is nixpkgs' psycopg (it finds nixpkgs' libpq itself), sentry-sdk[litestar] needs
@@ -59,7 +65,13 @@ let
       sentencepiece
     ];
     diarize = [ pyannote-audio ];
-    scale = [ psycopg ];
+    # saq[postgres,redis] (saq itself: python.nix, the wheel uv.lock pins) and redis.
+    scale = [
+      psycopg
+      psycopg-pool
+      saq
+      redis
+    ];
     sentry = [ sentry-sdk ];
     ui = [ streamlit ];
     desktop = [ pyside6 ]; # nixpkgs has the whole PySide6, PyPI's PySide6-Essentials is its core part

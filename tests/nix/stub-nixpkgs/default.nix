@@ -219,6 +219,7 @@ let
         "alembic"
         "av"
         "click"
+        "croniter"
         "defusedxml"
         "gguf"
         "hatchling"
@@ -233,6 +234,7 @@ let
         "nvidia-ml-py"
         "prometheus-client"
         "psycopg"
+        "psycopg-pool"
         "pyannote-audio"
         "pycairo"
         "pydantic"
@@ -240,6 +242,7 @@ let
         "pyside6"
         "pytest"
         "pytest-timeout"
+        "redis"
         "rich"
         "schemathesis"
         "sentencepiece"
@@ -268,15 +271,33 @@ let
           self.ctranslate2
         ];
       };
+      # The optional-dependencies keys of nixpkgs 25.11's litestar (2.18), no `standard` among them
+      # (nix/nixpkgs-evidence.json; tests/test_nix.py keeps the two lists equal).
       litestar = py "litestar" {
-        optional-dependencies = {
-          prometheus = [ self.prometheus-client ];
-          standard = [
-            self.jinja2
-            self.jsbeautifier
-            self.uvicorn
-          ];
-        };
+        optional-dependencies =
+          lib.genAttrs [
+            "annotated-types"
+            "attrs"
+            "brotli"
+            "cli"
+            "cryptography"
+            "htmx"
+            "jinja"
+            "jwt"
+            "mako"
+            "minijinja"
+            "opentelemetry"
+            "piccolo"
+            "picologging"
+            "polyfactory"
+            "pydantic"
+            "redis"
+            "structlog"
+            "yaml"
+          ] (_: [ ])
+          // {
+            prometheus = [ self.prometheus-client ];
+          };
       };
     };
 
@@ -302,7 +323,6 @@ let
       cudaPackages
       ctranslate2
       python311
-      fakeNss
       ;
 
     callPackage =
