@@ -121,9 +121,9 @@ def ydl_js_runtimes(setting: str) -> dict[str, dict[str, str]]:
 
 @functools.lru_cache(maxsize=8)
 def probe_js_runtime(setting: str) -> JsRuntimeStatus:
-    """Find the runtime and ask it for its version with yt-dlp's own runtime classes.
+    """Find the runtime, ask it for its version with yt-dlp's own runtime classes, and run the solver in it once.
 
-    Starts the binary once per process and setting (cached: ``/readyz`` and the metrics scrape ask often).
+    Starts the binary twice per process and setting (cached: ``/readyz`` and the metrics scrape ask often).
     """
     solver = installed_version("yt-dlp-ejs")
     try:
