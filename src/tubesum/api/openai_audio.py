@@ -21,12 +21,12 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
-from tubesum.api.multipart_upload import is_multipart, open_file_part
 from tubesum.api.openai_models import OPENAI_DEFAULT_MODEL, OpenAIError, openai_error
+from tubesum.api.uploads import receive_upload
 from tubesum.errors import TubesumError, error_class
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobOptions, JobRecord
-from tubesum.jobs.uploads import check_upload, check_upload_size, save_upload
+from tubesum.jobs.uploads import delete_upload
 from tubesum.outputs import render
 from tubesum.records import Transcript
 
@@ -64,22 +64,18 @@ class AudioController(Controller):
 
 async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     settings = state.settings
-    content_type = request.headers.get("content-type", "")
-    if not is_multipart(content_type):
-        raise UnsupportedParameterError("Send the audio as multipart/form-data with a 'file' part.")
-    declared = request.headers.get("content-length", "")
-    check_upload_size(int(declared) if declared.isdigit() else None, settings=settings)
-    part = await open_file_part(request.stream(), content_type)
-    check_upload(part.filename, part.content_type, settings=settings)
-    record = await save_upload(
-        part.chunks, owner=request.user, filename=part.filename, content_type=part.content_type, settings=settings
-    )
-    form = {name: values[-1] for name, values in part.fields.items()}  # complete once the file was read
+    record, fields = await receive_upload(request, settings, filename=None, multipart_only=True)
+    form = {name: values[-1] for name, values in fields.items()}
+    granularities = fields.get("timestamp_granularities[]", [])
     response_format = form.get("response_format", "json")
-    options = _options(form, granularities=part.fields.get("timestamp_granularities[]", []), fmt=response_format)
-    submission = await asyncio.to_thread(
-        submit_job, record.ref, options, owner=request.user, store=state.store, settings=settings
-    )
+    try:  # the form's fields are known only once the file is stored: a refused request keeps no file
+        options = _options(form, granularities=granularities, fmt=response_format)
+        submission = await asyncio.to_thread(
+            submit_job, record.ref, options, owner=request.user, store=state.store, settings=settings
+        )
+    except TubesumError:
+        await asyncio.to_thread(delete_upload, record.ref, owner=request.user, settings=settings)
+        raise
     if submission.created and not submission.cache_hit:
         state.executor_notify()
     job = await _wait(state, submission.job.id, timeout=settings.openai_wait_seconds)
@@ -87,8 +83,7 @@ async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response
         status = error_class(job.error_code).http_status
         return openai_error(status, job.error_message or "The transcription failed.", code=job.error_code)
     transcript = Transcript.from_dict(job.checkpoint["transcript"])
-    words = "word" in part.fields.get("timestamp_granularities[]", [])
-    return _answer(transcript, response_format, words=words)
+    return _answer(transcript, response_format, words="word" in granularities)
 
 
 def _options(form: dict[str, str], *, granularities: list[str], fmt: str) -> JobOptions:

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from tubesum.api.guards import InvalidBodyError
 from tubesum.api.jobs import own_job
 from tubesum.api.multipart_upload import is_multipart, open_file_part
+from tubesum.config import Settings
 from tubesum.errors import SourceError, UnsupportedMediaError
 from tubesum.jobs.uploads import (
     UploadRecord,
@@ -33,7 +34,7 @@ from tubesum.jobs.uploads import (
     save_upload,
 )
 
-__all__ = ["UploadController", "UploadRead"]
+__all__ = ["UploadController", "UploadRead", "receive_upload"]
 
 
 class UploadRead(BaseModel):
@@ -46,6 +47,41 @@ class UploadRead(BaseModel):
     @classmethod
     def from_record(cls, record: UploadRecord) -> UploadRead:
         return cls.model_validate({**asdict(record), "source": record.ref})  # owner and time stay inside
+
+
+async def receive_upload(
+    request: Request[Any, Any, Any], settings: Settings, *, filename: str | None, multipart_only: bool = False
+) -> tuple[UploadRecord, dict[str, list[str]]]:
+    """Stream the request's file into the upload store; return its record and the form's other fields.
+
+    The body is the raw file (``filename`` from the query) or a multipart form whose ``file`` part is the file
+    (its name and type from the part). Refused before a byte is stored: no media type, uploads off, a declared size
+    over the limit, a name or type that is not media; while streaming: over the size limit or the owner's quota.
+    """
+    content_type = request.headers.get("content-type", "")
+    if not content_type.strip():  # a media type is required: a body without one is what any page can send
+        raise UnsupportedMediaError(
+            "The upload has no Content-Type.", hint="Send the file's media type (or application/octet-stream)."
+        )
+    declared = request.headers.get("content-length", "")
+    declared_size = int(declared) if declared.isdigit() else None
+    chunks: AsyncIterator[bytes] = request.stream()
+    fields: dict[str, list[str]] = {}
+    if is_multipart(content_type):
+        check_upload_size(declared_size, settings=settings)  # before the form is read
+        part = await open_file_part(chunks, content_type)
+        filename, content_type, chunks, fields = filename or part.filename, part.content_type, part.chunks, part.fields
+    elif multipart_only:
+        raise InvalidBodyError("Send the audio as multipart/form-data with a 'file' part.")
+    elif filename is None:
+        raise InvalidBodyError(
+            "A raw upload needs ?filename=.", hint="Add ?filename=talk.mp3, or send a multipart form with a file."
+        )
+    check_upload(filename, content_type, settings=settings, declared_size=declared_size)  # before the bytes
+    record = await save_upload(
+        chunks, owner=request.user, filename=filename, content_type=content_type, settings=settings
+    )
+    return record, fields  # ``fields`` is complete now: the whole body has been read
 
 
 class UploadController(Controller):
@@ -68,27 +104,7 @@ class UploadController(Controller):
 
         The body is the raw file (with ``?filename=``) or a multipart form whose ``file`` part is the file.
         """
-        settings = state.settings
-        content_type = request.headers.get("content-type", "")
-        if not content_type.strip():  # a media type is required: a body without one is what any page can send
-            raise UnsupportedMediaError(
-                "The upload has no Content-Type.", hint="Send the file's media type (or application/octet-stream)."
-            )
-        declared = request.headers.get("content-length", "")
-        declared_size = int(declared) if declared.isdigit() else None
-        chunks: AsyncIterator[bytes] = request.stream()
-        if is_multipart(content_type):
-            check_upload_size(declared_size, settings=settings)  # before the form is read
-            part = await open_file_part(chunks, content_type)
-            filename, content_type, chunks = filename or part.filename, part.content_type, part.chunks
-        elif filename is None:
-            raise InvalidBodyError(
-                "A raw upload needs ?filename=.", hint="Add ?filename=talk.mp3, or send a multipart form with a file."
-            )
-        check_upload(filename, content_type, settings=settings, declared_size=declared_size)  # before the bytes
-        record = await save_upload(
-            chunks, owner=request.user, filename=filename, content_type=content_type, settings=settings
-        )
+        record, _ = await receive_upload(request, state.settings, filename=filename)
         return UploadRead.from_record(record)
 
     @get("/jobs/{job_id:str}/media", operation_id="GetJobMedia")
