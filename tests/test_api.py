@@ -180,7 +180,10 @@ def test_summary_and_speaker_settings_change_the_cache_identity(api_settings: Se
     from tubesum.jobs.types import JobOptions, cache_key
 
     plain, summarized = JobOptions(), JobOptions(summarize=True)
-    assert cache_key("youtube:x", plain, model_identity="m") != cache_key("youtube:x", summarized, model_identity="m")
+    def key(options: JobOptions) -> str:
+        return cache_key("youtube:x", options, model_identity="m", settings=api_settings)
+
+    assert key(plain) != key(summarized)
     first = result_identity("tiny.en", summarized, api_settings)
     other_llm = result_identity("tiny.en", summarized, api_settings.model_copy(update={"summary_model": "other"}))
     assert first != other_llm

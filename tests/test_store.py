@@ -15,6 +15,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from databases import BACKENDS, fresh_database
+from tubesum.config import Settings
 from tubesum.jobs import migrate
 from tubesum.jobs import store as store_module
 from tubesum.jobs.db import make_engine, single_reads
@@ -47,7 +48,7 @@ def new_job(owner: str = "alice", *, idem: str | None = None, video: str = "dQw4
         source=f"https://www.youtube.com/watch?v={video}",
         source_key=source_key,
         options=options,
-        cache_key=cache_key(source_key, options, model_identity="tiny.en"),
+        cache_key=cache_key(source_key, options, model_identity="tiny.en", settings=Settings(model="tiny.en")),
         idempotency_key=idem,
     )
 

@@ -37,7 +37,7 @@ from tubesum.errors import SizeLimitError, TubesumError
 from tubesum.files import job_workdir
 from tubesum.jobs.submit import check_model
 from tubesum.jobs.types import JobOptions
-from tubesum.outputs import render
+from tubesum.outputs import SubtitleLayout, render
 from tubesum.pipeline.ingest import parse_source
 
 logger = logging.getLogger("tubesum.serverless")
@@ -121,7 +121,7 @@ def _run(request: HandlerInput, base: Settings, *, started: float) -> dict[str, 
     outputs: dict[str, str] = {}
     binary: dict[str, str] = {}
     for fmt in dict.fromkeys(effective.formats):
-        data = render(transcript, fmt)
+        data = render(transcript, fmt, layout=SubtitleLayout.from_settings(effective))
         if fmt in BINARY_FORMATS:
             binary[fmt] = base64.b64encode(data).decode("ascii")
         else:

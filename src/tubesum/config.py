@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -22,6 +22,11 @@ __all__ = [
     "Device",
     "OutputFormat",
     "Settings",
+    "SummaryBackend",
+    "Task",
+    "Temperature",
+    "as_temperatures",
+    "distinct_formats",
     "env_example",
     "parse_browser_cookies",
     "parse_js_runtime",
@@ -29,8 +34,13 @@ __all__ = [
 
 Device = Literal["auto", "cpu", "cuda"]
 CaptionsMode = Literal["auto", "only", "never"]
+Task = Literal["transcribe", "translate"]
+SummaryBackend = Literal["auto", "extractive", "transformers", "openai"]
+Temperature = Annotated[float, Field(ge=0.0, le=1.0)]
+"""One sampling temperature; whisper's fallback schedule is a tuple of them."""
 OutputFormat = Literal["txt", "srt", "vtt", "json", "md", "pdf"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "srt", "vtt", "json", "md", "pdf")
+_F = TypeVar("_F", tuple[OutputFormat, ...], tuple[OutputFormat, ...] | None)
 UPLOAD_EXTENSIONS = ("aac", "flac", "m4a", "mkv", "mov", "mp3", "mp4", "oga", "ogg", "opus", "wav", "webm")
 
 
@@ -71,6 +81,22 @@ def parse_browser_cookies(spec: str) -> tuple[str | None, ...]:
     except optparse.OptParseError as exc:
         raise ValueError(str(exc).strip().splitlines()[-1].partition("error: ")[2] or str(exc)) from None
     return tuple(parsed.ydl_opts["cookiesfrombrowser"])
+
+
+def as_temperatures(value: object) -> object:
+    """Accept one temperature (``0``), a comma-separated fallback list (``"0,0.2,0.4"``) or a sequence."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (value,)
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def distinct_formats(value: _F) -> _F:
+    """Refuse a format list that names a format twice (None passes)."""
+    if value is not None and len(set(value)) != len(value):
+        raise ValueError("each format may be listed once")
+    return value
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -115,8 +141,62 @@ class Settings(BaseSettings):
     cpu_threads: int = Field(0, ge=0, description="CPU threads for CTranslate2 (0: its default).")
     beam_size: int = Field(5, ge=1, le=20, description="Beam size for decoding.")
     vad_filter: bool = Field(True, description="Skip silence with the Silero VAD that ships with faster-whisper.")
-    language: str | None = Field(None, description="Spoken language code (en, de, ...); empty: detect.")
+    language: str | None = Field(
+        None,
+        max_length=16,
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$",
+        description="Spoken language code (en, de, ...); empty: detect.",
+    )
     word_timestamps: bool = Field(False, description="Add per-word timings to the transcript.")
+    task: Task = Field(
+        "transcribe", description="transcribe (the spoken language) or translate (into English; multilingual models)."
+    )
+    initial_prompt: str | None = Field(
+        None,
+        max_length=1000,
+        description="Text Whisper reads before the audio: spellings, names, style (first 30 s window).",
+    )
+    hotwords: str | None = Field(
+        None, max_length=1000, description="Words or phrases to favour in every window (names, jargon)."
+    )
+    temperature: Annotated[tuple[Temperature, ...], NoDecode] = Field(
+        (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+        min_length=1,
+        max_length=10,
+        description="Sampling temperature, or a comma-separated fallback list tried in turn when decoding fails.",
+    )
+    condition_on_previous_text: bool = Field(
+        True, description="Prompt each window with the previous text (off: fewer repetition loops)."
+    )
+    hallucination_silence_threshold: float | None = Field(
+        None,
+        gt=0,
+        le=60,
+        description="Skip silences longer than this many seconds when a hallucination is suspected (needs word "
+        "timestamps; empty: off).",
+    )
+    vad_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="VAD: speech probability above which audio is speech (empty: 0.5)."
+    )
+    vad_min_speech_duration_ms: int | None = Field(
+        None, ge=0, le=60_000, description="VAD: speech chunks shorter than this are dropped (empty: 0)."
+    )
+    vad_max_speech_duration_s: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="VAD: longest speech chunk before it is split, in seconds (empty: no limit; batched "
+        "inference always cuts at 30 s).",
+    )
+    vad_min_silence_duration_ms: int | None = Field(
+        None,
+        ge=0,
+        le=60_000,
+        description="VAD: silence this long ends a speech chunk (empty: 2000, or 160 with batched inference).",
+    )
+    vad_speech_pad_ms: int | None = Field(
+        None, ge=0, le=10_000, description="VAD: padding added to each side of speech, in ms (empty: 400)."
+    )
     model_cache_dir: Path = Field(
         default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache") / "models",
         description="Where Whisper models are downloaded and looked up ($XDG_CACHE_HOME/tubesum/models).",
@@ -124,7 +204,7 @@ class Settings(BaseSettings):
 
     # -- summaries -------------------------------------------------------------------------------------
     summarize: bool = Field(False, description="Add a summary (abstract, key points with timestamps).")
-    summary_backend: Literal["auto", "extractive", "transformers", "openai"] = Field(
+    summary_backend: SummaryBackend = Field(
         "auto", description="auto: transformers when the summarize extra is installed, else extractive."
     )
     summary_model: str = Field(
@@ -194,8 +274,13 @@ class Settings(BaseSettings):
         None, description="Parent of per-job temporary directories (empty: the system temp dir)."
     )
     formats: Annotated[tuple[OutputFormat, ...], NoDecode] = Field(
-        ("txt", "srt", "vtt", "json", "md"), description="Default output formats (comma separated)."
+        ("txt", "srt", "vtt", "json", "md"),
+        min_length=1,
+        max_length=len(OUTPUT_FORMATS),
+        description="Output formats: txt, srt, vtt, json, md, pdf (comma separated).",
     )
+    max_line_width: int = Field(42, ge=10, le=200, description="Subtitles (srt, vtt): most columns in a cue line.")
+    max_line_count: int = Field(2, ge=1, le=10, description="Subtitles (srt, vtt): most lines in a cue.")
 
     # -- server and job queue -------------------------------------------------------------------------
     data_dir: Path = Field(
@@ -320,6 +405,14 @@ class Settings(BaseSettings):
         "work_dir",
         "summary_language",
         "summary_gguf_file",
+        "initial_prompt",
+        "hotwords",
+        "hallucination_silence_threshold",
+        "vad_threshold",
+        "vad_min_speech_duration_ms",
+        "vad_max_speech_duration_s",
+        "vad_min_silence_duration_ms",
+        "vad_speech_pad_ms",
         mode="before",
     )
     @classmethod
@@ -337,6 +430,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("temperature", mode="before")
+    @classmethod
+    def _temperatures(cls, value: object) -> object:
+        return as_temperatures(value)
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct_formats(cls, value: tuple[OutputFormat, ...]) -> tuple[OutputFormat, ...]:
+        return distinct_formats(value)
 
     @field_validator("speaker_names", "api_models", mode="before")
     @classmethod

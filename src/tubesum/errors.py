@@ -29,6 +29,8 @@ public contract: never rename one, add a new one instead.
       |  + ModelNotFoundError           model_not_found
       |  + ModelLoadError               model_load_failed
       |  + DeviceUnavailableError       device_unavailable
+      |  + EnglishOnlyModelError        english_only_model     (translate or another language on a *.en model;
+      |                                                         HTTP 400)
       + SummaryError                    summary_failed         exit 5
       |  + SummaryBackendError          summary_backend        (transient when the endpoint is)
       + DiarizationError                diarization_failed     exit 5
@@ -68,6 +70,7 @@ __all__ = [
     "DiskFullError",
     "DurationLimitError",
     "EmptyAudioError",
+    "EnglishOnlyModelError",
     "FetchError",
     "GatedModelError",
     "GenericUrlNotAllowedError",
@@ -275,6 +278,14 @@ class ModelLoadError(TranscriptionError):
 class DeviceUnavailableError(TranscriptionError):
     code = "device_unavailable"
     http_status = 503
+
+
+class EnglishOnlyModelError(TranscriptionError):
+    """An English-only model (``*.en``) was asked to translate or to hear another language: refused up front."""
+
+    code = "english_only_model"
+    exit_code = 2
+    http_status = 400
 
 
 # -- summaries and speakers --------------------------------------------------------------------------------

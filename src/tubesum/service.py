@@ -5,7 +5,7 @@ concerns. Usage::
 
     settings = Settings()
     outcome = transcribe("https://youtu.be/dQw4w9WgXcQ", settings=settings,
-                         options=TranscribeOptions(formats=("srt", "json")))
+                         options=RunOptions(formats=("srt", "json")))
     print(outcome.files["srt"])
 """
 
@@ -18,24 +18,26 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tubesum import __version__
-from tubesum.errors import ConfigError
 from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
 from tubesum.pipeline import decode, fetch, models
 from tubesum.pipeline.captions import captions_for_mode
 from tubesum.pipeline.ingest import parse_source
 from tubesum.pipeline.transcribe import SpeechResult, WhisperOptions, transcribe_speech, transcribe_windows
+from tubesum.options import RunOptions, resolve
+from tubesum.outputs.subtitles import SubtitleLayout
 from tubesum.progress import ProgressFn, no_progress
 from tubesum.records import Audio, MediaInfo, Source, Transcript
 
 if TYPE_CHECKING:
-    from tubesum.config import CaptionsMode, OutputFormat, Settings
+    from tubesum.config import OutputFormat, Settings
     from tubesum.pipeline.decode import DecodedAudio
     from tubesum.pipeline.models import DeviceChoice
 
 __all__ = [
+    "RunOptions",
     "TranscribeOptions",
     "TranscriptionOutcome",
     "expand_sources",
@@ -49,39 +51,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class TranscribeOptions:
-    """Per-request overrides; ``None`` means "use the setting"."""
-
-    model: str | None = None
-    device: str | None = None
-    compute_type: str | None = None
-    language: str | None = None
-    word_timestamps: bool | None = None
-    vad_filter: bool | None = None
-    captions: CaptionsMode | None = None
-    auto_captions: bool | None = None
-    formats: tuple[OutputFormat, ...] | None = None
-    output_dir: Path | None = None
-    summarize: bool | None = None
-    summary_backend: str | None = None
-    summary_model: str | None = None
-    summary_language: str | None = None
-    diarize: bool | None = None
-    num_speakers: int | None = None
-    min_speakers: int | None = None
-    max_speakers: int | None = None
-    speaker_names: tuple[str, ...] | None = None
-
-    def effective(self, settings: Settings) -> Settings:
-        """Return ``settings`` with these overrides applied (validated like any setting)."""
-        updates = {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
-        if not updates:
-            return settings
-        try:
-            return settings.model_validate({**settings.model_dump(), **updates})
-        except ValueError as exc:
-            raise ConfigError(f"Invalid option: {_first_error(exc)}") from None
+#: Deprecated name of :class:`tubesum.options.RunOptions` (kept for callers of tubesum <= 0.x).
+TranscribeOptions = RunOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,16 +84,22 @@ def transcribe(
     source: str | Source,
     *,
     settings: Settings,
-    options: TranscribeOptions | None = None,
+    options: RunOptions | None = None,
     progress: ProgressFn = no_progress,
 ) -> TranscriptionOutcome:
     """Transcribe one source and write every requested format to the output directory."""
     started = time.perf_counter()
-    effective = (options or TranscribeOptions()).effective(settings)
+    effective = resolve(options, settings)
     output_dir = ensure_writable_dir(effective.output_dir)  # fail before any long work
     parsed = parse_source(source, effective) if isinstance(source, str) else source
     transcript, device = _run(parsed, settings=effective, progress=progress)
-    files = write_outputs(transcript, formats=effective.formats, output_dir=output_dir, progress=progress)
+    files = write_outputs(
+        transcript,
+        formats=effective.formats,
+        output_dir=output_dir,
+        progress=progress,
+        layout=SubtitleLayout.from_settings(effective),
+    )
     return TranscriptionOutcome(
         transcript=transcript, files=files, seconds=time.perf_counter() - started, device=device
     )
@@ -291,20 +268,13 @@ def write_outputs(
     formats: Sequence[OutputFormat],
     output_dir: Path,
     progress: ProgressFn = no_progress,
+    layout: SubtitleLayout | None = None,
 ) -> dict[str, Path]:
-    """Render each format and write it atomically as ``<safe title>-<video id>.<ext>``."""
+    """Render each format (subtitles cut to ``layout``) and write it atomically as ``<safe title>-<video id>.<ext>``."""
     from tubesum.outputs import filename, render
 
     files: dict[str, Path] = {}
     for done, fmt in enumerate(dict.fromkeys(formats)):
-        files[fmt] = write_atomic(output_dir / filename(transcript, fmt), render(transcript, fmt))
+        files[fmt] = write_atomic(output_dir / filename(transcript, fmt), render(transcript, fmt, layout=layout))
         progress("write", done + 1, len(formats))
     return files
-
-
-def _first_error(exc: Any) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(exc).splitlines()[0]

@@ -22,7 +22,7 @@ from tubesum.jobs.db import is_sqlite
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobRecord, JobState, JobStore
 from tubesum.jobs.uploads import delete_upload, is_upload
-from tubesum.outputs import CONTENT_TYPES, render
+from tubesum.outputs import CONTENT_TYPES, SubtitleLayout, render
 from tubesum.outputs import filename as output_filename
 from tubesum.records import Transcript
 
@@ -128,7 +128,8 @@ class JobController(Controller):
             data, filename = artifact.data, artifact.filename
         else:  # not asked for at submit time: render it from the stored transcript (read only now: it is large)
             transcript = Transcript.from_dict(own_job(state, request, job_id).checkpoint["transcript"])
-            data = render(transcript, format)
+            layout = SubtitleLayout.from_settings(job.options.effective(state.settings))
+            data = render(transcript, format, layout=layout)
             filename = output_filename(transcript, format)
         disposition = (
             f'attachment; filename="{filename.encode("ascii", "replace").decode()}"; '

@@ -247,7 +247,9 @@ def _execute(job: JobRecord, *, store: JobStore, settings: Settings, progress: J
     effective = job.options.effective(settings)
     progress.check()
     transcript = _transcript_stage(job, store=store, settings=effective, progress=progress)
-    artifacts = _render_stage(job.id, transcript, formats=effective.formats, progress=progress)
+    artifacts = _render_stage(
+        job.id, transcript, formats=effective.formats, layout=outputs.SubtitleLayout.from_settings(effective), progress=progress
+    )
     store.succeed(job.id, artifacts=artifacts, audio_seconds=transcript.duration, title=transcript.title)
     _finished(JobState.SUCCEEDED)
     logger.info(
@@ -306,7 +308,12 @@ def _follow_identical_job(job: JobRecord, *, store: JobStore, progress: JobProgr
 
 
 def _render_stage(
-    job_id: str, transcript: Transcript, *, formats: tuple[OutputFormat, ...], progress: JobProgress
+    job_id: str,
+    transcript: Transcript,
+    *,
+    formats: tuple[OutputFormat, ...],
+    layout: outputs.SubtitleLayout,
+    progress: JobProgress,
 ) -> list[Artifact]:
     """Render each distinct format in memory (a cancellation point between formats)."""
     wanted = tuple(dict.fromkeys(formats))
@@ -319,7 +326,7 @@ def _render_stage(
                 format=fmt,
                 content_type=outputs.CONTENT_TYPES[fmt],
                 filename=outputs.filename(transcript, fmt),
-                data=outputs.render(transcript, fmt),
+                data=outputs.render(transcript, fmt, layout=layout),
             )
         )
     progress("render", len(wanted), len(wanted))

@@ -165,7 +165,9 @@ def submit_job(
         source=text.strip(),
         source_key=key,
         options=options,
-        cache_key=cache_key(key, options, model_identity=_result_identity_for_caller(model, options, settings)),
+        cache_key=cache_key(
+            key, options, model_identity=_result_identity_for_caller(model, options, settings), settings=settings
+        ),
         idempotency_key=idempotency_key,
     )
     _check_quotas(owner, store=store, settings=settings)  # a cache hit counts like any job (audio hours too)

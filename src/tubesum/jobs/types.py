@@ -9,19 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.fields import FieldInfo
 
-from tubesum.config import OutputFormat
-
-if TYPE_CHECKING:
-    from tubesum.config import Settings
+from tubesum.config import Settings
+from tubesum.options import VALIDATORS, RunOptions, resolve, result_shaping
 
 __all__ = [
+    "API_FIELDS",
     "RESULT_FORMAT_VERSION",
     "ApiKeyRecord",
     "Artifact",
@@ -51,32 +52,101 @@ class JobState(StrEnum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
-class JobOptions(BaseModel):
-    """What a client may ask for; unknown fields are refused (422)."""
+#: The ``RunOptions`` fields a remote caller may set (the rest — device, compute type, output directory, summary
+#: backend and model — are the server's to choose). Limits come with the fields (``Settings``).
+API_FIELDS: tuple[str, ...] = (
+    "model",
+    "language",
+    "task",
+    "word_timestamps",
+    "beam_size",
+    "temperature",
+    "initial_prompt",
+    "hotwords",
+    "condition_on_previous_text",
+    "hallucination_silence_threshold",
+    "vad_filter",
+    "vad_threshold",
+    "vad_min_speech_duration_ms",
+    "vad_max_speech_duration_s",
+    "vad_min_silence_duration_ms",
+    "vad_speech_pad_ms",
+    "captions",
+    "auto_captions",
+    "formats",
+    "max_line_width",
+    "max_line_count",
+    "diarize",
+    "num_speakers",
+    "min_speakers",
+    "max_speakers",
+    "speaker_names",
+    "summarize",
+    "summary_language",
+)
 
+#: Where the API's default differs from "the server's setting" (what API clients have always got).
+_API_DEFAULTS: dict[str, Any] = {
+    "formats": Settings.model_fields["formats"].default,
+    "word_timestamps": False,
+    "captions": "auto",
+    "diarize": False,
+    "summarize": False,
+}
+#: Limits a remote caller has on top of the field's own.
+_API_LIMITS: dict[str, dict[str, Any]] = {
+    "model": {"max_length": 200},
+    "speaker_names": {"max_length": 50},
+}
+
+
+class _JobOptionsBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str | None = Field(None, max_length=200, description="Whisper model name or repo id; default: server's.")
-    language: str | None = Field(None, max_length=16, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
-    formats: tuple[OutputFormat, ...] = Field(("txt", "srt", "vtt", "json", "md"), min_length=1, max_length=6)
-    word_timestamps: bool = False
-    captions: Literal["auto", "only", "never"] = "auto"
-    diarize: bool = False
-    num_speakers: int | None = Field(None, ge=1, le=50, description="Exact number of speakers, when known.")
-    summarize: bool = False
-
-    @field_validator("formats")
-    @classmethod
-    def _distinct_formats(cls, value: tuple[OutputFormat, ...]) -> tuple[OutputFormat, ...]:
-        if len(set(value)) != len(value):
-            raise ValueError("each format may be listed once")
-        return value
+    def run_options(self) -> RunOptions:
+        """These options as the one options model (what the service runs with)."""
+        return RunOptions.model_validate(self.model_dump())
 
     def effective(self, settings: Settings) -> Settings:
-        """Return ``settings`` with these options applied, as the service layer validates any override."""
-        from tubesum.service import TranscribeOptions
+        """Return ``settings`` with these options applied (:func:`tubesum.options.resolve`)."""
+        return resolve(self.run_options(), settings)
 
-        return TranscribeOptions(**self.model_dump()).effective(settings)
+
+def _api_field(name: str) -> tuple[Any, Any]:
+    info = RunOptions.model_fields[name]
+    field = copy(info)
+    if name in _API_DEFAULTS:
+        field = FieldInfo.merge_field_infos(info, default=_API_DEFAULTS[name])
+        field.annotation = _not_none(info.annotation)
+    if name in _API_LIMITS:
+        field = FieldInfo.merge_field_infos(field, Field(**_API_LIMITS[name]))
+    return field.annotation, field
+
+
+def _not_none(annotation: Any) -> Any:
+    args = tuple(a for a in get_args(annotation) if a is not type(None))
+    return args[0] if len(args) == 1 else annotation
+
+
+def _job_options_model() -> type[_JobOptionsBase]:
+    """``JobOptions``: a pydantic model over :data:`API_FIELDS`, each taken from ``RunOptions``."""
+    return create_model(
+        "JobOptions",
+        __base__=_JobOptionsBase,
+        __doc__="What a client may ask for (a validated subset of the run options); unknown fields are refused.",
+        __module__=__name__,
+        __validators__=VALIDATORS,
+        **{name: _api_field(name) for name in API_FIELDS},
+    )
+
+
+if TYPE_CHECKING:  # a typed view for mypy: every JobOptions field is a RunOptions field
+
+    class JobOptions(RunOptions, _JobOptionsBase):
+        """What a client may ask for."""
+
+else:
+    JobOptions = _job_options_model()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,25 +220,21 @@ class Page:
     offset: int
 
 
-def cache_key(source_key: str, options: JobOptions, *, model_identity: str) -> str:
+def cache_key(source_key: str, options: JobOptions, *, model_identity: str, settings: Settings) -> str:
     """Return the key under which a finished result can be reused.
 
-    Only result-shaping options count (model and its identity/revision, language, word timestamps, captions
-    mode, diarize, summarize) plus RESULT_FORMAT_VERSION; output formats do not (any format renders from the
+    Every result-shaping option counts, by its resolved value (the option, else the server's setting): all
+    ``RunOptions`` fields but :data:`tubesum.options.NOT_RESULT_SHAPING` (so a new option cannot be forgotten),
+    the model's identity/revision, and RESULT_FORMAT_VERSION. Output formats do not (any format renders from the
     stored transcript).
     """
     shaping = {
+        **result_shaping(options.effective(settings)),
         "v": RESULT_FORMAT_VERSION,
         "source": source_key,
         "model": model_identity,
-        "language": options.language,
-        "word_timestamps": options.word_timestamps,
-        "captions": options.captions,
-        "diarize": options.diarize,
-        "num_speakers": options.num_speakers,
-        "summarize": options.summarize,
     }
-    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class JobStore(Protocol):

@@ -16,13 +16,14 @@ from tubesum.errors import OutputError
 from tubesum.files import safe_stem
 from tubesum.outputs.jsonout import from_json, load_schema, to_json
 from tubesum.outputs.pdf import to_pdf
-from tubesum.outputs.subtitles import to_srt, to_vtt
+from tubesum.outputs.subtitles import SubtitleLayout, to_srt, to_vtt
 from tubesum.outputs.text import to_markdown, to_txt
 from tubesum.records import Transcript
 
 __all__ = [
     "CONTENT_TYPES",
     "EXTENSIONS",
+    "SubtitleLayout",
     "filename",
     "from_json",
     "load_schema",
@@ -70,13 +71,15 @@ _TEXT_WRITERS: Mapping[OutputFormat, Callable[[Transcript], str]] = MappingProxy
 )
 
 
-def render(transcript: Transcript, fmt: OutputFormat) -> bytes:
-    """Return ``transcript`` rendered as ``fmt`` (text formats as UTF-8).
+def render(transcript: Transcript, fmt: OutputFormat, *, layout: SubtitleLayout | None = None) -> bytes:
+    """Return ``transcript`` rendered as ``fmt`` (text formats as UTF-8; srt and vtt cut to ``layout``).
 
     Raises ``OutputError`` for an unknown format and ``MissingExtraError`` for PDF without pycairo.
     """
     if fmt == "pdf":
         return to_pdf(transcript)
+    if fmt in ("srt", "vtt") and layout is not None:
+        return (to_srt if fmt == "srt" else to_vtt)(transcript, layout=layout).encode("utf-8", "replace")
     writer = _TEXT_WRITERS.get(fmt)
     if writer is None:
         raise OutputError(f"Unknown output format {fmt!r}.", hint=f"Use one of: {', '.join(EXTENSIONS)}.")

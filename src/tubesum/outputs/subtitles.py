@@ -2,9 +2,10 @@
 
 Cue rules, following common subtitle practice:
 
-* a cue holds at most 2 lines of at most 42 columns (East Asian wide characters count as two, so a line
-  holds 21 of them); a two-line cue is balanced (the break that makes the
-  longer line shortest wins);
+* a cue holds at most 2 lines of at most 42 columns by default (:class:`SubtitleLayout`, from the
+  ``max_line_count`` and ``max_line_width`` options; East Asian wide characters count as two, so a line
+  holds 21 of them); a two-line cue is balanced (the break that makes the longer line shortest wins), more
+  lines are filled in turn;
 * a segment that does not fit one cue is split into several, at word timings when the segment has words,
   else in proportion to character offsets; a word longer than a line is cut (that is how space-less scripts
   such as Chinese or Japanese wrap);
@@ -25,13 +26,19 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from tubesum.outputs._common import clean_text
 from tubesum.records import Segment, Transcript, Word
+
+if TYPE_CHECKING:
+    from tubesum.config import Settings
 
 __all__ = [
     "LINE_WIDTH",
     "MAX_LINES",
     "Cue",
+    "SubtitleLayout",
     "build_cues",
     "srt_time",
     "to_srt",
@@ -48,6 +55,21 @@ MAX_LINES = 2
 FALLBACK_DURATION_MS = 500
 #: The first line never gets narrower than this, however long the speaker prefix is.
 _MIN_FIRST_WIDTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class SubtitleLayout:
+    """How cues are cut: at most ``lines`` lines of at most ``width`` columns."""
+
+    width: int = LINE_WIDTH
+    lines: int = MAX_LINES
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SubtitleLayout:
+        return cls(width=settings.max_line_width, lines=settings.max_line_count)
+
+
+DEFAULT_LAYOUT = SubtitleLayout()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +92,19 @@ class _Unit:
     width: int
 
 
-def build_cues(segments: Sequence[Segment], *, speaker_prefix: bool = False) -> list[Cue]:
-    """Turn segments into cues (see the module docstring for the rules).
+def build_cues(
+    segments: Sequence[Segment], *, speaker_prefix: bool = False, layout: SubtitleLayout = DEFAULT_LAYOUT
+) -> list[Cue]:
+    """Turn segments into cues (see the module docstring for the rules), cut to ``layout``.
 
     With ``speaker_prefix`` the first line of a cue keeps room for ``"SPEAKER_00: "``.
     """
     cues: list[Cue] = []
     for start_ms, end_ms, segment in _timed(segments):
         speaker = clean_text(segment.speaker or "") or None
-        width = LINE_WIDTH - (_columns(speaker) + 2 if speaker and speaker_prefix else 0)
-        cues += _segment_cues(segment, start_ms, end_ms, speaker, max(width, _MIN_FIRST_WIDTH))
+        width = layout.width - (_columns(speaker) + 2 if speaker and speaker_prefix else 0)
+        first = min(layout.width, max(width, _MIN_FIRST_WIDTH))
+        cues += _segment_cues(segment, start_ms, end_ms, speaker, first, layout)
     return cues
 
 
@@ -99,15 +124,17 @@ def _timed(segments: Sequence[Segment]) -> list[tuple[int, int, Segment]]:
     return timed
 
 
-def _segment_cues(segment: Segment, start_ms: int, end_ms: int, speaker: str | None, width: int) -> list[Cue]:
+def _segment_cues(
+    segment: Segment, start_ms: int, end_ms: int, speaker: str | None, width: int, layout: SubtitleLayout
+) -> list[Cue]:
     text = clean_text(segment.text)
     units = _text_units(text, start_ms / 1000, end_ms / 1000, width)
-    chunks = _pack(units, width)
+    chunks = _pack(units, width, layout)
     if len(chunks) > 1 and segment.words:
-        chunks = _pack(_word_units(segment.words, text, width), width) or chunks
+        chunks = _pack(_word_units(segment.words, text, width), width, layout) or chunks
     bounds = _boundaries([round(chunk[0].start * 1000) for chunk in chunks], start_ms, end_ms)
     return [
-        Cue(start_ms=bounds[i], end_ms=bounds[i + 1], lines=_balance(chunk, width), speaker=speaker)
+        Cue(start_ms=bounds[i], end_ms=bounds[i + 1], lines=_balance(chunk, width, layout), speaker=speaker)
         for i, chunk in enumerate(chunks)
     ]
 
@@ -163,13 +190,13 @@ def _join(units: Sequence[_Unit]) -> str:
     return "".join((" " if i and u.space_before else "") + u.text for i, u in enumerate(units))
 
 
-def _pack(units: Sequence[_Unit], first_width: int) -> list[list[_Unit]]:
+def _pack(units: Sequence[_Unit], first_width: int, layout: SubtitleLayout) -> list[list[_Unit]]:
     """Split units into as few cues as greedy filling needs, then even out their lengths.
 
     Greedy filling alone leaves a stub ("without") in the last cue; the even split spreads the text so each cue
     stays on screen for a readable time. The greedy result stands when the even split would not fit.
     """
-    greedy = _pack_greedy(units, first_width)
+    greedy = _pack_greedy(units, first_width, layout)
     if len(greedy) < 2:
         return greedy
     total = _length(units)
@@ -181,18 +208,18 @@ def _pack(units: Sequence[_Unit], first_width: int) -> list[list[_Unit]]:
             cuts.append(i + 1)
     edges = [0, *cuts, len(units)]
     even = [list(units[a:b]) for a, b in itertools.pairwise(edges) if b > a]
-    fits = all(_pack_greedy(chunk, first_width) == [chunk] for chunk in even)
+    fits = all(_pack_greedy(chunk, first_width, layout) == [chunk] for chunk in even)
     return even if fits and len(even) == len(greedy) else greedy
 
 
-def _pack_greedy(units: Sequence[_Unit], first_width: int) -> list[list[_Unit]]:
-    """Fill cues greedily: line one up to ``first_width``, the other lines up to ``LINE_WIDTH``."""
+def _pack_greedy(units: Sequence[_Unit], first_width: int, layout: SubtitleLayout) -> list[list[_Unit]]:
+    """Fill cues greedily: line one up to ``first_width``, the other lines up to ``layout.width``."""
     chunks = []
     i = 0
     while i < len(units):
         j = i
-        for line in range(MAX_LINES):
-            j = _fill(units, j, first_width if line == 0 else LINE_WIDTH)
+        for line in range(layout.lines):
+            j = _fill(units, j, first_width if line == 0 else layout.width)
         chunks.append(list(units[i:j]))
         i = j
     return chunks
@@ -211,19 +238,27 @@ def _fill(units: Sequence[_Unit], i: int, width: int) -> int:
     return j
 
 
-def _balance(units: Sequence[_Unit], first_width: int) -> tuple[str, ...]:
-    """Lay out one cue's units: one line when it fits, else the most even two-line break.
+def _balance(units: Sequence[_Unit], first_width: int, layout: SubtitleLayout) -> tuple[str, ...]:
+    """Lay out one cue's units: one line when it fits, else the most even two-line break (more lines: filled
+    in turn).
 
-    The first line is ``LINE_WIDTH - first_width`` columns longer on screen (the speaker prefix).
+    The first line is ``layout.width - first_width`` columns longer on screen (the speaker prefix).
     """
-    if _length(units) <= first_width:
+    if _length(units) <= first_width or layout.lines == 1:
         return (_join(units),)
-    prefix = LINE_WIDTH - first_width
+    if layout.lines > 2:
+        lines, i = [], 0
+        while i < len(units):
+            j = _fill(units, i, first_width if not lines else layout.width)
+            lines.append(_join(units[i:j]))
+            i = j
+        return tuple(lines)
+    prefix = layout.width - first_width
     best: tuple[int, int] | None = None
     for k in range(1, len(units)):
         top, bottom = _length(units[:k]), _length(units[k:])
         score = max(top + prefix, bottom)
-        if top <= first_width and bottom <= LINE_WIDTH and (best is None or score < best[0]):
+        if top <= first_width and bottom <= layout.width and (best is None or score < best[0]):
             best = (score, k)
     k = best[1] if best else _fill(units, 0, first_width)
     return (_join(units[:k]), _join(units[k:]))
@@ -245,10 +280,10 @@ def srt_time(ms: int) -> str:
     return _clock(ms, ",")
 
 
-def to_srt(transcript: Transcript) -> str:
+def to_srt(transcript: Transcript, *, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
     """Render SubRip subtitles: 1-based numbered cues, each followed by a blank line (as ``srt.compose``)."""
     blocks = []
-    for index, cue in enumerate(build_cues(transcript.segments, speaker_prefix=True), start=1):
+    for index, cue in enumerate(build_cues(transcript.segments, speaker_prefix=True, layout=layout), start=1):
         lines = list(cue.lines)
         if cue.speaker:
             lines[0] = f"{cue.speaker}: {lines[0]}"
@@ -268,10 +303,10 @@ def vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def to_vtt(transcript: Transcript) -> str:
+def to_vtt(transcript: Transcript, *, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
     """Render WebVTT subtitles, speakers as ``<v NAME>`` voice tags."""
     blocks = ["WEBVTT\n"]
-    for cue in build_cues(transcript.segments):
+    for cue in build_cues(transcript.segments, layout=layout):
         text = "\n".join(vtt_escape(line) for line in cue.lines)
         if cue.speaker:
             text = f"<v {vtt_escape(cue.speaker)}>{text}"
