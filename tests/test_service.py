@@ -18,7 +18,8 @@ from tubesum.errors import (
     SizeLimitError,
     VideoUnavailableError,
 )
-from tubesum.service import TranscribeOptions, transcribe
+from tubesum.options import RunOptions
+from tubesum.service import transcribe
 
 pytestmark = pytest.mark.usefixtures("loopback_dns_only")
 
@@ -65,7 +66,7 @@ def test_generic_url_is_downloaded_by_ytdlp_and_transcribed(
     outcome = transcribe(
         http_server.url("speech.m4a"),
         settings=web,
-        options=TranscribeOptions(formats=("json",)),
+        options=RunOptions(formats=("json",)),
         progress=lambda stage, *_: progress.append(stage),
     )
     t = outcome.transcript
@@ -87,7 +88,7 @@ def test_captions_first_skips_whisper_and_keeps_timestamps(
 
     monkeypatch.setattr(faster_whisper.WhisperModel, "transcribe", no_whisper)
     url = video_page(http_server, make_media("speech.mp4"), track=VTT)
-    outcome = transcribe(url, settings=web, options=TranscribeOptions(formats=("srt",)))
+    outcome = transcribe(url, settings=web, options=RunOptions(formats=("srt",)))
     t = outcome.transcript
     assert t.origin == "captions" and t.model is None and t.language == "en"
     assert [(s.start, s.end) for s in t.segments] == [(0.5, 2.0), (2.0, 4.25)]
@@ -101,7 +102,7 @@ def test_captions_never_runs_whisper_even_when_captions_exist(
     web: Settings, http_server: LoopbackServer, make_media: Any
 ) -> None:
     url = video_page(http_server, make_media("speech.mp4"), track=VTT)
-    outcome = transcribe(url, settings=web, options=TranscribeOptions(captions="never", formats=("txt",)))
+    outcome = transcribe(url, settings=web, options=RunOptions(captions="never", formats=("txt",)))
     assert outcome.transcript.origin == "whisper"
     assert word_overlap(SPEECH_WORDS, outcome.transcript.text) >= 0.6
 
@@ -111,7 +112,7 @@ def test_captions_only_without_captions_fails_and_leaves_nothing(
 ) -> None:
     url = video_page(http_server, make_media("speech.mp4"), track=None)
     with pytest.raises(CaptionsUnavailableError) as excinfo:
-        transcribe(url, settings=web, options=TranscribeOptions(captions="only"))
+        transcribe(url, settings=web, options=RunOptions(captions="only"))
     assert excinfo.value.code == "captions_unavailable"
     assert not web.output_dir.exists() or list(web.output_dir.iterdir()) == []
     assert_clean(web)
@@ -147,7 +148,11 @@ def test_file_limits_are_checked_before_decoding(settings: Settings, speech_wav:
 
 
 def test_options_override_settings_and_are_validated(settings: Settings, speech_wav: Path) -> None:
+    from pydantic import ValidationError
+
     from tubesum.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="formats"):
-        transcribe(str(speech_wav), settings=settings, options=TranscribeOptions(formats=("docx",)))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="formats"):
+        RunOptions(formats=("docx",))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="max_line_count"):  # valid alone, refused against the settings' limits
+        transcribe(str(speech_wav), settings=settings, options=RunOptions.model_construct(max_line_count=0))

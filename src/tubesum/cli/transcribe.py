@@ -10,30 +10,15 @@ from rich.console import Console
 
 from tubesum.cli._common import AppContext, echo_json, error_line, pass_app
 from tubesum.cli.progress import cli_progress
-from tubesum.config import OUTPUT_FORMATS, parse_browser_cookies
+from tubesum.cli.run_options import run_options
+from tubesum.config import parse_browser_cookies
 from tubesum.errors import ConfigError, TubesumError
-from tubesum.service import TranscribeOptions, TranscriptionOutcome, expand_sources, sample_path, transcribe
+from tubesum.options import RunOptions, resolve
+from tubesum.service import TranscriptionOutcome, expand_sources, sample_path, transcribe
 
 __all__ = ["transcribe_command"]
 
 SAMPLE_MODEL = "tiny.en"
-
-
-def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...] | None:
-    """Accept ``-f srt -f vtt``, ``-f srt,vtt`` and ``-f all``."""
-    if not values:
-        return None
-    out: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            name = part.strip().lower()
-            if name == "all":
-                out.extend(OUTPUT_FORMATS)
-            elif name in OUTPUT_FORMATS:
-                out.append(name)
-            elif name:
-                raise click.BadParameter(f"unknown format {name!r}; use {', '.join(OUTPUT_FORMATS)} or all")
-    return tuple(dict.fromkeys(out))
 
 
 def _browser(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -48,55 +33,7 @@ def _browser(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 @click.command(name="transcribe")
 @click.argument("sources", nargs=-1, metavar="SOURCE...")
 @click.option("--sample", is_flag=True, help=f"Transcribe the bundled sample (offline; model {SAMPLE_MODEL}).")
-@click.option("-m", "--model", help="Model name (tiny … large-v3-turbo), Hugging Face repo id or local path.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where Whisper runs.")
-@click.option("--compute-type", help="auto, int8, float16, int8_float16, float32 …")
-@click.option("-l", "--language", help="Spoken language code (en, de, …); default: detect.")
-@click.option(
-    "-f",
-    "--format",
-    "formats",
-    multiple=True,
-    callback=_formats,
-    help="Output format: txt, srt, vtt, json, md, pdf or all. Repeatable or comma-separated.",
-)
-@click.option(
-    "-o",
-    "--output-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the outputs (default TUBESUM_OUTPUT_DIR or ./outputs).",
-)
-@click.option("--word-timestamps/--no-word-timestamps", default=None, help="Per-word timings.")
-@click.option("--vad/--no-vad", "vad_filter", default=None, help="Skip silence with the VAD filter.")
-@click.option(
-    "--captions",
-    type=click.Choice(["auto", "only", "never"]),
-    help="Use the video's own subtitles: auto (when present), only (never run Whisper), never.",
-)
-@click.option(
-    "--auto-captions/--no-auto-captions",
-    default=None,
-    help="Accept YouTube's automatic captions as well as human-made ones.",
-)
-@click.option("--summarize/--no-summarize", default=None, help="Add a summary: abstract and key points with times.")
-@click.option(
-    "--summary-backend",
-    type=click.Choice(["auto", "extractive", "transformers", "openai"]),
-    help="auto: local LLM when tubesum[summarize] is installed, else extractive.",
-)
-@click.option("--summary-model", help="Local LLM (hub id or directory) for the transformers backend.")
-@click.option("--summary-language", help="Language of the summary (default: the transcript's).")
-@click.option("--diarize/--no-diarize", default=None, help="Label speakers (tubesum[diarize] and HF_TOKEN).")
-@click.option("--num-speakers", type=click.IntRange(1, 50), help="Exact number of speakers, when known.")
-@click.option("--min-speakers", type=click.IntRange(1, 50), help="Fewest speakers to look for.")
-@click.option("--max-speakers", type=click.IntRange(1, 50), help="Most speakers to look for.")
-@click.option(
-    "--speaker-name",
-    "speaker_names",
-    multiple=True,
-    metavar="LABEL=NAME",
-    help="Rename a speaker, e.g. SPEAKER_00=Alice (repeatable).",
-)
+@run_options
 @click.option(
     "--cookies",
     "cookies_file",
@@ -113,7 +50,15 @@ def _browser(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @pass_app
 def transcribe_command(
-    app: AppContext, /, sources: tuple[str, ...], sample: bool, as_json: bool, quiet: bool, **opts: Any
+    app: AppContext,
+    /,
+    sources: tuple[str, ...],
+    sample: bool,
+    as_json: bool,
+    quiet: bool,
+    options: RunOptions,
+    cookies_file: Path | None,
+    cookies_from_browser: str | None,
 ) -> None:
     """Transcribe YouTube URLs or media files and write txt, srt, vtt, json, md or pdf.
 
@@ -122,16 +67,15 @@ def transcribe_command(
       tubesum transcribe --sample -f all
       tubesum transcribe "https://youtu.be/dQw4w9WgXcQ" -f srt -f md
       tubesum transcribe talk.mp3 --model large-v3-turbo --language de
+      tubesum transcribe talk.mp3 --initial-prompt "Siobhan, Kubernetes" --max-line-width 32
     """
     if sample:
         sources = (str(sample_path()), *sources)
-        opts["model"] = opts["model"] or SAMPLE_MODEL
+        options = options.model_copy(update={"model": options.model or SAMPLE_MODEL})
     if not sources:
         raise ConfigError("Nothing to transcribe.", hint="Pass a YouTube URL or a file, or --sample.")
-    opts["speaker_names"] = opts["speaker_names"] or None
-    network = {name: opts.pop(name) for name in ("cookies_file", "cookies_from_browser")}
-    options = TranscribeOptions(**opts)
-    settings = options.effective(app.settings)
+    network = {"cookies_file": cookies_file, "cookies_from_browser": cookies_from_browser}
+    settings = resolve(options, app.settings)
     if any(network.values()):
         settings = settings.model_copy(update={k: v for k, v in network.items() if v is not None})
     console = Console(stderr=True)
