@@ -180,6 +180,7 @@ def test_summary_and_speaker_settings_change_the_cache_identity(api_settings: Se
     from tubesum.jobs.types import JobOptions, cache_key
 
     plain, summarized = JobOptions(), JobOptions(summarize=True)
+
     def key(options: JobOptions) -> str:
         return cache_key("youtube:x", options, model_identity="m", settings=api_settings)
 

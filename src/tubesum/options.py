@@ -12,8 +12,10 @@ cache identity are all derived from these fields, so a new field reaches every f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -33,11 +35,16 @@ from tubesum.config import (
 from tubesum.errors import ConfigError, EnglishOnlyModelError
 
 __all__ = [
+    "MAIN_FORM_FIELDS",
     "NOT_RESULT_SHAPING",
     "VALIDATORS",
+    "OptionField",
     "RunOptions",
+    "advanced_fields",
     "english_only",
     "first_error",
+    "form_values",
+    "option_fields",
     "resolve",
     "result_shaping",
 ]
@@ -157,12 +164,98 @@ def result_shaping(settings: Settings) -> dict[str, Any]:
 
     Derived from the fields, so a new option is part of the identity unless listed in ``NOT_RESULT_SHAPING``.
     """
-    return {
-        name: getattr(settings, name) for name in RunOptions.model_fields if name not in NOT_RESULT_SHAPING
-    }
+    return {name: getattr(settings, name) for name in RunOptions.model_fields if name not in NOT_RESULT_SHAPING}
 
 
 def first_error(exc: ValidationError) -> str:
     """Return ``field: message`` of the first validation error (never the rejected value)."""
     first = exc.errors()[0]
     return f"{'.'.join(str(p) for p in first['loc']) or 'options'}: {first['msg']}"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionField:
+    """One option as a form shows it, derived from its ``RunOptions`` field (UI-neutral).
+
+    ``kind`` is ``bool``, ``choice``, ``int``, ``float`` or ``text`` (numbers lists such as temperature are text,
+    validated by ``RunOptions``). Forms send what the user typed as text; ``RunOptions`` converts and checks it.
+    """
+
+    name: str
+    label: str
+    help: str
+    kind: Literal["bool", "choice", "int", "float", "text"]
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    many: bool = False  # a list, typed as comma-separated text
+
+
+_LABEL_WORDS: Final = {"vad": "VAD", "ms": "(ms)", "s": "(s)"}
+#: Options every app shows on its main form; the others go in its "Advanced" section (:func:`advanced_fields`).
+MAIN_FORM_FIELDS: Final = ("model", "language", "formats", "diarize", "summarize")
+#: Options no app form offers: where files go is the app's own business (a download, a "Save as…").
+_NOT_IN_FORMS: Final = frozenset({"output_dir"})
+
+
+def advanced_fields(allowed: Iterable[str] | None = None) -> tuple[OptionField, ...]:
+    """The options of an app's "Advanced" section: every field not on the main form (only ``allowed`` ones,
+    e.g. the API's, when given). A new ``RunOptions`` field shows up in every app by itself."""
+    permitted = set(RunOptions.model_fields if allowed is None else allowed)
+    return option_fields(
+        n for n in RunOptions.model_fields if n in permitted and n not in MAIN_FORM_FIELDS and n not in _NOT_IN_FORMS
+    )
+
+
+def option_fields(names: Iterable[str] | None = None) -> tuple[OptionField, ...]:
+    """Describe ``RunOptions`` fields (all, or ``names`` in field order) for forms: label, help, kind, limits."""
+    wanted = set(RunOptions.model_fields if names is None else names)
+    out = []
+    for name, info in RunOptions.model_fields.items():
+        if name not in wanted:
+            continue
+        words = [_LABEL_WORDS.get(w, w) for w in name.split("_")]
+        label = " ".join(words)
+        limits = {key: getattr(m, key) for m in info.metadata if (key := _CONSTRAINTS.get(type(m)))}
+        kind, choices = _kind(info.annotation)
+        out.append(
+            OptionField(
+                name=name,
+                label=label[0].upper() + label[1:],
+                help=info.description or "",
+                kind=kind,
+                choices=choices,
+                minimum=limits.get("ge", limits.get("gt")) if kind in ("int", "float") else None,
+                maximum=limits.get("le", limits.get("lt")) if kind in ("int", "float") else None,
+                many=any(get_origin(a) is tuple for a in get_args(info.annotation)),
+            )
+        )
+    return tuple(out)
+
+
+def _kind(annotation: Any) -> tuple[Literal["bool", "choice", "int", "float", "text"], tuple[str, ...]]:
+    inner = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+    kind = inner[0]
+    if kind is bool:
+        return "bool", ()
+    if get_origin(kind) is Literal:
+        return "choice", tuple(str(a) for a in get_args(kind))
+    if kind is int:
+        return "int", ()
+    if kind is float:
+        return "float", ()
+    return "text", ()
+
+
+def form_values(values: dict[str, str]) -> dict[str, Any]:
+    """What a form sent, ready for ``RunOptions(**...)``: blank entries (use the setting) left out, a
+    comma-separated text kept for tuple fields (temperature) and split for string lists (speaker names)."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        text: Any = value.strip() if isinstance(value, str) else value
+        if text in ("", None):
+            continue
+        if name == "speaker_names" and isinstance(text, str):
+            text = tuple(part.strip() for part in text.split(",") if part.strip())
+        out[name] = text
+    return out

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 from tubesum import __version__
 from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
+from tubesum.options import RunOptions, resolve
+from tubesum.outputs.subtitles import SubtitleLayout
 from tubesum.pipeline import decode, fetch, models
 from tubesum.pipeline.captions import captions_for_mode
 from tubesum.pipeline.ingest import parse_source
 from tubesum.pipeline.transcribe import SpeechResult, WhisperOptions, transcribe_speech, transcribe_windows
-from tubesum.options import RunOptions, resolve
-from tubesum.outputs.subtitles import SubtitleLayout
 from tubesum.progress import ProgressFn, no_progress
 from tubesum.records import Audio, MediaInfo, Source, Transcript
 

@@ -1,14 +1,16 @@
-"""``POST /v1/audio/transcriptions``: OpenAI's audio API, so its SDKs and tools can use tubesum as they are.
+"""``POST /v1/audio/transcriptions`` and ``/v1/audio/translations``: OpenAI's audio API, so its SDKs and tools
+can use tubesum as they are.
 
 The request is OpenAI's multipart form: ``file`` (streamed to the upload store within ``upload_max_mb``),
-``model`` (a name from ``/v1/models``; ``whisper-1`` is the configured model), ``language``,
-``response_format`` (``json``, ``text``, ``srt``, ``vtt``, ``verbose_json``) and ``timestamp_granularities[]``
-(``segment``, ``word``). Underneath it is a normal job (visible in ``/v1/jobs``, cached, retried, quota'd and
-limited like any other): the request waits for it up to ``TUBESUM_OPENAI_WAIT_SECONDS``; a client that goes
-away does not cancel it. Errors use OpenAI's error JSON.
+``model`` (a name from ``/v1/models``; ``whisper-1`` is the configured model), ``language`` (transcriptions),
+``prompt`` (Whisper's initial prompt), ``temperature`` (0 or absent: the fallback schedule, as OpenAI does; else
+that one temperature), ``response_format`` (``json``, ``text``, ``srt``, ``vtt``, ``verbose_json``) and
+``timestamp_granularities[]`` (``segment``, ``word``). Translations run Whisper's translate task (into English;
+an English-only model is refused with ``english_only_model``). Underneath it is a normal job (visible in
+``/v1/jobs``, cached, retried, quota'd and limited like any other): the request waits for it up to
+``TUBESUM_OPENAI_WAIT_SECONDS``; a client that goes away does not cancel it. Errors use OpenAI's error JSON.
 
-Not yet supported, and refused with a clear error rather than ignored: ``prompt``, a ``temperature`` other than
-0, ``stream=true`` and ``/v1/audio/translations``.
+Not yet supported, and refused with a clear error rather than ignored: ``stream=true``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
+from pydantic import ValidationError
 
 from tubesum.api.openai_models import OPENAI_DEFAULT_MODEL, OpenAIError, openai_error
 from tubesum.api.uploads import receive_upload
+from tubesum.config import Task
 from tubesum.errors import TubesumError, error_class
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobOptions, JobRecord
 from tubesum.jobs.uploads import delete_upload
+from tubesum.options import first_error
 from tubesum.outputs import render
 from tubesum.records import Transcript
 
@@ -57,19 +62,35 @@ class AudioController(Controller):
     async def create_transcription(self, request: Request[Any, Any, Any], state: State) -> Response[Any]:
         """Transcribe an audio file (OpenAI's multipart form); the answer is in ``response_format``."""
         try:
-            return await _transcribe(request, state)
+            return await _transcribe(request, state, task="transcribe")
+        except TubesumError as exc:
+            return openai_error(exc.http_status, exc.message, code=exc.code)
+
+    @post(
+        "/translations",
+        operation_id="CreateTranslation",
+        status_code=200,
+        request_max_body_size=None,  # upload_max_mb, enforced while streaming
+        responses={
+            400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
+        },
+    )
+    async def create_translation(self, request: Request[Any, Any, Any], state: State) -> Response[Any]:
+        """Translate an audio file into English text (OpenAI's multipart form); the answer is in ``response_format``."""
+        try:
+            return await _transcribe(request, state, task="translate")
         except TubesumError as exc:
             return openai_error(exc.http_status, exc.message, code=exc.code)
 
 
-async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response[Any]:
+async def _transcribe(request: Request[Any, Any, Any], state: State, *, task: Task) -> Response[Any]:
     settings = state.settings
     record, fields = await receive_upload(request, settings, filename=None, multipart_only=True)
     form = {name: values[-1] for name, values in fields.items()}
     granularities = fields.get("timestamp_granularities[]", [])
     response_format = form.get("response_format", "json")
     try:  # the form's fields are known only once the file is stored: a refused request keeps no file
-        options = _options(form, granularities=granularities, fmt=response_format)
+        options = _options(form, granularities=granularities, fmt=response_format, task=task)
         submission = await asyncio.to_thread(
             submit_job, record.ref, options, owner=request.user, store=state.store, settings=settings
         )
@@ -83,27 +104,35 @@ async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response
         status = error_class(job.error_code).http_status
         return openai_error(status, job.error_message or "The transcription failed.", code=job.error_code)
     transcript = Transcript.from_dict(job.checkpoint["transcript"])
-    return _answer(transcript, response_format, words="word" in granularities)
+    return _answer(transcript, response_format, words="word" in granularities, task=task)
 
 
-def _options(form: dict[str, str], *, granularities: list[str], fmt: str) -> JobOptions:
+def _options(form: dict[str, str], *, granularities: list[str], fmt: str, task: Task) -> JobOptions:
     if fmt not in FORMATS:
         raise UnsupportedParameterError(f"response_format must be one of {', '.join(FORMATS)}.")
-    if form.get("prompt", "").strip():
-        raise UnsupportedParameterError("This server does not support 'prompt' yet.")
-    if float(form.get("temperature", "0") or 0) != 0:
-        raise UnsupportedParameterError("This server decodes with its own temperature schedule; send 0 or none.")
+    try:
+        temperature = float(form.get("temperature", "0") or 0)
+    except ValueError:
+        raise UnsupportedParameterError("temperature must be a number between 0 and 1.") from None
+    if not 0 <= temperature <= 1:
+        raise UnsupportedParameterError("temperature must be between 0 and 1.")
     if form.get("stream", "false").lower() == "true":
         raise UnsupportedParameterError("This server does not stream transcriptions yet; send stream=false.")
     if unknown := set(granularities) - {"segment", "word"}:
         raise UnsupportedParameterError(f"Unknown timestamp_granularities: {', '.join(sorted(unknown))}.")
     model = form.get("model", OPENAI_DEFAULT_MODEL)
-    return JobOptions(
-        model=None if model in ("", OPENAI_DEFAULT_MODEL) else model,
-        language=form.get("language") or None,
-        word_timestamps="word" in granularities,
-        formats=("json",),
-    )
+    try:
+        return JobOptions(
+            model=None if model in ("", OPENAI_DEFAULT_MODEL) else model,
+            language=(form.get("language") or None) if task == "transcribe" else None,
+            task=task,
+            initial_prompt=form.get("prompt", "").strip() or None,
+            temperature=(temperature,) if temperature else None,  # 0: OpenAI's "raise it when decoding fails"
+            word_timestamps="word" in granularities,
+            formats=("json",),
+        )
+    except ValidationError as exc:
+        raise UnsupportedParameterError(f"Invalid parameter {first_error(exc)}.") from None
 
 
 async def _wait(state: State, job_id: str, *, timeout: float) -> JobRecord:
@@ -128,7 +157,7 @@ class TranscriptionPendingError(TubesumError):
     http_status = 504
 
 
-def _answer(transcript: Transcript, fmt: str, *, words: bool) -> Response[Any]:
+def _answer(transcript: Transcript, fmt: str, *, words: bool, task: Task = "transcribe") -> Response[Any]:
     """The result as OpenAI answers ``response_format``: JSON objects, or plain text for text/srt/vtt."""
     if fmt == "srt":
         return Response(render(transcript, "srt"), media_type="text/plain; charset=utf-8")
@@ -139,7 +168,7 @@ def _answer(transcript: Transcript, fmt: str, *, words: bool) -> Response[Any]:
     if fmt == "json":
         return Response({"text": transcript.text})
     body: dict[str, Any] = {
-        "task": "transcribe",
+        "task": task,
         "language": transcript.language or "",
         "duration": transcript.duration,
         "text": transcript.text,

@@ -41,7 +41,7 @@ class JobRead(BaseModel):
     def from_record(cls, job: JobRecord) -> JobRead:
         error = {"code": job.error_code, "message": job.error_message or ""} if job.error_code else None
         results = (
-            {fmt: f"/v1/jobs/{job.id}/result?format={fmt}" for fmt in job.options.formats}
+            {fmt: f"/v1/jobs/{job.id}/result?format={fmt}" for fmt in job.options.formats or ()}
             if job.state is JobState.SUCCEEDED
             else {}
         )

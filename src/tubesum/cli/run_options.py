@@ -90,8 +90,8 @@ def _decls(name: str) -> tuple[str, ...]:
 
 def _inner(annotation: Any) -> Any:
     """``X`` of ``X | None``."""
-    if isinstance(annotation, types.UnionType) or get_origin(annotation) is not None and type(None) in get_args(
-        annotation
+    if isinstance(annotation, types.UnionType) or (
+        get_origin(annotation) is not None and type(None) in get_args(annotation)
     ):
         args = [a for a in get_args(annotation) if a is not type(None)]
         return args[0] if len(args) == 1 else annotation

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QTextBrowser,
     QToolButton,
@@ -32,7 +34,16 @@ from tubesum.desktop.worker import TranscribeWorker, start_worker
 from tubesum.errors import TubesumError
 from tubesum.files import ensure_writable_dir, write_atomic
 from tubesum.frontends.models import model_is_local
-from tubesum.frontends.session import MODEL_CHOICES, RunRequest, RunResult, describe_error, require_url, transcript_text
+from tubesum.frontends.session import (
+    MODEL_CHOICES,
+    RunRequest,
+    RunResult,
+    advanced_fields,
+    build_options,
+    describe_error,
+    require_url,
+    transcript_text,
+)
 from tubesum.outputs import render
 from tubesum.outputs._common import timestamp
 
@@ -99,6 +110,7 @@ class MainWindow(QMainWindow):
         form.addRow("", self.diarize)
         form.addRow("", self.summarize)
         layout.addLayout(form)
+        layout.addWidget(self._advanced_box())
 
         actions = QHBoxLayout()
         self.start_button = QPushButton("Transcribe")
@@ -134,6 +146,40 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
+    def _advanced_box(self) -> QGroupBox:
+        """The "Advanced" options, one widget per ``RunOptions`` field not on the main form (hidden until ticked)."""
+        box = QGroupBox("Advanced: decoding, VAD, subtitles, speakers")
+        box.setCheckable(True)
+        box.setChecked(False)
+        inner = QWidget()
+        form = QFormLayout(inner)
+        self.advanced: dict[str, QComboBox | QLineEdit] = {}
+        for field in advanced_fields(remote=False):
+            widget: QComboBox | QLineEdit
+            if field.kind in ("bool", "choice"):
+                widget = QComboBox()
+                widget.addItem("(default)", "")
+                for choice in ("on", "off") if field.kind == "bool" else field.choices:
+                    widget.addItem(choice, choice)
+            else:
+                widget = QLineEdit(placeholderText="default")
+            widget.setToolTip(field.help)
+            widget.setAccessibleName(field.label)
+            self.advanced[field.name] = widget
+            form.addRow(field.label, widget)
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(inner)
+        scroll.setVisible(False)
+        box.toggled.connect(scroll.setVisible)
+        QVBoxLayout(box).addWidget(scroll)
+        return box
+
+    def _advanced_values(self) -> dict[str, str]:
+        return {
+            name: str(w.currentData() or "") if isinstance(w, QComboBox) else w.text()
+            for name, w in self.advanced.items()
+        }
+
     # -- actions -------------------------------------------------------------------------------------------
     @Slot()
     def open_file(self) -> None:
@@ -147,14 +193,15 @@ class MainWindow(QMainWindow):
         path = Path(text).expanduser()
         source = str(path) if text and path.is_file() else require_url(text, settings=self.settings)
         formats = tuple(f for f, box in self.format_boxes.items() if box.isChecked()) or ("txt",)
-        return RunRequest(
-            source=source,
-            model=str(self.model.currentData() or self.model.currentText()).strip(),
-            language=self.language.text().strip() or None,
-            formats=formats,
-            diarize=self.diarize.isChecked(),
-            summarize=self.summarize.isChecked(),
-        )
+        values = {
+            **self._advanced_values(),
+            "model": str(self.model.currentData() or self.model.currentText()).strip(),
+            "language": self.language.text(),
+            "formats": formats,
+            "diarize": self.diarize.isChecked(),
+            "summarize": self.summarize.isChecked(),
+        }
+        return RunRequest(source=source, options=build_options(values))
 
     @Slot()
     def start(self) -> None:

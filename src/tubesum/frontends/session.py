@@ -12,32 +12,38 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import ValidationError
+
 from tubesum.config import OUTPUT_FORMATS, OutputFormat
-from tubesum.errors import ApiError, InvalidUrlError, TubesumError
+from tubesum.errors import ApiError, ConfigError, InvalidUrlError, TubesumError
+from tubesum.options import MAIN_FORM_FIELDS as MAIN_FIELDS
+from tubesum.options import OptionField, RunOptions, first_error, form_values
+from tubesum.options import advanced_fields as options_advanced_fields
 from tubesum.outputs import CONTENT_TYPES
 from tubesum.outputs._common import timestamp
 from tubesum.progress import ProgressFn, Stage, no_progress
 from tubesum.records import Transcript
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
     from tubesum.client import JobEvent, TubesumClient
     from tubesum.config import Settings
     from tubesum.jobs.types import JobOptions
-    from tubesum.service import TranscribeOptions
 
 __all__ = [
+    "MAIN_FIELDS",
     "MODEL_CHOICES",
     "STAGE_LABELS",
     "Line",
+    "OptionField",
     "ResultFile",
     "RunRequest",
     "RunResult",
+    "advanced_fields",
+    "build_options",
     "describe_error",
     "overall_fraction",
     "require_url",
@@ -104,37 +110,38 @@ def overall_fraction(stage: str, done: float, total: float | None) -> float:
     return 0.0
 
 
+def advanced_fields(*, remote: bool) -> tuple[OptionField, ...]:
+    """The options of an app's "Advanced" section (:func:`tubesum.options.advanced_fields`); for a server run
+    only those the API takes (``JobOptions``)."""
+    from tubesum.jobs.types import API_FIELDS
+
+    return options_advanced_fields(API_FIELDS if remote else None)
+
+
+def build_options(values: Mapping[str, Any]) -> RunOptions:
+    """``RunOptions`` from a form's values (blank: use the setting); a bad value raises ``ConfigError`` naming it."""
+    try:
+        return RunOptions(**form_values(dict(values)))
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid option: {first_error(exc)}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class RunRequest:
     """What the user picked in a front end. ``source`` is a URL or, for uploads and opened files, a local path."""
 
     source: str
-    model: str | None = None
-    language: str | None = None
-    formats: tuple[OutputFormat, ...] = ("txt", "srt", "vtt", "json", "md")
-    diarize: bool = False
-    summarize: bool = False
+    options: RunOptions = field(default_factory=RunOptions)
 
-    def _choices(self) -> dict[str, Any]:
-        return {
-            "model": self.model or None,
-            "language": self.language or None,
-            "formats": self.formats,
-            "diarize": self.diarize,
-            "summarize": self.summarize,
-        }
-
-    def options(self) -> TranscribeOptions:
-        """The request as service-layer options (in-process runs)."""
-        from tubesum.service import TranscribeOptions
-
-        return TranscribeOptions(**self._choices())
+    @property
+    def model(self) -> str | None:
+        return self.options.model
 
     def job_options(self) -> JobOptions:
-        """The request as API job options (server runs)."""
+        """The request as API job options (server runs); options a server does not take are refused."""
         from tubesum.jobs.types import JobOptions
 
-        return JobOptions(**self._choices())
+        return JobOptions.from_run_options(self.options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +224,7 @@ def run_local(request: RunRequest, *, settings: Settings, progress: ProgressFn =
         outcome = transcribe(
             request.source,
             settings=settings,
-            options=replace(request.options(), output_dir=Path(out)),
+            options=request.options.model_copy(update={"output_dir": Path(out)}),
             progress=progress,
         )
         files = {
@@ -235,13 +242,14 @@ def run_remote(
     from tubesum.jobs.types import JobState
 
     started = time.perf_counter()
-    job = client.wait(client.submit(request.source, request.job_options()).id, on_event=on_event)
+    options = request.job_options()
+    job = client.wait(client.submit(request.source, options).id, on_event=on_event)
     if job.state is not JobState.SUCCEEDED:
         error = job.error or {"code": "job_" + job.state.value, "message": f"The job was {job.state.value}."}
         raise error_from_problem(500, {"code": error.get("code"), "detail": error.get("message")})
     transcript = Transcript.from_dict(json.loads(client.result(job.id, "json").data))
     files: dict[OutputFormat, ResultFile] = {}
-    for fmt in _ordered(dict.fromkeys(request.formats)):
+    for fmt in _ordered(dict.fromkeys(options.formats or ())):
         download = client.result(job.id, fmt)
         files[fmt] = ResultFile(download.filename, download.data, CONTENT_TYPES[fmt])
     return RunResult(transcript, files, time.perf_counter() - started, client.base_url)

@@ -21,8 +21,11 @@ from tubesum.errors import ConfigError, MissingExtraError, TubesumError
 from tubesum.frontends.models import download_progress, ensure_model
 from tubesum.frontends.session import (
     MODEL_CHOICES,
+    OptionField,
     RunRequest,
     RunResult,
+    advanced_fields,
+    build_options,
     describe_error,
     overall_fraction,
     require_url,
@@ -113,7 +116,7 @@ def _server_jobs(url: str, key: str) -> None:
     st.caption(f"{len(page.items)} of {page.total} jobs")
 
 
-def _form(settings: Settings, mode: str) -> tuple[RunRequest | None, Any, bool]:
+def _form(settings: Settings, mode: str) -> tuple[tuple[str, dict[str, Any]] | None, Any, bool]:
     url = st.text_input("YouTube or media URL", key="url", placeholder="https://www.youtube.com/watch?v=…")
     upload = None
     if mode == LOCAL:
@@ -127,18 +130,38 @@ def _form(settings: Settings, mode: str) -> tuple[RunRequest | None, Any, bool]:
     diarize = flags[0].checkbox("Speakers (diarize)", key="diarize")
     summarize = flags[1].checkbox("Summary and key points", key="summarize")
     sample = flags[2].button("Try the bundled sample", key="sample", disabled=mode != LOCAL)
+    with st.expander("Advanced: decoding, VAD, subtitles, speakers"):
+        advanced = {field.name: _widget(field) for field in advanced_fields(remote=mode == REMOTE)}
     go = st.button("Transcribe", type="primary", key="go")
     if not (go or sample):
         return None, None, False
-    request = RunRequest(
-        source=url,
-        model=model,
-        language=language.strip() or None,
-        formats=tuple(formats or ("txt",)),
-        diarize=diarize,
-        summarize=summarize,
+    values: dict[str, Any] = {
+        **advanced,
+        "model": model,
+        "language": language,
+        "formats": tuple(formats or ("txt",)),
+        "diarize": diarize,
+        "summarize": summarize,
+    }
+    return (url, values), (None if sample else upload), sample
+
+
+_DEFAULT = "(default)"
+
+
+def _widget(field: OptionField) -> str:
+    """One advanced option as a widget; blank (or "(default)") means "use the setting"."""
+    key = f"opt-{field.name}"
+    if field.kind == "bool":
+        picked = st.selectbox(field.label, (_DEFAULT, "on", "off"), key=key, help=field.help)
+        return "" if picked == _DEFAULT else str(picked)
+    if field.kind == "choice":
+        picked = st.selectbox(field.label, (_DEFAULT, *field.choices), key=key, help=field.help)
+        return "" if picked == _DEFAULT else str(picked)
+    limits = (
+        f" ({field.minimum:g}–{field.maximum:g})" if field.minimum is not None and field.maximum is not None else ""
     )
-    return request, (None if sample else upload), sample
+    return str(st.text_input(field.label + limits, key=key, help=field.help, placeholder="default"))
 
 
 def _run(request: RunRequest, *, settings: Settings, mode: str, server: tuple[str, str], upload: Any) -> RunResult:
@@ -235,9 +258,10 @@ def main() -> None:
         st.error(f"Invalid configuration: {settings_problems(exc)}. Check TUBESUM_* variables and the secrets.")
         return
     mode, server_url, api_key = _sidebar(settings)
-    request, upload, sample = _form(settings, mode)
-    if request is not None:
+    picked, upload, sample = _form(settings, mode)
+    if picked is not None:
         try:
+            request = RunRequest(source=picked[0], options=build_options(picked[1]))
             if sample:
                 from tubesum.service import sample_path
 

@@ -248,7 +248,11 @@ def _execute(job: JobRecord, *, store: JobStore, settings: Settings, progress: J
     progress.check()
     transcript = _transcript_stage(job, store=store, settings=effective, progress=progress)
     artifacts = _render_stage(
-        job.id, transcript, formats=effective.formats, layout=outputs.SubtitleLayout.from_settings(effective), progress=progress
+        job.id,
+        transcript,
+        formats=effective.formats,
+        layout=outputs.SubtitleLayout.from_settings(effective),
+        progress=progress,
     )
     store.succeed(job.id, artifacts=artifacts, audio_seconds=transcript.duration, title=transcript.title)
     _finished(JobState.SUCCEEDED)

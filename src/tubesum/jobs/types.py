@@ -13,12 +13,13 @@ from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Protocol, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
 from tubesum.config import Settings
+from tubesum.errors import ConfigError
 from tubesum.options import VALIDATORS, RunOptions, resolve, result_shaping
 
 __all__ = [
@@ -103,6 +104,17 @@ _API_LIMITS: dict[str, dict[str, Any]] = {
 class _JobOptionsBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @classmethod
+    def from_run_options(cls, options: RunOptions) -> Self:
+        """The API request for ``options``; an option a server does not take (device, output directory…) is refused."""
+        local = sorted(set(options.overrides()) - set(cls.model_fields))
+        if local:
+            raise ConfigError(
+                f"A server does not take these options: {', '.join(local)}.",
+                hint="Leave them out, or run on this machine.",
+            )
+        return cls.model_validate(options.overrides())
+
     def run_options(self) -> RunOptions:
         """These options as the one options model (what the service runs with)."""
         return RunOptions.model_validate(self.model_dump())
@@ -130,7 +142,7 @@ def _not_none(annotation: Any) -> Any:
 
 def _job_options_model() -> type[_JobOptionsBase]:
     """``JobOptions``: a pydantic model over :data:`API_FIELDS`, each taken from ``RunOptions``."""
-    return create_model(
+    return create_model(  # type: ignore[no-any-return,call-overload]
         "JobOptions",
         __base__=_JobOptionsBase,
         __doc__="What a client may ask for (a validated subset of the run options); unknown fields are refused.",

@@ -25,7 +25,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from tubesum.outputs._common import clean_text
@@ -247,7 +246,8 @@ def _balance(units: Sequence[_Unit], first_width: int, layout: SubtitleLayout) -
     if _length(units) <= first_width or layout.lines == 1:
         return (_join(units),)
     if layout.lines > 2:
-        lines, i = [], 0
+        lines: list[str] = []
+        i = 0
         while i < len(units):
             j = _fill(units, i, first_width if not lines else layout.width)
             lines.append(_join(units[i:j]))

@@ -18,6 +18,8 @@ from litestar.template.config import TemplateConfig
 
 from tubesum import __version__
 from tubesum.config import OUTPUT_FORMATS
+from tubesum.jobs.types import API_FIELDS
+from tubesum.options import advanced_fields
 
 __all__ = ["UI_CSP", "UI_PUBLIC_PATHS", "template_config", "ui_router"]
 
@@ -53,6 +55,7 @@ def show_ui(state: State) -> Template:
         "models": MODEL_CHOICES,
         "formats": OUTPUT_FORMATS,
         "default_formats": settings.formats,
+        "advanced": advanced_fields(API_FIELDS),
     }
     return Template(
         template_name="index.html",

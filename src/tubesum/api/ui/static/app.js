@@ -124,6 +124,16 @@
     const language = $("language").value.trim();
     if (model) options.model = model;
     if (language) options.language = language;
+    // The advanced section is generated from the server's options model: empty means "server default".
+    for (const input of document.querySelectorAll("[data-option]")) {
+      const text = input.value.trim();
+      if (!text) continue;
+      const kind = input.dataset.kind;
+      if (input.dataset.many) options[input.dataset.option] = text.split(",").map((part) => part.trim()).filter(Boolean);
+      else if (kind === "bool") options[input.dataset.option] = text === "on";
+      else if (kind === "int" || kind === "float") options[input.dataset.option] = Number(text);
+      else options[input.dataset.option] = text;
+    }
     return options;
   }
 
