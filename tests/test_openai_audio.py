@@ -75,9 +75,9 @@ def test_errors_are_openai_errors_the_sdk_understands(client: openai.OpenAI, ser
     assert too_big.value.status_code == 413 and too_big.value.body["code"] == "size_limit"  # type: ignore[index]
     uploads = Path(server.env["TUBESUM_DATA_DIR"]) / "uploads"
     before = set(uploads.iterdir())
-    with speech_wav.open("rb") as audio, pytest.raises(openai.BadRequestError) as prompt:
-        client.audio.transcriptions.create(model="whisper-1", file=audio, prompt="Tubesum")
-    assert prompt.value.body["code"] == "unsupported_parameter"  # type: ignore[index]
+    with speech_wav.open("rb") as audio, pytest.raises(openai.BadRequestError) as hot:
+        client.audio.transcriptions.create(model="whisper-1", file=audio, temperature=1.5)
+    assert hot.value.body["code"] == "unsupported_parameter"  # type: ignore[index]
     assert set(uploads.iterdir()) == before, "a refused request keeps no file"
     with speech_wav.open("rb") as audio, pytest.raises(openai.UnprocessableEntityError) as model:
         client.audio.transcriptions.create(model="/etc/passwd", file=audio)

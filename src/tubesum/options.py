@@ -35,6 +35,7 @@ from tubesum.config import (
 from tubesum.errors import ConfigError, EnglishOnlyModelError
 
 __all__ = [
+    "LOCAL_ONLY",
     "MAIN_FORM_FIELDS",
     "NOT_RESULT_SHAPING",
     "VALIDATORS",
@@ -57,6 +58,10 @@ _CONSTRAINTS: Final = {
     annotated_types.MinLen: "min_length",
     annotated_types.MaxLen: "max_length",
 }
+
+#: Fields only this machine's user may set, never a remote caller (the API's ``JobOptions`` has every other field:
+#: a new field is remote unless listed here, and no remote field may name a path).
+LOCAL_ONLY: Final = frozenset({"device", "compute_type", "output_dir", "summary_backend", "summary_model"})
 
 #: Fields that change how a result is delivered, not the result itself (left out of the cache identity).
 NOT_RESULT_SHAPING: Final = frozenset({"formats", "output_dir", "device"})

@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 
 from tubesum.config import Settings
 from tubesum.errors import ConfigError
-from tubesum.options import VALIDATORS, RunOptions, resolve, result_shaping
+from tubesum.options import LOCAL_ONLY, VALIDATORS, RunOptions, resolve, result_shaping
 
 __all__ = [
     "API_FIELDS",
@@ -53,38 +53,9 @@ class JobState(StrEnum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
-#: The ``RunOptions`` fields a remote caller may set (the rest — device, compute type, output directory, summary
-#: backend and model — are the server's to choose). Limits come with the fields (``Settings``).
-API_FIELDS: tuple[str, ...] = (
-    "model",
-    "language",
-    "task",
-    "word_timestamps",
-    "beam_size",
-    "temperature",
-    "initial_prompt",
-    "hotwords",
-    "condition_on_previous_text",
-    "hallucination_silence_threshold",
-    "vad_filter",
-    "vad_threshold",
-    "vad_min_speech_duration_ms",
-    "vad_max_speech_duration_s",
-    "vad_min_silence_duration_ms",
-    "vad_speech_pad_ms",
-    "captions",
-    "auto_captions",
-    "formats",
-    "max_line_width",
-    "max_line_count",
-    "diarize",
-    "num_speakers",
-    "min_speakers",
-    "max_speakers",
-    "speaker_names",
-    "summarize",
-    "summary_language",
-)
+#: The ``RunOptions`` fields a remote caller may set: all but :data:`tubesum.options.LOCAL_ONLY` (device, compute
+#: type, output directory, summary backend and model are the server's to choose). Limits come with the fields.
+API_FIELDS: tuple[str, ...] = tuple(name for name in RunOptions.model_fields if name not in LOCAL_ONLY)
 
 #: Where the API's default differs from "the server's setting" (what API clients have always got).
 _API_DEFAULTS: dict[str, Any] = {
@@ -244,7 +215,7 @@ def cache_key(source_key: str, options: JobOptions, *, model_identity: str, sett
         **result_shaping(options.effective(settings)),
         "v": RESULT_FORMAT_VERSION,
         "source": source_key,
-        "model": model_identity,
+        "model_identity": model_identity,
     }
     return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()
 
