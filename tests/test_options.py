@@ -152,7 +152,9 @@ def test_resolve_uses_settings_for_unset_options_and_refuses_translate_on_englis
 
 
 def test_front_end_forms_build_run_options_and_server_runs_refuse_local_only_ones() -> None:
-    options = build_options({"model": "tiny.en", "beam_size": "3", "vad_filter": "off", "hotwords": " ", "language": ""})
+    options = build_options(
+        {"model": "tiny.en", "beam_size": "3", "vad_filter": "off", "hotwords": " ", "language": ""}
+    )
     assert options.overrides() == {"model": "tiny.en", "beam_size": 3, "vad_filter": False}
     with pytest.raises(ConfigError, match="max_line_count"):
         build_options({"max_line_count": "0"})
