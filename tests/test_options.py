@@ -127,7 +127,8 @@ def test_cli_flags_parse_into_run_options(tmp_path: Path) -> None:
             "--no-condition-on-previous-text", "--hallucination-silence-threshold", "2", "--vad-threshold", "0.6",
             "--vad-min-speech-duration-ms", "100", "--vad-max-speech-duration-s", "20",
             "--vad-min-silence-duration-ms", "500", "--vad-speech-pad-ms", "200", "--beam-size", "3",
-            "--max-line-width", "30", "--max-line-count", "3", "-f", "srt,vtt", "--speaker-name", "SPEAKER_00=Ann"]  # fmt: skip
+            "--max-line-width", "30", "--max-line-count", "3", "-f", "srt,vtt",
+            "--speaker-name", "SPEAKER_00=Ann"]  # fmt: skip
     result = CliRunner().invoke(show, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {
