@@ -361,3 +361,18 @@ def test_openapi_json_and_docs_aliases_need_no_key(client: TestClient[Any]) -> N
     docs = client.get("/docs", follow_redirects=False)
     assert docs.status_code in (302, 307) and docs.headers["location"] == "/schema/swagger"
     assert client.get("/schema/swagger").status_code == 200
+
+
+def test_decoding_options_are_accepted_echoed_and_limited(client: TestClient[Any], key: dict[str, str]) -> None:
+    options = {"initial_prompt": "Siobhan", "temperature": [0, 0.4], "max_line_width": 30, "vad_threshold": 0.6}
+    response = submit(client, key, options=options)
+    assert response.status_code == 202, response.text
+    assert {k: response.json()["options"][k] for k in options} == {**options, "temperature": [0.0, 0.4]}
+    for bad in ({"beam_size": 99}, {"temperature": [2]}, {"device": "cuda"}, {"initial_prompt": "x" * 1001}):
+        refused = submit(client, key, options=bad)
+        assert refused.status_code == 422, bad
+
+
+def test_translate_on_an_english_only_model_is_refused_at_submit(client: TestClient[Any], key: dict[str, str]) -> None:
+    response = submit(client, key, options={"task": "translate", "model": "tiny.en"})
+    assert response.status_code == 400 and response.json()["code"] == "english_only_model", response.text

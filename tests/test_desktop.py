@@ -188,3 +188,22 @@ def test_invalid_settings_exit_2_without_their_values(
     assert main([]) == 2
     err = capsys.readouterr().err
     assert "max_duration" in err and "-12345" not in err
+
+
+def test_advanced_options_are_generated_and_build_the_request(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QComboBox, QLineEdit
+
+    from tubesum.frontends.session import advanced_fields
+
+    assert [name for name in window.advanced] == [f.name for f in advanced_fields(remote=False)]
+    window.source.setText(str(sample_path()))
+    beam, task, vad = window.advanced["beam_size"], window.advanced["task"], window.advanced["vad_filter"]
+    assert isinstance(beam, QLineEdit) and isinstance(task, QComboBox) and isinstance(vad, QComboBox)
+    beam.setText("3")
+    task.setCurrentIndex(task.findData("translate"))
+    vad.setCurrentIndex(vad.findData("off"))
+    options = window.request().options
+    assert (options.beam_size, options.task, options.vad_filter) == (3, "translate", False)
+    beam.setText("99")
+    window.start()
+    assert window.worker is None and "beam_size" in window.status.text()

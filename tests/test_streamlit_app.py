@@ -178,3 +178,27 @@ def test_invalid_settings_are_named_without_their_values(monkeypatch: pytest.Mon
     at.run()
     assert not at.exception
     assert "max_duration" in at.error[0].value and "-12345" not in at.error[0].value
+
+
+def test_advanced_options_are_generated_and_reach_the_run(app: Any) -> None:
+    from tubesum.frontends.session import advanced_fields
+
+    for field in advanced_fields(remote=False):  # one widget per RunOptions field of the Advanced section
+        widget = app.selectbox(key=f"opt-{field.name}") if field.kind in ("bool", "choice") else None
+        widget = widget or app.text_input(key=f"opt-{field.name}")
+        assert widget.label.startswith(field.label)
+    app.text_input(key="opt-max_line_width").set_value("16")
+    app.text_input(key="opt-initial_prompt").set_value("Computer network")
+    app.selectbox(key="opt-condition_on_previous_text").set_value("off")
+    app.multiselect(key="formats").set_value(["srt"])
+    app.button(key="sample").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    srt = app.session_state["results"][0].files["srt"].data.decode()
+    lines = [line for line in srt.splitlines() if line and "-->" not in line and not line.isdigit()]
+    assert lines and max(len(line) for line in lines) <= 16, lines
+
+
+def test_a_bad_advanced_value_is_named(app: Any) -> None:
+    app.text_input(key="opt-beam_size").set_value("99")
+    app.button(key="sample").click().run()
+    assert any("beam_size" in e.value for e in app.error), [e.value for e in app.error]

@@ -101,3 +101,17 @@ def test_server_rendered_values_are_escaped(ui_settings: Settings, store: SqlJob
 def test_api_keeps_its_own_csp(client: TestClient[Any]) -> None:
     response = client.get("/healthz")
     assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_advanced_section_has_a_labelled_input_for_every_api_option(client: TestClient[Any]) -> None:
+    from tubesum.frontends.session import MAIN_FIELDS
+    from tubesum.jobs.types import API_FIELDS
+
+    html = client.get("/").text
+    assert '<details id="advanced">' in html
+    for name in API_FIELDS:
+        if name in MAIN_FIELDS:
+            continue
+        assert f'id="opt-{name}" data-option="{name}"' in html, name
+        assert f'<label for="opt-{name}">' in html, name
+    assert 'data-option="device"' not in html and 'data-option="output_dir"' not in html  # the server's to choose
