@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
@@ -294,3 +295,29 @@ def _finished_job(db_url: str, *, title: str, text: str) -> str:
     ]
     store.succeed(job.id, artifacts=artifacts, audio_seconds=4.0, title=title)
     return job.id
+
+
+def test_advanced_options_reach_the_job_and_a_refusal_says_why(
+    open_server: Server, page: Any, http_server: LoopbackServer, make_media: Any
+) -> None:
+    media = make_media("speech.webm")
+    shutil.copy(media, http_server.root / media.name)
+    page.goto(open_server.base + "/")
+    page.click("#advanced summary")
+    page.fill("#opt-beam_size", "2")
+    page.fill("#opt-temperature", "0, 0.4")
+    page.fill("#opt-speaker_names", "SPEAKER_00=Ann, SPEAKER_01=Bo")
+    page.select_option("#opt-condition_on_previous_text", "off")
+    page.fill("#source", http_server.url(media.name))
+    page.click("#submit")
+    page.locator("#progress-section").wait_for(state="visible")
+    job = httpx.get(f"{open_server.base}/v1/jobs", timeout=10).json()["items"][0]
+    assert {k: job["options"][k] for k in ("beam_size", "temperature", "condition_on_previous_text")} == {
+        "beam_size": 2,
+        "temperature": [0.0, 0.4],
+        "condition_on_previous_text": False,
+    }
+    assert job["options"]["speaker_names"] == ["SPEAKER_00=Ann", "SPEAKER_01=Bo"]
+    page.select_option("#opt-task", "translate")
+    page.click("#submit")
+    page.locator("#form-error:has-text('English only')").wait_for()
