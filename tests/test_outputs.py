@@ -33,7 +33,7 @@ from tubesum.outputs import (
     to_txt,
     to_vtt,
 )
-from tubesum.outputs.subtitles import LINE_WIDTH, build_cues
+from tubesum.outputs.subtitles import LINE_WIDTH, SubtitleLayout, build_cues
 from tubesum.records import MediaInfo, Segment, Source, Transcript, Word
 
 VIDEO_ID = "dQw4w9WgXcQ"
@@ -200,6 +200,20 @@ def test_build_cues_keeps_room_for_the_speaker_prefix() -> None:
     segment = Segment(0, 10, "word " * 30, speaker="A_VERY_LONG_SPEAKER_NAME")
     for cue in build_cues([segment], speaker_prefix=True):
         assert len(f"{cue.speaker}: {cue.lines[0]}") <= LINE_WIDTH
+
+
+@pytest.mark.parametrize(("width", "lines"), [(20, 1), (24, 3), (60, 2)])
+def test_subtitle_layout_sets_line_width_and_count(transcript: Transcript, width: int, lines: int) -> None:
+    text = "every word of this long segment must still be on screen once and in order " * 3
+    speech = transcript.with_segments((Segment(0, 30, text.strip()),))
+    layout = SubtitleLayout(width=width, lines=lines)
+    cues = srt_cues(to_srt(speech, layout=layout))
+    shown = [line for c in cues for line in c.content.split("\n")]
+    assert all(len(line) <= width for line in shown) and max(len(c.content.split("\n")) for c in cues) == lines
+    assert " ".join(shown) == text.strip()
+    vtt = webvtt.from_string(to_vtt(speech, layout=layout)).captions
+    assert max(len(c.text.split("\n")) for c in vtt) == lines
+    assert render(speech, "srt", layout=layout).decode() == to_srt(speech, layout=layout)
 
 
 def test_srt_of_an_empty_transcript_is_empty(transcript: Transcript) -> None:
