@@ -152,3 +152,26 @@ def test_cli_decoding_flags_and_subtitle_layout(tmp_path: Path, speech_wav: Path
 )
 def test_translation_with_a_multilingual_model() -> None:  # pragma: no cover
     raise AssertionError("unreachable")
+
+
+def test_batched_inference_gets_the_same_options(
+    settings: Settings, speech_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faster_whisper import BatchedInferencePipeline
+
+    seen: list[dict[str, Any]] = []
+    real = BatchedInferencePipeline.transcribe
+
+    def recording(self: BatchedInferencePipeline, audio: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return real(self, audio, **kwargs)
+
+    monkeypatch.setattr(BatchedInferencePipeline, "transcribe", recording)
+    options = RunOptions(
+        formats=("txt",), initial_prompt="Tomorrow", hotwords="museum", temperature=0.2, vad_threshold=0.4
+    )
+    outcome = transcribe(str(speech_wav), settings=settings.model_copy(update={"batched": "on"}), options=options)
+    assert "museum" in outcome.transcript.text.lower()
+    call = seen[0]
+    assert (call["initial_prompt"], call["hotwords"], call["temperature"]) == ("Tomorrow", "museum", [0.2])
+    assert call["vad_parameters"] == {"threshold": 0.4} and call["vad_filter"] is True
