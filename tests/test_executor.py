@@ -145,12 +145,12 @@ def test_stop_requeues_a_running_job_with_its_checkpoint_and_a_new_executor_fini
         cancel_events[job.id] = kwargs["cancel"]
         real_run_job(job, **kwargs)
 
-    def render_until_shutdown(transcript: Transcript, fmt: Any) -> bytes:
+    def render_until_shutdown(transcript: Transcript, fmt: Any, **kwargs: Any) -> bytes:
         if not blocking.is_set():  # the second executor renders normally
-            return real_render(transcript, fmt)
+            return real_render(transcript, fmt, **kwargs)
         rendering.set()
         cancel_events[job.id].wait(30)  # stuck in the render stage until stop() stops waiting
-        return real_render(transcript, fmt)
+        return real_render(transcript, fmt, **kwargs)
 
     monkeypatch.setattr(executor_module, "run_job", spy_run_job)
     monkeypatch.setattr(outputs, "render", render_until_shutdown)
