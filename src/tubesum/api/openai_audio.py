@@ -66,7 +66,7 @@ class AudioController(Controller):
 
 async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     settings = state.settings
-    record, fields = await receive_form(request, settings, filename=None, multipart_only=True)
+    record, fields = await receive_form(request, settings, filename=None, multipart_only=True, file_optional=True)
     form = {name: values[-1] for name, values in fields.items()}
     granularities = fields.get("timestamp_granularities[]", [])
     response_format = form.get("response_format", "json")
