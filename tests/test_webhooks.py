@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,13 @@ from pydantic import ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from conftest import LoopbackServer
+from databases import BACKENDS, fresh_database
 from inprocess import migrated_store
 from servers import wait_for
 from tubesum.api.app import create_app
 from tubesum.config import Settings
+from tubesum.jobs.db import make_engine
+from tubesum.jobs.migrate import upgrade
 from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import Artifact, JobOptions, NewJob
@@ -439,3 +443,39 @@ def test_keys_show_and_rotate_the_webhook_secret(tmp_path: Path, monkeypatch: py
     assert Settings(_env_file=None, webhook_secret=standalone).webhook_secret is not None  # type: ignore[call-arg]
     missing = run("keys", "webhook-secret", "0" * 16)
     assert missing.exit_code == 1 and "No API key" in missing.output
+
+
+# -- the store, on every backend ---------------------------------------------------------------------------
+@pytest.fixture(params=BACKENDS)
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlJobStore]:
+    with fresh_database(request.param, tmp_path) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            yield SqlJobStore(engine)
+        finally:
+            engine.dispose()
+
+
+def test_store_claims_a_due_webhook_once_and_logs_each_attempt(any_store: SqlJobStore) -> None:
+    store = any_store
+    record, _ = store.create_key("k")
+    assert (store.webhook_secret(record.id) or "").startswith("whsec_")
+    queued, _ = store.create(
+        NewJob(owner=record.id, source=YOUTUBE, source_key="s", options=JobOptions(), cache_key="c", callback_url="u")
+    )
+    assert store.claim_webhook(lease=30) is None  # not finished yet: nothing is owed
+    job_id = cancelled_job(store, record.id, "http://example.com/hook")
+    task = store.claim_webhook(lease=30)
+    assert task is not None and (task.job_id, task.attempt, task.url) == (job_id, 1, "http://example.com/hook")
+    assert store.claim_webhook(lease=30) is None  # leased: no other sender takes it
+    store.record_delivery(task, status_code=500, error=None, outcome="pending", retry_at=datetime.now(UTC))
+    again = store.claim_webhook(lease=30)
+    assert again is not None and again.attempt == 2
+    store.record_delivery(again, status_code=204, error=None, outcome="delivered")
+    assert store.claim_webhook(lease=30) is None
+    assert [(d.attempt, d.status_code) for d in store.deliveries(job_id)] == [(1, 500), (2, 204)]
+    assert store.get(job_id).webhook_state == "delivered"  # type: ignore[union-attr]
+    assert store.pending_webhooks() == 1  # the queued job's, owed once it ends
+    assert store.delete(job_id) and store.deliveries(job_id) == []  # deleted with its job
+    assert store.get(queued.id).callback_url == "u"  # type: ignore[union-attr]
