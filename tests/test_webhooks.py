@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from litestar.testing import TestClient
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -157,6 +158,10 @@ def webhook_of(client: TestClient[Any], job_id: str, headers: dict[str, str]) ->
     assert response.status_code == 200
     webhook: dict[str, Any] = response.json()["webhook"]
     return webhook
+
+
+def counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("tubesum_webhook_attempts_total", {"outcome": outcome}) or 0.0
 
 
 def settled(client: TestClient[Any], job_id: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -301,10 +306,12 @@ def test_retries_stop_after_the_configured_attempts(
     receiver.statuses = [503, 503, 503, 503]
     settings = api_settings.model_copy(update={"webhook_max_attempts": 3})
     job_id = cancelled_job(store, key_id, receiver.url())
+    retries, failures = counted("retry"), counted("failed")
     with running_app(settings, store) as client:
         webhook = settled(client, job_id, headers)
     assert webhook["state"] == "failed" and [d["status_code"] for d in webhook["deliveries"]] == [503, 503, 503]
     assert len(receiver.requests) == 3
+    assert counted("retry") - retries == 2 and counted("failed") - failures == 1
 
 
 def test_a_redirect_is_not_followed(

@@ -36,6 +36,7 @@ import httpx
 from tubesum.errors import InvalidUrlError, NetworkError, UnsafeUrlError
 from tubesum.jobs.webhook_store import DELIVERED, FAILED, PENDING, WebhookTask
 from tubesum.jobs.webhooks import WAKE_HOOKS, RetryPolicy, message_id, retryable, signed_headers, signing_secret
+from tubesum.metrics import WEBHOOK_ATTEMPTS
 from tubesum.pipeline.ssrf import check_url
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ class WebhookSender:
             return
         if 200 <= status < 300:
             self.store.record_delivery(task, status_code=status, error=None, outcome=DELIVERED)
+            WEBHOOK_ATTEMPTS.labels(outcome="delivered").inc()
             logger.info("webhook delivered", extra={**extra, "status_code": status})
             return
         error = "redirect not followed" if 300 <= status < 400 else None
@@ -180,9 +182,11 @@ class WebhookSender:
         delay = self.policy.delay_after(task.attempt) if retry else None
         if delay is None:
             self.store.record_delivery(task, status_code=status, error=error, outcome=FAILED)
+            WEBHOOK_ATTEMPTS.labels(outcome="failed").inc()
             logger.warning("webhook failed for good", extra={**extra, "status_code": status, "error": error})
             return
         retry_at = datetime.now(UTC) + timedelta(seconds=delay)
         self.store.record_delivery(task, status_code=status, error=error, outcome=PENDING, retry_at=retry_at)
+        WEBHOOK_ATTEMPTS.labels(outcome="retry").inc()
         logger.info("webhook attempt failed; retrying", extra={**extra, "status_code": status, "retry_in_s": delay})
         self.wake()  # a zero delay (tests) is due at once
