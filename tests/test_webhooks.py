@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from conftest import LoopbackServer
-from databases import BACKENDS, fresh_database
+from databases import BACKENDS, POSTGRES_URL, fresh_database
 from inprocess import migrated_store
 from servers import wait_for
 from tubesum.api.app import create_app
@@ -221,8 +221,8 @@ def test_succeeded_job_is_posted_signed_and_retried_after_a_500(
     make_media: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG)  # everything, tubesum's own debug lines included ...
-    caplog.set_level(logging.WARNING, logger="httpx")  # ... but httpx's, which tubesum.logs keeps at WARNING
+    caplog.set_level(logging.WARNING, logger="httpx")  # httpx stays at WARNING, as tubesum.logs sets it ...
+    caplog.set_level(logging.DEBUG)  # ... and everything else is captured, tubesum's debug lines included
     key_id, headers = key
     (http_server.root / "talk.m4a").write_bytes(make_media("speech.m4a").read_bytes())
     receiver.statuses = [500]
@@ -486,3 +486,33 @@ def test_store_claims_a_due_webhook_once_and_logs_each_attempt(any_store: SqlJob
     assert store.pending_webhooks() == 1  # the queued job's, owed once it ends
     assert store.delete(job_id) and store.deliveries(job_id) == []  # deleted with its job
     assert store.get(queued.id).callback_url == "u"  # type: ignore[union-attr]
+
+
+# -- a `tubesum worker` (SAQ) sends the webhooks of the jobs it finishes -------------------------------------
+@pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set (scripts/with-test-services sets it)")
+@pytest.mark.timeout(300)
+def test_a_saq_worker_posts_the_webhook_of_the_job_it_ran(
+    tmp_path: Path, receiver: Receiver, http_server: LoopbackServer, speech_wav: Path
+) -> None:
+    from test_saq import Cluster
+
+    (http_server.root / "talk.wav").write_bytes(speech_wav.read_bytes())
+    with fresh_database("postgresql", tmp_path) as url:
+        cluster = Cluster(tmp_path, url, "")
+        try:
+            cluster.start_worker(1)
+            headers = {"Authorization": f"Bearer {cluster.token}"}
+            # The API side runs no sender (worker=False): only the worker process can deliver.
+            with TestClient(app=create_app(cluster.settings, store=cluster.store, worker=False)) as client:
+                body = {"source": http_server.url("talk.wav"), "callback_url": receiver.url()}
+                created = client.post("/v1/jobs", json=body, headers=headers)
+                assert created.status_code == 202, created.text
+                job_id = created.json()["id"]
+                webhook = settled(client, job_id, headers)
+            key_id = cluster.token.split("_")[1]
+            payload = verified(cluster.store.webhook_secret(key_id) or "", receiver.requests[0])
+            assert payload["id"] == job_id and payload["state"] == "succeeded", cluster.logs()
+            assert webhook["state"] == "delivered"
+            assert [r["job_id"] for r in cluster.log_events("webhook delivered")] == [job_id]
+        finally:
+            cluster.close()

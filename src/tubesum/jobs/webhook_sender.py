@@ -97,14 +97,15 @@ class WebhookSender:
         WAKE_HOOKS.add(self.wake)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop claiming; attempts in flight get ``timeout`` seconds, unfinished ones are retried after the lease."""
+        """Stop claiming and finish the attempts in flight (each within ``webhook_timeout_seconds``); claimed
+        attempts that never started are sent again, by any process, once their lease has run out."""
         WAKE_HOOKS.discard(self.wake)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
 
     def wake(self) -> None:

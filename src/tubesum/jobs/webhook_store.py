@@ -40,11 +40,18 @@ class SqlWebhookStore(SqlKeyStore):
     def claim_webhook(self, *, lease: float, now: datetime | None = None) -> WebhookTask | None:
         """Take the finished job whose webhook is due longest; hold it for ``lease`` seconds. None: nothing due."""
         now = now or datetime.now(UTC)
+        due = (
+            JobRow.webhook_state == PENDING,
+            JobRow.state.in_(_FINISHED),
+            or_(JobRow.webhook_next_at.is_(None), JobRow.webhook_next_at <= now),
+        )
+        with self._read.begin() as s:  # the poll's usual answer, "nothing", costs no write lock (SQLite)
+            if s.scalars(select(JobRow.id).where(*due).limit(1)).first() is None:
+                return None
         with self._write.begin() as s:
             row = s.scalars(
                 select(JobRow)
-                .where(JobRow.webhook_state == PENDING, JobRow.state.in_(_FINISHED))
-                .where(or_(JobRow.webhook_next_at.is_(None), JobRow.webhook_next_at <= now))
+                .where(*due)
                 .order_by(JobRow.webhook_next_at, JobRow.finished_at)
                 .limit(1)
                 .with_for_update(skip_locked=True)
