@@ -8,7 +8,8 @@ else makes two loads differ) and a loader::
 
 * **load once per key**: concurrent callers of the same key wait for one load; other keys load in parallel; a
   failed load is not remembered (the next caller tries again);
-* **memory estimate** per entry (``tubesum.model_estimates``), **last use** (each ``get`` and :meth:`touch`);
+* **memory estimate** per entry (``tubesum.model_estimates``), **last use** (each ``get``, :meth:`touch`, and
+  :meth:`touch_since` when a job ends, so the models a job used count idle from its end);
 * **unload** drops the registry's reference, collects garbage and, when torch is already imported, empties
   its CUDA cache (torch is never imported for that); :meth:`unload_idle` does it for entries unused for ``ttl``
   seconds — the embedded server and queue workers call it between jobs (``TUBESUM_MODEL_IDLE_TTL_SECONDS``);
@@ -129,6 +130,18 @@ class ModelRegistry:
             entry = self._entries.get(key)
             if entry is not None and entry.value is not None:
                 entry.last_used = self._clock()
+
+    def now(self) -> float:
+        """The registry's clock (pass it to :meth:`touch_since` after a job)."""
+        return self._clock()
+
+    def touch_since(self, since: float) -> None:
+        """Mark every model used at or after ``since`` as used now: a job's models count idle from its end."""
+        with self._lock:
+            now = self._clock()
+            for entry in self._entries.values():
+                if entry.value is not None and entry.last_used >= since:
+                    entry.last_used = now
 
     def loaded(self, kind: ModelKind | None = None) -> list[Any]:
         """Return the models loaded now (of ``kind``, or all), oldest entry first."""

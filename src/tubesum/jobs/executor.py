@@ -248,6 +248,7 @@ class LocalExecutor:
             self._running[job.id] = event
             if self._shutdown_signalled:
                 event.cancel("shutdown")
+        started = REGISTRY.now()
         try:
             run_job(job, store=self._store, settings=self._settings, cancel=event, store_retry_s=self._store_retry_s)
         except Exception as exc:  # the store failed while recording the outcome: the watchdog requeues the job
@@ -260,6 +261,7 @@ class LocalExecutor:
             with self._lock:
                 self._unrecorded.add(job.id)
         finally:
+            REGISTRY.touch_since(started)  # the job's models count idle from its end
             with self._lock:
                 self._running.pop(job.id, None)
         self._requeue_unrecorded()

@@ -233,6 +233,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
     run_settings = settings if device == settings.device else settings.model_copy(update={"device": device})
     event = CancelEvent()
     state.running[job.id] = event
+    started = REGISTRY.now()
     task = asyncio.ensure_future(asyncio.to_thread(run_job, job, store=store, settings=run_settings, cancel=event))
     try:
         while True:
@@ -248,6 +249,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
             await asyncio.to_thread(store.requeue_running, worker=state.worker_id, job_id=job.id)
         raise
     finally:
+        REGISTRY.touch_since(started)  # the job's models count idle from its end
         state.running.pop(job.id, None)
     final = await asyncio.to_thread(store.get, job_id, checkpoint=False)
     return final.state.value if final else "gone"
