@@ -10,6 +10,7 @@ import base64
 import http.server
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from databases import BACKENDS, POSTGRES_URL, fresh_database
 from inprocess import migrated_store
 from servers import wait_for
 from tubesum.api.app import create_app
+from tubesum.api.schemas import webhook_body
 from tubesum.config import Settings
 from tubesum.jobs.db import make_engine
 from tubesum.jobs.migrate import upgrade
@@ -58,33 +60,35 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
+def serve(state: Receiver, address: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+    """Start a receiver's HTTP server on ``address`` (at ``state.port``, or a free port) in a thread."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        receiver = state
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.receiver.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            status = self.receiver.statuses.pop(0) if self.receiver.statuses else 200
+            self.send_response(status)
+            if 300 <= status < 400 and self.receiver.location:
+                self.send_header("Location", self.receiver.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer((address, state.port), Handler)
+    state.port = httpd.server_address[1]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 @pytest.fixture
 def receivers() -> Iterator[list[Receiver]]:
     """Two receivers (the second one is a redirect target that must never be reached)."""
-    started: list[tuple[Receiver, http.server.ThreadingHTTPServer]] = []
-    for _ in range(2):
-        state = Receiver()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            receiver = state
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                self.receiver.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                status = self.receiver.statuses.pop(0) if self.receiver.statuses else 200
-                self.send_response(status)
-                if 300 <= status < 400 and self.receiver.location:
-                    self.send_header("Location", self.receiver.location)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        state.port = httpd.server_address[1]
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        started.append((state, httpd))
+    started = [(state, serve(state)) for state in (Receiver(), Receiver())]
     try:
         yield [state for state, _ in started]
     finally:
@@ -369,6 +373,48 @@ def test_every_delivery_goes_through_the_guard(api_settings: Settings, store: Sq
     assert delivery.status_code is None and delivery.error and delivery.error.startswith("refused")
     assert store.get(job_id).webhook_state == "failed"  # type: ignore[union-attr]
     assert receiver.requests == []
+
+
+def test_a_delivery_connects_to_the_address_the_guard_approved(
+    api_settings: Settings, store: SqlJobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name answers a (pretend) public address to the guard, then loopback. The POST goes to
+    the approved address with the name in Host; a second lookup, which would reach loopback, never happens."""
+    from tubesum.pipeline import ssrf
+
+    approved, rebound = Receiver(), Receiver()
+    servers = [serve(approved, "127.0.0.2")]
+    rebound.port = approved.port
+    servers.append(serve(rebound, "127.0.0.1"))
+    lookups: list[str] = []
+    real_getaddrinfo, real_is_public = socket.getaddrinfo, ssrf.is_public_address
+
+    def rebinding_dns(host: Any, port: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if host == "hook.test":
+            lookups.append(host)
+            return real_getaddrinfo("127.0.0.2" if len(lookups) == 1 else "127.0.0.1", port, *args, **kwargs)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    monkeypatch.setattr(ssrf, "is_public_address", lambda ip: str(ip) == "127.0.0.2" or real_is_public(ip))
+    record, _ = store.create_key("k")
+    job_id = cancelled_job(store, record.id, f"http://hook.test:{approved.port}/hook?x=1")
+    production = api_settings.model_copy(update={"environment": "production", "allow_private_addresses": False})
+    sender = WebhookSender(store, production, body=webhook_body)
+    try:
+        task = store.claim_webhook(lease=30)
+        assert task is not None
+        sender.deliver(task)
+    finally:
+        sender.stop()
+        for httpd in servers:
+            httpd.shutdown()
+            httpd.server_close()
+    assert lookups == ["hook.test"] and rebound.requests == []
+    [(path, headers, _)] = approved.requests
+    assert path == "/hook?x=1" and headers["host"] == f"hook.test:{approved.port}"
+    assert verified(store.webhook_secret(record.id) or "", approved.requests[0])["id"] == job_id
+    assert store.get(job_id).webhook_state == "delivered"  # type: ignore[union-attr]
 
 
 def test_pending_deliveries_survive_a_restart(

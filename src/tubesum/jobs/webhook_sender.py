@@ -7,10 +7,11 @@ from the database (:class:`~tubesum.jobs.webhook_store.SqlWebhookStore`): it pol
 A delivery owed when a process stopped is sent by the next process that polls (start-up included), once
 its lease ran out.
 
-Each attempt runs the SSRF guard on the URL (a refused address is a failed delivery, never retried), sends one
-POST without following redirects (a 3xx is a failed delivery: the guard never sees where it points), reads no
-response body, and records the status code or the error class. The secret and the URL's path and query never
-reach the log (a callback URL may carry a token); the host does.
+Each attempt runs the SSRF guard on the URL (a refused address is a failed delivery, never retried), connects
+to the very address the guard approved (no second DNS lookup, so no rebinding; TLS still checks the name),
+sends one POST without following redirects (a 3xx is a failed delivery: the guard never sees where it points),
+reads no response body, and records the status code or the error class. The secret and the URL's path and
+query never reach the log (a callback URL may carry a token); the host does.
 
 Usage::
 
@@ -28,8 +29,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -37,7 +38,7 @@ from tubesum.errors import InvalidUrlError, NetworkError, UnsafeUrlError
 from tubesum.jobs.webhook_store import DELIVERED, FAILED, PENDING, WebhookTask
 from tubesum.jobs.webhooks import WAKE_HOOKS, RetryPolicy, message_id, retryable, signed_headers, signing_secret
 from tubesum.metrics import WEBHOOK_ATTEMPTS
-from tubesum.pipeline.ssrf import check_url
+from tubesum.pipeline.ssrf import VettedUrl, vet_url
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -154,7 +155,7 @@ class WebhookSender:
             self._record(task, None, "no webhook secret for this job's API key", retry=False, extra=extra)
             return
         try:
-            check_url(task.url, allow_private=self.settings.allow_private_addresses)
+            vetted = vet_url(task.url, allow_private=self.settings.allow_private_addresses)
         except (UnsafeUrlError, InvalidUrlError) as exc:
             self._record(task, None, f"refused: {exc.message}", retry=False, extra=extra)
             return
@@ -163,8 +164,11 @@ class WebhookSender:
             return
         body = self._body(job)
         headers = signed_headers(secret, msg_id=message_id(job.id), timestamp=int(time.time()), body=body)
+        target, host_header, extensions = _pinned(task.url, vetted)
+        if host_header is not None:
+            headers["host"] = host_header
         try:
-            with self._client.stream("POST", task.url, content=body, headers=headers) as response:
+            with self._client.stream("POST", target, content=body, headers=headers, extensions=extensions) as response:
                 status = response.status_code  # the body is never read: a receiver cannot make us buffer it
         except httpx.HTTPError as exc:
             self._record(task, None, type(exc).__name__, retry=True, extra=extra)
@@ -191,3 +195,21 @@ class WebhookSender:
         WEBHOOK_ATTEMPTS.labels(outcome="retry").inc()
         logger.info("webhook attempt failed; retrying", extra={**extra, "status_code": status, "retry_in_s": delay})
         self.wake()  # a zero delay (tests) is due at once
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _pinned(url: str, vetted: VettedUrl) -> tuple[str, str | None, dict[str, Any]]:
+    """Return the URL to connect to — the address the guard approved, not the name again (no DNS rebinding) —,
+    the ``Host`` header that names the host, and the request extensions that keep TLS on the name (SNI and the
+    certificate check). The URL is unchanged when the guard resolved nothing (``allow_private_addresses``)."""
+    if not vetted.addresses:
+        return url, None, {}
+    address = vetted.addresses[0]
+    parts = urlsplit(url)
+    netloc = f"[{address}]:{vetted.port}" if ":" in address else f"{address}:{vetted.port}"
+    target = urlunsplit((vetted.scheme, netloc, parts.path or "/", parts.query, ""))
+    host = vetted.host if vetted.port == _DEFAULT_PORTS[vetted.scheme] else f"{vetted.host}:{vetted.port}"
+    name = vetted.host[1:-1] if vetted.host.startswith("[") else vetted.host
+    return target, host, ({"sni_hostname": name} if vetted.scheme == "https" else {})
