@@ -10,7 +10,10 @@ import base64
 import http.server
 import json
 import logging
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from litestar.testing import TestClient
@@ -60,8 +64,10 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-def serve(state: Receiver, address: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
-    """Start a receiver's HTTP server on ``address`` (at ``state.port``, or a free port) in a thread."""
+def serve(
+    state: Receiver, address: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> http.server.ThreadingHTTPServer:
+    """Start a receiver's HTTP(S) server on ``address`` (at ``state.port``, or a free port) in a thread."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         receiver = state
@@ -80,6 +86,8 @@ def serve(state: Receiver, address: str = "127.0.0.1") -> http.server.ThreadingH
             pass
 
     httpd = http.server.ThreadingHTTPServer((address, state.port), Handler)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     state.port = httpd.server_address[1]
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
@@ -375,17 +383,36 @@ def test_every_delivery_goes_through_the_guard(api_settings: Settings, store: Sq
     assert receiver.requests == []
 
 
+def certificate_for(name: str, directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for ``name`` (openssl): the server's TLS context and a client one trusting it."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    return server, ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_delivery_connects_to_the_address_the_guard_approved(
-    api_settings: Settings, store: SqlJobStore, monkeypatch: pytest.MonkeyPatch
+    api_settings: Settings, store: SqlJobStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scheme: str
 ) -> None:
     """DNS rebinding: the name answers a (pretend) public address to the guard, then loopback. The POST goes to
-    the approved address with the name in Host; a second lookup, which would reach loopback, never happens."""
+    the approved address with the name in Host (and, over TLS, in SNI and the certificate check); a second
+    lookup, which would reach loopback, never happens."""
     from tubesum.pipeline import ssrf
 
+    if scheme == "https" and shutil.which("openssl") is None:
+        pytest.fail("openssl is required for this test (apt-get install openssl)")
+    server_tls, client_tls = certificate_for("hook.test", tmp_path) if scheme == "https" else (None, None)
     approved, rebound = Receiver(), Receiver()
-    servers = [serve(approved, "127.0.0.2")]
+    servers = [serve(approved, "127.0.0.2", server_tls)]
     rebound.port = approved.port
-    servers.append(serve(rebound, "127.0.0.1"))
+    servers.append(serve(rebound, "127.0.0.1", server_tls))
     lookups: list[str] = []
     real_getaddrinfo, real_is_public = socket.getaddrinfo, ssrf.is_public_address
 
@@ -398,9 +425,10 @@ def test_a_delivery_connects_to_the_address_the_guard_approved(
     monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
     monkeypatch.setattr(ssrf, "is_public_address", lambda ip: str(ip) == "127.0.0.2" or real_is_public(ip))
     record, _ = store.create_key("k")
-    job_id = cancelled_job(store, record.id, f"http://hook.test:{approved.port}/hook?x=1")
+    job_id = cancelled_job(store, record.id, f"{scheme}://hook.test:{approved.port}/hook?x=1")
     production = api_settings.model_copy(update={"environment": "production", "allow_private_addresses": False})
-    sender = WebhookSender(store, production, body=webhook_body)
+    transport = httpx.HTTPTransport(verify=client_tls) if client_tls is not None else None
+    sender = WebhookSender(store, production, body=webhook_body, transport=transport)
     try:
         task = store.claim_webhook(lease=30)
         assert task is not None
@@ -414,7 +442,7 @@ def test_a_delivery_connects_to_the_address_the_guard_approved(
     [(path, headers, _)] = approved.requests
     assert path == "/hook?x=1" and headers["host"] == f"hook.test:{approved.port}"
     assert verified(store.webhook_secret(record.id) or "", approved.requests[0])["id"] == job_id
-    assert store.get(job_id).webhook_state == "delivered"  # type: ignore[union-attr]
+    assert store.get(job_id).webhook_state == "delivered", store.deliveries(job_id)  # type: ignore[union-attr]
 
 
 def test_pending_deliveries_survive_a_restart(
