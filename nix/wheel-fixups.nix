@@ -1,4 +1,4 @@
-# Fix-ups for manylinux wheels: uv2nix installs every wheel with autoPatchelfHook and the manylinux2014
+# Fix-ups for uv.lock's packages. Manylinux wheels: uv2nix installs every wheel with autoPatchelfHook and the manylinux2014
 # libraries (glibc, libstdc++/libgcc_s, X11/GL/glib basics); what a wheel links beyond that is named here,
 # from nixpkgs. Found by reading the DT_NEEDED entries of every shared object in the uv.lock venv
 # (docs/packaging-nix.md). A wheel whose missing library is not here fails its build (autoPatchelf), so the
@@ -23,8 +23,29 @@ addLibs "av" [ pkgs.zlib ]
 // addLibs "numpy" [ pkgs.zlib ]
 // addLibs "pillow" [ pkgs.zlib ]
 // addLibs "psycopg-binary" [ pkgs.zlib ]
-# pycairo's wheel links the system Cairo (tubesum[pdf]).
-// addLibs "pycairo" [ pkgs.cairo ]
+# The two packages uv.lock has no Linux wheel for are built from their sdist (the exact file uv.lock pins), with
+# the build system their pyproject.toml names, from build-system-pkgs (uv2nix leaves build systems of sdists to
+# overlays like this one).
+// {
+  # tubesum[pdf]: meson-python against nixpkgs' Cairo (found with pkg-config; meson runs ninja).
+  pycairo = prev.pycairo.overrideAttrs (old: {
+    nativeBuildInputs =
+      old.nativeBuildInputs
+      ++ final.resolveBuildSystem {
+        meson-python = [ ];
+        meson = [ ];
+      }
+      ++ [
+        pkgs.pkg-config
+        pkgs.ninja
+      ];
+    buildInputs = (old.buildInputs or [ ]) ++ [ pkgs.cairo ];
+  });
+  # The test group's subtitle parser: pure Python, setuptools.
+  srt = prev.srt.overrideAttrs (old: {
+    nativeBuildInputs = old.nativeBuildInputs ++ final.resolveBuildSystem { setuptools = [ ]; };
+  });
+}
 # torch and torchaudio (summarize/diarize extras) link the CUDA 13 runtime of those wheels; torchaudio also
 # torch's own libraries. The driver (libcuda) comes from the host at run time.
 // lib.genAttrs (lib.filter (name: prev ? ${name}) [ "torch" "torchaudio" ]) (

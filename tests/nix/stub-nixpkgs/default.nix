@@ -279,7 +279,21 @@ let
     # Not used by nix/ (no nixpkgs Python package is installed): build-system-pkgs' overlay takes
     # setuptools-scm's setup hook from nixpkgs' default Python set, and the devshell's editable hook reaches
     # it (libcst's extra build dependency setuptools-rust needs setuptools-scm).
-    python3Packages.setuptools-scm.setupHook = tool "setuptools-scm-version-pretend-hook.sh";
+    # Likewise meson-python's setup hooks (pycairo's sdist build).
+    python3Packages = {
+      setuptools-scm.setupHook = tool "setuptools-scm-version-pretend-hook.sh";
+      meson-python.setupHooks = [ (tool "meson-python-pep517-hook.sh") ];
+      # nixpkgs' `ninja` Python stub (it runs nixpkgs' ninja binary), whose source build-system-pkgs reuses.
+      ninja = {
+        pname = "ninja";
+        version = "1.13.0";
+        src = tool "ninja-python-stub-source";
+        meta = { };
+        postUnpack = "";
+        setupHook = tool "ninja-setup-hook.sh";
+        preBuild = "";
+      };
+    };
 
     # The manylinux library lists uv2nix adds to every binary wheel.
     pythonManylinuxPackages = {
@@ -372,6 +386,8 @@ let
     };
 
     cacert = tool "nss-cacert";
+    ninja = tool "ninja";
+    pkg-config = tool "pkg-config";
     autoPatchelfHook = tool "autoPatchelfHook";
     cairo = tool "cairo";
     dbus = tool "dbus";
