@@ -75,8 +75,15 @@ in
           "src"
           "tests"
         ];
-        # uv.lock's test group, without installing tubesum's own build (./src is on PYTHONPATH below).
-        nativeBuildInputs = [ (python.mkEnv "tubesum-check-env" [ "test" ]) ];
+        # tubesum's dependencies and pytest, all uv.lock's (./src on PYTHONPATH below wins over the installed
+        # tubesum, so the tests run against the checked-out source).
+        nativeBuildInputs = [
+          (python.pythonSet.mkVirtualEnv "tubesum-check-env" {
+            tubesum = [ ];
+            pytest = [ ];
+            pytest-timeout = [ ];
+          })
+        ];
       }
       ''
         cp -r $src source && chmod -R u+w source && cd source

