@@ -181,8 +181,8 @@ let
     };
   };
 
-  # The interpreter: nixpkgs' python311 is CPython 3.11.x; only its facts, no package set (`pkgs` is absent,
-  # so any use of python3Packages fails here as the flake must not use one).
+  # The interpreter: nixpkgs' python311 is CPython 3.11.x; only its facts, no package set (`pkgs` and
+  # `withPackages` are absent, so a flake that reached for nixpkgs' Python packages fails here).
   python311 =
     let
       version = "3.11.14";
