@@ -10,7 +10,8 @@ builds from uv.lock, the images' user, entrypoint, volumes and labels, the CUDA 
 that nixpkgs builds it. The real build is proven by the networked images workflow: docs/packaging-nix.md.
 
 Needs Nix >= 2.8 with flakes (Debian: ``apt-get install nix-bin``), run as root or with a daemon, and the snapshots;
-skips without them. ``TUBESUM_MODERN_NIX=1`` also runs the checks with Nix 2.26 (scripts/modern-nix). Flakes see only
+skips without them. The same checks also run with Nix 2.26 (scripts/modern-nix) where its Debian trixie root is
+cached (``scripts/modern-nix --prepare``; ``TUBESUM_MODERN_NIX=1`` makes it, ``=0`` skips). Flakes see only
 git-tracked files: new nix files need ``git add -N``.
 """
 
