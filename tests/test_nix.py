@@ -713,7 +713,8 @@ def test_modern_nix_evaluates_the_flake(nix: Any, sources: dict[str, Path]) -> N
     proc = subprocess.run(
         [str(ROOT / "scripts/modern-nix")],
         cwd=ROOT,
-        env={**os.environ, "TUBESUM_NIX_MIRROR": str(MIRROR)},
+        # The cache as it was at import: tests/conftest.py points XDG_CACHE_HOME at a fresh directory per test.
+        env={**os.environ, "TUBESUM_NIX_MIRROR": str(MIRROR), "XDG_CACHE_HOME": str(MODERN_NIX_ROOT.parents[1])},
         capture_output=True,
         text=True,
         timeout=900,
