@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tubesum.jobs.executor import LocalExecutor
     from tubesum.jobs.saq_executor import SaqExecutor
     from tubesum.jobs.store import SqlJobStore
+    from tubesum.jobs.webhook_sender import WebhookSender
 
 __all__ = ["create_app"]
 
@@ -84,10 +85,13 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
         if executor is not None:
             register_collector(QueueCollector(executor.queue_stats))
             executor.start()
+        webhooks = _webhook_sender(job_store, settings) if worker and hasattr(job_store, "claim_webhook") else None
         logger.info("tubesum api ready", extra={"version": __version__, "worker": worker})
         try:
             yield
         finally:
+            if webhooks is not None:
+                await anyio.to_thread.run_sync(webhooks.stop)
             if executor is not None:  # waits up to shutdown_grace: off the event loop
                 await anyio.to_thread.run_sync(executor.stop)
             if engine is not None:
@@ -182,6 +186,16 @@ def _bind_executor(state: State, executor: LocalExecutor | SaqExecutor | None) -
     state.executor_cancel = executor.cancel if executor else (lambda _job_id: None)
     state.executor_alive = (lambda: executor.alive) if executor else (lambda: None)
     state.queue_ok = getattr(executor, "queue_ok", None)  # SAQ only: is the queue server reachable?
+
+
+def _webhook_sender(store: SqlJobStore, settings: Settings) -> WebhookSender:
+    """Start this process's webhook sender: cache hits and cancels end jobs here, and so do embedded workers."""
+    from tubesum.api.schemas import webhook_body
+    from tubesum.jobs.webhook_sender import WebhookSender
+
+    sender = WebhookSender(store, settings, body=webhook_body)
+    sender.start()
+    return sender
 
 
 def _init_sentry(settings: Settings) -> None:

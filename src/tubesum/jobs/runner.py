@@ -43,6 +43,7 @@ from tubesum import metrics, outputs, service
 from tubesum.errors import JobTimeoutError, SourceError, TubesumError
 from tubesum.jobs.types import Artifact, JobState
 from tubesum.jobs.uploads import is_upload, resolve_upload
+from tubesum.jobs.webhooks import wake_all
 from tubesum.pipeline.ingest import parse_source
 from tubesum.records import Transcript
 from tubesum.redact import scrub_paths
@@ -413,6 +414,7 @@ def _record_audio(transcript: Transcript, *, progress: JobProgress, pipeline_sec
 
 def _finished(state: JobState) -> None:
     metrics.JOBS_FINISHED.labels(state=state.value).inc()
+    wake_all()  # a webhook may be due now
 
 
 def _fraction(done: float, total: float | None) -> float | None:

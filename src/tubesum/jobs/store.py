@@ -30,9 +30,9 @@ from sqlalchemy.sql.dml import Delete, Update
 
 from tubesum.errors import StoreUnavailableError, WorkerLostError
 from tubesum.jobs.db import is_sqlite, make_engine, single_reads, store_error
-from tubesum.jobs.keys import SqlKeyStore
 from tubesum.jobs.schema import ArtifactRow, JobRow
 from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, NewJob, Page
+from tubesum.jobs.webhook_store import SqlWebhookStore
 
 __all__ = ["SqlJobStore", "check_store"]
 
@@ -54,8 +54,8 @@ def _rowcount(s: Session, statement: Update | Delete) -> int:
     return int(result.rowcount)
 
 
-class SqlJobStore(SqlKeyStore):
-    """Jobs, artifacts and API keys in one SQL database (SQLite or PostgreSQL); safe to share between threads.
+class SqlJobStore(SqlWebhookStore):
+    """Jobs, artifacts, API keys and webhook deliveries in one SQL database (SQLite or PostgreSQL); thread-safe.
 
     ``SqlJobStore(engine)``: the engine comes from :func:`~tubesum.jobs.db.make_engine`, migrated to head.
     """
@@ -522,6 +522,9 @@ def _new_row(new: NewJob) -> JobRow:
         cancel_requested=False,
         cache_hit=False,
         checkpoint={},
+        callback_url=new.callback_url,
+        webhook_state="pending" if new.callback_url else None,
+        webhook_attempts=0,
     )
 
 
@@ -604,6 +607,9 @@ def _job_record(row: JobRow | Row[Any], formats: Sequence[str]) -> JobRecord:
         not_before=row.not_before,
         idempotency_key=row.idempotency_key,
         formats=tuple(formats),
+        callback_url=row.callback_url,
+        webhook_state=row.webhook_state,
+        webhook_attempts=row.webhook_attempts or 0,
     )
 
 
