@@ -34,7 +34,7 @@ from tubesum.api.ui import UI_PUBLIC_PATHS, template_config, ui_router
 from tubesum.api.uploads import UploadController
 from tubesum.config import Settings
 from tubesum.errors import MissingExtraError
-from tubesum.metrics import QueueCollector, ReadinessCollector, register_collector, register_store_collector
+from tubesum.metrics import QueueCollector, ReadinessCollector, register_collector
 
 if TYPE_CHECKING:
     from tubesum.jobs.executor import LocalExecutor
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
     async def services(app: Litestar) -> AsyncIterator[None]:
         from tubesum.jobs.db import make_engine
         from tubesum.jobs.executor import LocalExecutor
+        from tubesum.jobs.metrics import register_store_collector
         from tubesum.jobs.migrate import upgrade
         from tubesum.jobs.saq_executor import SaqExecutor
         from tubesum.jobs.store import SqlJobStore
