@@ -16,6 +16,9 @@ public contract: never rename one, add a new one instead.
       |  + EmptyAudioError              empty_audio
       |  + DurationLimitError           duration_limit
       |  + SizeLimitError               size_limit
+      |  |  + UploadQuotaError          upload_quota 
+      |  + UploadsDisabledError         uploads_disabled       (HTTP 403)
+      |  + UploadTimeoutError           upload_timeout         (HTTP 408)
       + FetchError                      fetch_failed           exit 4
       |  + VideoUnavailableError        video_unavailable
       |  + PrivateVideoError            video_private
@@ -40,9 +43,13 @@ public contract: never rename one, add a new one instead.
       + JobError                        job_failed             (how a queued job ended, not what it processed)
       |  + JobTimeoutError              job_timeout
       |  + WorkerLostError              worker_lost            (its worker died on every attempt)
+      + QuotaExceededError              quota_exceeded         exit 3  (HTTP 429 + Retry-After)
+      + IdempotencyKeyReusedError       idempotency_key_reused exit 1  (HTTP 422)
       + StoreUnavailableError           store_unavailable      exit 8  (the job database is down, locked or
                                                                         read-only; transient, HTTP 503 +
                                                                         Retry-After)
+      + BackupError                     backup_failed          exit 1  (tubesum db backup/restore)
+      + BenchError                      bench_failed           exit 1  (tubesum bench)
       + ApiError                        api_error              exit 1  (tubesum.client: the server's own code in
                                                                         ``server_code``, e.g. unauthorized)
 
@@ -61,6 +68,8 @@ from typing import Any, ClassVar
 __all__ = [
     "AgeRestrictedError",
     "ApiError",
+    "BackupError",
+    "BenchError",
     "CaptionsUnavailableError",
     "ConfigError",
     "DeviceUnavailableError",
@@ -72,6 +81,7 @@ __all__ = [
     "GatedModelError",
     "GenericUrlNotAllowedError",
     "GeoBlockedError",
+    "IdempotencyKeyReusedError",
     "InvalidUrlError",
     "JobError",
     "JobTimeoutError",
@@ -83,6 +93,7 @@ __all__ = [
     "OutputDirError",
     "OutputError",
     "PrivateVideoError",
+    "QuotaExceededError",
     "RateLimitedError",
     "SizeLimitError",
     "SourceError",
@@ -95,6 +106,9 @@ __all__ = [
     "TubesumError",
     "UnsafeUrlError",
     "UnsupportedMediaError",
+    "UploadQuotaError",
+    "UploadTimeoutError",
+    "UploadsDisabledError",
     "VideoUnavailableError",
     "WorkerLostError",
     "error_class",
@@ -206,6 +220,26 @@ class DurationLimitError(SourceError):
 class SizeLimitError(SourceError):
     code = "size_limit"
     http_status = 413
+
+
+class UploadQuotaError(SizeLimitError):
+    """The key's stored uploads would exceed ``upload_quota_mb``."""
+
+    code = "upload_quota"
+
+
+class UploadsDisabledError(SourceError):
+    """The server does not accept uploads (``TUBESUM_UPLOADS_ENABLED`` is off)."""
+
+    code = "uploads_disabled"
+    http_status = 403
+
+
+class UploadTimeoutError(SourceError):
+    """The upload body stalled for longer than ``upload_idle_timeout``."""
+
+    code = "upload_timeout"
+    http_status = 408
 
 
 # -- fetching media from the network -----------------------------------------------------------------------
@@ -337,6 +371,26 @@ class WorkerLostError(JobError):
     http_status = 503
 
 
+# -- submitting jobs ------------------------------------------------------------------------------------------
+class QuotaExceededError(TubesumError):
+    """A per-key quota (active jobs, audio hours per day) is used up; retry after ``retry_after`` seconds."""
+
+    code = "quota_exceeded"
+    exit_code = 3
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyReusedError(TubesumError):
+    """An ``Idempotency-Key`` already named another request (IETF Idempotency-Key draft: 422)."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
 # -- the job database ----------------------------------------------------------------------------------------
 class StoreUnavailableError(TubesumError):
     """The job store cannot be read or written now (server down, lock held too long, read-only file).
@@ -348,6 +402,19 @@ class StoreUnavailableError(TubesumError):
     exit_code = 8
     http_status = 503
     transient = True
+
+
+# -- operator tools -------------------------------------------------------------------------------------------
+class BackupError(TubesumError):
+    """A backup or restore that cannot go ahead; the message says why and what to do."""
+
+    code = "backup_failed"
+
+
+class BenchError(TubesumError):
+    """A benchmark step could not run (missing tool, a measured process failed, a job did not succeed)."""
+
+    code = "bench_failed"
 
 
 # -- talking to a tubesum server (tubesum.client) ----------------------------------------------------------

@@ -63,7 +63,6 @@ class StoreCollector(Collector):
         yield from gpu_memory()
 
 
-
 def register_store_collector(
     counts: Callable[[], dict[JobState, int]],
     oldest_queued: Callable[[], datetime | None] = lambda: None,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from tubesum.errors import InvalidUrlError, ModelNotFoundError, TubesumError
+from tubesum.errors import IdempotencyKeyReusedError, InvalidUrlError, ModelNotFoundError, QuotaExceededError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
 from tubesum.jobs.uploads import UploadRecord, check_upload_enabled, is_upload, resolve_upload
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
@@ -35,18 +35,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class QuotaExceededError(TubesumError):
-    """A per-key quota (active jobs, audio hours per day) is used up; retry after ``retry_after`` seconds."""
-
-    code = "quota_exceeded"
-    exit_code = 3
-    http_status = 429
-
-    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint, retry_after=retry_after)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +172,6 @@ def submit_job(
         JOBS_SUBMITTED.labels(cache="miss").inc()
         logger.info("job queued", extra={"job_id": job.id, "source_kind": source.kind})
     return Submission(job=job, created=created, cache_hit=job.cache_hit)
-
-
-class IdempotencyKeyReusedError(TubesumError):
-    """An ``Idempotency-Key`` already named another request (IETF Idempotency-Key draft: 422)."""
-
-    code = "idempotency_key_reused"
-    http_status = 422
 
 
 def _check_same_request(job: JobRecord, new: NewJob) -> None:
