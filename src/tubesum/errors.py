@@ -16,7 +16,7 @@ public contract: never rename one, add a new one instead.
       |  + EmptyAudioError              empty_audio
       |  + DurationLimitError           duration_limit
       |  + SizeLimitError               size_limit
-      |  |  + UploadQuotaError          upload_quota 
+      |  |  + UploadQuotaError          upload_quota           (per key)
       |  + UploadsDisabledError         uploads_disabled       (HTTP 403)
       |  + UploadTimeoutError           upload_timeout         (HTTP 408)
       + FetchError                      fetch_failed           exit 4
@@ -111,6 +111,7 @@ __all__ = [
     "UploadsDisabledError",
     "VideoUnavailableError",
     "WorkerLostError",
+    "describe_validation",
     "error_class",
 ]
 
@@ -146,6 +147,17 @@ class TubesumError(Exception):
                 k: str(v) if not isinstance(v, int | float | bool) else v for k, v in self.details.items()
             }
         return data
+
+
+def describe_validation(exc: Exception, *, where: str = "input", first: bool = False) -> str:
+    """Name each invalid field of a pydantic ``ValidationError`` and what is wrong with it, never its value (it
+    may be a secret): ``"options.model: Field required; beam_size: ..."``. ``where`` names a model-level error;
+    ``first`` keeps only the first problem. Anything else gives its first line."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    problems = errors()[:1] if first else errors()
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or where}: {err['msg']}" for err in problems)
 
 
 def error_class(code: str) -> type[TubesumError]:

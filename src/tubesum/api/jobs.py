@@ -17,16 +17,15 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
+from tubesum import service
 from tubesum.api.schemas import JobCreate, JobList, JobRead
 from tubesum.jobs.db import is_sqlite
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobRecord, JobState, JobStore
 from tubesum.jobs.uploads import delete_upload, is_upload
-from tubesum.outputs import CONTENT_TYPES, render
-from tubesum.outputs import filename as output_filename
-from tubesum.records import Transcript
+from tubesum.records import Rendered, Transcript
 
-__all__ = ["JobController", "own_job"]
+__all__ = ["JobController", "download_response", "own_job"]
 
 Format = Literal["txt", "srt", "vtt", "json", "md", "pdf"]
 _POLL_SECONDS = 0.25
@@ -123,20 +122,11 @@ class JobController(Controller):
                 f"Job is {job.state.value}; results exist once it has succeeded.", status_code=HTTP_409_CONFLICT
             )
         store: JobStore = state.store
-        artifact = store.artifact(job.id, format)
-        if artifact is not None:
-            data, filename = artifact.data, artifact.filename
-        else:  # not asked for at submit time: render it from the stored transcript (read only now: it is large)
+        result = store.artifact(job.id, format)
+        if result is None:  # not asked for at submit time: render it from the stored transcript (read only now)
             transcript = Transcript.from_dict(own_job(state, request, job_id).checkpoint["transcript"])
-            data = render(transcript, format)
-            filename = output_filename(transcript, format)
-        disposition = (
-            f'attachment; filename="{filename.encode("ascii", "replace").decode()}"; '
-            f"filename*=UTF-8''{quote(filename)}"
-        )
-        # Litestar appends "; charset=utf-8" to text/* itself: give it the bare type so the header names one charset
-        media_type = CONTENT_TYPES[format].split(";", 1)[0]
-        return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
+            result = service.render(transcript, [format])[format]
+        return download_response(result)
 
     @get("/{job_id:str}/events", operation_id="FollowJob")
     async def follow_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> ServerSentEvent:
@@ -145,6 +135,17 @@ class JobController(Controller):
         return ServerSentEvent(
             _events(state.store, job), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
+
+
+def download_response(result: Rendered) -> Response[bytes]:
+    """A rendered result as a download: its content type and a file name safe in both header forms."""
+    filename = result.filename
+    disposition = (
+        f"attachment; filename=\"{filename.encode('ascii', 'replace').decode()}\"; filename*=UTF-8''{quote(filename)}"
+    )
+    # Litestar appends "; charset=utf-8" to text/* itself: give it the bare type so the header names one charset
+    media_type = result.content_type.split(";", 1)[0]
+    return Response(result.data, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 def _upload_in_use(store: JobStore, deleted: JobRecord) -> bool:

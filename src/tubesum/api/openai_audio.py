@@ -21,13 +21,13 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
+from tubesum import service
 from tubesum.api.openai_models import OPENAI_DEFAULT_MODEL, OpenAIError, openai_error
 from tubesum.api.uploads import receive_upload
 from tubesum.errors import TubesumError, error_class
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import JobOptions, JobRecord
 from tubesum.jobs.uploads import delete_upload
-from tubesum.outputs import render
 from tubesum.records import Transcript
 
 __all__ = ["AudioController"]
@@ -131,9 +131,9 @@ class TranscriptionPendingError(TubesumError):
 def _answer(transcript: Transcript, fmt: str, *, words: bool) -> Response[Any]:
     """The result as OpenAI answers ``response_format``: JSON objects, or plain text for text/srt/vtt."""
     if fmt == "srt":
-        return Response(render(transcript, "srt"), media_type="text/plain; charset=utf-8")
+        return Response(service.render(transcript, ["srt"])["srt"].data, media_type="text/plain; charset=utf-8")
     if fmt == "vtt":
-        return Response(render(transcript, "vtt"), media_type="text/plain; charset=utf-8")
+        return Response(service.render(transcript, ["vtt"])["vtt"].data, media_type="text/plain; charset=utf-8")
     if fmt == "text":
         return Response(transcript.text + "\n", media_type="text/plain; charset=utf-8")
     if fmt == "json":

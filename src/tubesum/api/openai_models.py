@@ -18,7 +18,7 @@ from litestar.params import FromPath
 from pydantic import BaseModel
 
 from tubesum.config import Settings
-from tubesum.pipeline.models import cached_models, loaded_models
+from tubesum.service import cached_models, loaded_models
 
 __all__ = ["OPENAI_DEFAULT_MODEL", "ModelController", "OpenAIError", "openai_error"]
 

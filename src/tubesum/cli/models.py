@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tubesum.cli._common import AppContext, echo_json, pass_app
-from tubesum.pipeline.models import cached_models, known_model_names, pull_model, resolve_model
+from tubesum.service import cached_models, known_model_names, pull_model, resolve_model
 
 __all__ = ["models"]
 

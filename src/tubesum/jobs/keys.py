@@ -1,8 +1,8 @@
 """``SqlKeyStore``: the :class:`~tubesum.jobs.types.KeyStore` contract on SQLAlchemy.
 
 A key reads ``tsk_<id>_<secret>``: ``id`` (16 hex digits) finds the row, and only the SHA-256 of ``secret``
-(``secrets.token_urlsafe(32)``) is stored. :class:`~tubesum.jobs.store.SqlJobStore` extends this class, so one
-store object serves jobs and keys.
+(``secrets.token_urlsafe(32)``) is stored. :class:`~tubesum.jobs.store.SqlJobStore` holds one as ``store.keys``
+(composition: the two share an engine, not a class).
 """
 
 from __future__ import annotations

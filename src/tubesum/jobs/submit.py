@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
+from tubesum import service
 from tubesum.errors import IdempotencyKeyReusedError, InvalidUrlError, ModelNotFoundError, QuotaExceededError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
-from tubesum.jobs.uploads import UploadRecord, check_upload_enabled, is_upload, resolve_upload
+from tubesum.jobs.uploads import UploadRecord
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
-from tubesum.pipeline.ingest import parse_source
-from tubesum.pipeline.models import resolve_model
+from tubesum.service import resolve_model
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -140,12 +140,10 @@ def submit_job(
         from tubesum.diarize.resolve import check_available
 
         check_available(settings)
-    upload: UploadRecord | None = None
-    if is_upload(text):  # the caller's own upload, by reference: never a path the caller chose
-        check_upload_enabled(settings)
-        source, upload = resolve_upload(text, owner=owner, settings=settings)
-    else:  # classified without touching the disk; a host that does not resolve is the job's problem
-        source = parse_source(text, settings, remote=True, resolve=False)
+    # the caller's own upload by reference, or a URL classified without touching the disk (a host that does not
+    # resolve now is the job's problem): never a path the caller chose
+    resolved = service.resolve_source(text, settings=settings, owner=owner, remote=True, resolve=False)
+    source, upload = resolved.source, resolved.upload
     model = options.model or settings.model
     key = source_key(source, upload=upload, settings=settings)
     new = NewJob(

@@ -20,11 +20,11 @@ from tubesum.config import OutputFormat
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
+    from tubesum.records import Rendered
 
 __all__ = [
     "RESULT_FORMAT_VERSION",
     "ApiKeyRecord",
-    "Artifact",
     "JobOptions",
     "JobRecord",
     "JobState",
@@ -122,15 +122,6 @@ class JobRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Artifact:
-    job_id: str
-    format: str
-    content_type: str
-    filename: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     id: str
     name: str
@@ -212,7 +203,7 @@ class JobStore(Protocol):
     def save_checkpoint(self, job_id: str, stage: str, record: dict[str, Any]) -> None: ...
 
     def succeed(
-        self, job_id: str, *, artifacts: Sequence[Artifact], audio_seconds: float | None, title: str | None
+        self, job_id: str, *, artifacts: Sequence[Rendered], audio_seconds: float | None, title: str | None
     ) -> None:
         """Store artifacts and mark succeeded in one transaction (a crash leaves either all or nothing)."""
         ...
@@ -242,7 +233,7 @@ class JobStore(Protocol):
         """Delete a finished job and its artifacts; False when it is not finished or does not exist."""
         ...
 
-    def artifact(self, job_id: str, fmt: str) -> Artifact | None: ...
+    def artifact(self, job_id: str, fmt: str) -> Rendered | None: ...
 
     # -- housekeeping and metrics -------------------------------------------------------------------------
     def purge_finished_before(self, cutoff: datetime) -> int: ...
