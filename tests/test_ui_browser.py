@@ -289,8 +289,6 @@ def _finished_job(db_url: str, *, title: str, text: str) -> str:
         created_at=datetime.now(UTC).isoformat(),
     )
     store.save_checkpoint(job.id, "transcript", transcript.to_dict())
-    artifacts = [
-        Rendered(fmt, CONTENT_TYPES[fmt], f"talk.{fmt}", render(transcript, fmt)) for fmt in ("txt", "json")
-    ]
+    artifacts = [Rendered(fmt, CONTENT_TYPES[fmt], f"talk.{fmt}", render(transcript, fmt)) for fmt in ("txt", "json")]
     store.succeed(job.id, artifacts=artifacts, audio_seconds=4.0, title=title)
     return job.id

@@ -18,15 +18,16 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
 from tubesum import service
+from tubesum.api.deps import ExecutorDep, SettingsDep, StoreDep
 from tubesum.api.openai_models import OPENAI_DEFAULT_MODEL, OpenAIError, openai_error
 from tubesum.api.uploads import receive_upload
+from tubesum.config import Settings
 from tubesum.errors import TubesumError, error_class
 from tubesum.jobs.submit import submit_job
-from tubesum.jobs.types import JobOptions, JobRecord
+from tubesum.jobs.types import Executor, JobOptions, JobRecord, JobStore
 from tubesum.jobs.uploads import delete_upload
 from tubesum.records import Transcript
 
@@ -54,16 +55,19 @@ class AudioController(Controller):
             400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
         },
     )
-    async def create_transcription(self, request: Request[Any, Any, Any], state: State) -> Response[Any]:
+    async def create_transcription(
+        self, request: Request[Any, Any, Any], settings: SettingsDep, store: StoreDep, executor: ExecutorDep
+    ) -> Response[Any]:
         """Transcribe an audio file (OpenAI's multipart form); the answer is in ``response_format``."""
         try:
-            return await _transcribe(request, state)
+            return await _transcribe(request, settings=settings, store=store, executor=executor)
         except TubesumError as exc:
             return openai_error(exc.http_status, exc.message, code=exc.code)
 
 
-async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response[Any]:
-    settings = state.settings
+async def _transcribe(
+    request: Request[Any, Any, Any], *, settings: Settings, store: JobStore, executor: Executor | None
+) -> Response[Any]:
     record, fields = await receive_upload(request, settings, filename=None, multipart_only=True)
     form = {name: values[-1] for name, values in fields.items()}
     granularities = fields.get("timestamp_granularities[]", [])
@@ -71,14 +75,14 @@ async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response
     try:  # the form's fields are known only once the file is stored: a refused request keeps no file
         options = _options(form, granularities=granularities, fmt=response_format)
         submission = await asyncio.to_thread(
-            submit_job, record.ref, options, owner=request.user, store=state.store, settings=settings
+            submit_job, record.ref, options, owner=request.user, store=store, settings=settings
         )
     except TubesumError:
         await asyncio.to_thread(delete_upload, record.ref, owner=request.user, settings=settings)
         raise
-    if submission.created and not submission.cache_hit:
-        state.executor_notify()
-    job = await _wait(state, submission.job.id, timeout=settings.openai_wait_seconds)
+    if submission.created and not submission.cache_hit and executor is not None:
+        executor.notify()
+    job = await _wait(store, submission.job.id, timeout=settings.openai_wait_seconds)
     if job.error_code is not None:
         status = error_class(job.error_code).http_status
         return openai_error(status, job.error_message or "The transcription failed.", code=job.error_code)
@@ -106,14 +110,14 @@ def _options(form: dict[str, str], *, granularities: list[str], fmt: str) -> Job
     )
 
 
-async def _wait(state: State, job_id: str, *, timeout: float) -> JobRecord:
+async def _wait(store: JobStore, job_id: str, *, timeout: float) -> JobRecord:
     deadline = time.monotonic() + timeout
     while True:
-        job: JobRecord | None = await asyncio.to_thread(state.store.get, job_id, checkpoint=False)
+        job: JobRecord | None = await asyncio.to_thread(store.get, job_id, checkpoint=False)
         assert job is not None
         if job.state.finished:
             if job.error_code is None:
-                job = await asyncio.to_thread(state.store.get, job_id)  # with the transcript
+                job = await asyncio.to_thread(store.get, job_id)  # with the transcript
                 assert job is not None
             return job
         if time.monotonic() > deadline:

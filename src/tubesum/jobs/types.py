@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,11 +20,13 @@ from tubesum.config import OutputFormat
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
+    from tubesum.metrics import QueueStats
     from tubesum.records import Rendered
 
 __all__ = [
     "RESULT_FORMAT_VERSION",
     "ApiKeyRecord",
+    "Executor",
     "JobOptions",
     "JobRecord",
     "JobState",
@@ -162,6 +164,7 @@ def cache_key(source_key: str, options: JobOptions, *, model_identity: str) -> s
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
 
 
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
 class JobStore(Protocol):
     """Durable job storage. Every method is one transaction; all are safe to call from several threads."""
 
@@ -253,6 +256,7 @@ class JobStore(Protocol):
         ...
 
 
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
 class KeyStore(Protocol):
     """API keys: the plaintext is returned once by ``create`` and stored only as a hash."""
 
@@ -274,3 +278,44 @@ class KeyStore(Protocol):
     def revoke_key(self, key_id: str) -> bool: ...
 
     def list_keys(self) -> list[ApiKeyRecord]: ...
+
+
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
+class Executor(Protocol):
+    """What runs queued jobs, as the API sees it: :class:`~tubesum.jobs.executor.LocalExecutor` (worker threads
+    in this process) or :class:`~tubesum.jobs.saq_executor.SaqExecutor` (this process dispatches to SAQ
+    workers). The store stays the source of truth; the executor only runs, wakes and cancels.
+    """
+
+    @property
+    def alive(self) -> bool:
+        """True while it can run (or dispatch) jobs: readiness's ``worker`` check."""
+        ...
+
+    def start(self) -> None:
+        """Start running jobs (idempotent)."""
+        ...
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop taking jobs; give running ones ``grace`` seconds (default: the shutdown grace setting)."""
+        ...
+
+    def notify(self) -> None:
+        """Wake up: a job was queued."""
+        ...
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop the job if it runs here; whether it did (the store already records the cancellation)."""
+        ...
+
+    def running_jobs(self) -> list[str]:
+        """Ids of the jobs running now."""
+        ...
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Jobs and live workers per queue, for ``/metrics``."""
+        ...
+
+    def queue_ok(self) -> tuple[bool, str] | None:
+        """Readiness of a queue server (ok, detail); None when there is none (the store is the queue)."""
+        ...
