@@ -261,7 +261,10 @@ class Settings(BaseSettings):
         "or runs on the CPU.",
     )
     model_idle_ttl_seconds: int = Field(
-        0, ge=0, description="Queue worker: unload models after this many idle seconds (0: keep them loaded)."
+        0,
+        ge=0,
+        description="Unload a model (Whisper, summary LLM, pyannote) after this many seconds unused, in the "
+        "embedded server and in queue workers (0: keep them loaded).",
     )
     job_timeout_seconds: int = Field(
         0,
