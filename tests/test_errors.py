@@ -75,3 +75,27 @@ def test_old_import_places_still_name_the_same_classes() -> None:
         errors.UploadsDisabledError,
     )
     assert QuotaExceededError("x", retry_after=5).to_dict()["details"] == {"retry_after": 5}
+
+
+def test_describe_validation_names_fields_and_problems_never_values() -> None:
+    from pydantic import BaseModel, Field, ValidationError
+
+    from tubesum.errors import describe_validation
+
+    class Inner(BaseModel):
+        token: str = Field(max_length=3)
+
+    class Outer(BaseModel):
+        inner: Inner
+        count: int
+
+    with pytest.raises(ValidationError) as caught:
+        Outer.model_validate({"inner": {"token": "s3cr3t-value"}, "count": "many"})
+    text = describe_validation(caught.value)
+    assert text.startswith("inner.token: String should have at most 3 characters; count: ")
+    assert "s3cr3t" not in text and "many" not in text
+    assert describe_validation(caught.value, first=True) == "inner.token: String should have at most 3 characters"
+    with pytest.raises(ValidationError) as whole:
+        Inner.model_validate("not a mapping")
+    assert describe_validation(whole.value, where="settings").startswith("settings: ")
+    assert describe_validation(ValueError("first line\nsecond")) == "first line"
