@@ -323,6 +323,9 @@ class MemoryJobStore:
     def ping(self, *, write: bool = False) -> None:
         return None
 
+    def deliveries(self, job_id: str) -> list[Any]:
+        return []  # no webhooks in memory
+
 
 class RecordingStore:
     """Wrap a store and record the calls tests look at: claims, progress writes and final results."""

@@ -16,7 +16,7 @@ from tubesum.jobs import migrate
 from tubesum.jobs.db import make_engine
 from tubesum.jobs.schema import Base
 
-TABLES = {"alembic_version", "api_keys", "artifacts", "jobs"}
+TABLES = {"alembic_version", "api_keys", "artifacts", "jobs", "webhook_deliveries"}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -46,10 +46,10 @@ def schema_diff(url: str) -> list[Any]:
 def test_upgrade_creates_the_schema_and_is_idempotent(db_url: str) -> None:
     assert migrate.current(db_url) is None
     migrate.upgrade(db_url)
-    assert migrate.current(db_url) == migrate.head() == "0001"
+    assert migrate.current(db_url) == migrate.head() == "0002"
     assert tables(db_url) == TABLES
     migrate.upgrade(db_url)  # already at head: nothing happens
-    assert migrate.current(db_url) == "0001"
+    assert migrate.current(db_url) == "0002"
 
 
 def test_upgrade_downgrade_upgrade_round_trip(db_url: str) -> None:

@@ -45,6 +45,8 @@ public contract: never rename one, add a new one instead.
       |  + WorkerLostError              worker_lost            (its worker died on every attempt)
       + QuotaExceededError              quota_exceeded         exit 3  (HTTP 429 + Retry-After)
       + IdempotencyKeyReusedError       idempotency_key_reused exit 1  (HTTP 422)
+      + InvalidCallbackUrlError         invalid_callback_url   exit 1  (HTTP 422; webhooks)
+      + WebhookSecretMissingError       webhook_secret_missing exit 1  (HTTP 422; webhooks)
       + StoreUnavailableError           store_unavailable      exit 8  (the job database is down, locked or
                                                                         read-only; transient, HTTP 503 +
                                                                         Retry-After)
@@ -82,6 +84,7 @@ __all__ = [
     "GenericUrlNotAllowedError",
     "GeoBlockedError",
     "IdempotencyKeyReusedError",
+    "InvalidCallbackUrlError",
     "InvalidUrlError",
     "JobError",
     "JobTimeoutError",
@@ -110,6 +113,7 @@ __all__ = [
     "UploadTimeoutError",
     "UploadsDisabledError",
     "VideoUnavailableError",
+    "WebhookSecretMissingError",
     "WorkerLostError",
     "describe_validation",
     "error_class",
@@ -400,6 +404,20 @@ class IdempotencyKeyReusedError(TubesumError):
     """An ``Idempotency-Key`` already named another request (IETF Idempotency-Key draft: 422)."""
 
     code = "idempotency_key_reused"
+    http_status = 422
+
+
+class InvalidCallbackUrlError(TubesumError):
+    """The ``callback_url`` is not an http(s) URL to a public host (the SSRF guard's rules)."""
+
+    code = "invalid_callback_url"
+    http_status = 422
+
+
+class WebhookSecretMissingError(TubesumError):
+    """A ``callback_url`` was given but there is no secret to sign the webhook with."""
+
+    code = "webhook_secret_missing"
     http_status = 422
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "MODEL_LOAD_SECONDS",
     "REALTIME_FACTOR",
     "STAGE_SECONDS",
+    "WEBHOOK_ATTEMPTS",
     "QueueCollector",
     "QueueStats",
     "ReadinessCollector",
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 JOBS_SUBMITTED = Counter("tubesum_jobs_submitted", "Jobs submitted through the API.", ["cache"])
 JOBS_FINISHED = Counter("tubesum_jobs_finished", "Jobs that reached a final state.", ["state"])
 CACHE_HITS = Counter("tubesum_cache_hits", "Submissions answered from a finished job's result.")
+WEBHOOK_ATTEMPTS = Counter(
+    "tubesum_webhook_attempts", "Webhook delivery attempts, by outcome (delivered, retry, failed).", ["outcome"]
+)
 STAGE_SECONDS = Histogram(
     "tubesum_stage_duration_seconds",
     "Wall time of pipeline stages.",

@@ -41,6 +41,7 @@ from tubesum.metrics import QueueCollector, ReadinessCollector, register_collect
 if TYPE_CHECKING:
     from tubesum.jobs.store import SqlJobStore
     from tubesum.jobs.types import Executor
+    from tubesum.jobs.webhook_sender import WebhookSender
 
 __all__ = ["create_app"]
 
@@ -91,10 +92,13 @@ def create_app(
         if services.executor is not None:
             register_collector(QueueCollector(services.executor.queue_stats))
             services.executor.start()
+        webhooks = _webhook_sender(job_store, settings) if worker and hasattr(job_store, "claim_webhook") else None
         logger.info("tubesum api ready", extra={"version": __version__, "worker": worker})
         try:
             yield
         finally:
+            if webhooks is not None:
+                await anyio.to_thread.run_sync(webhooks.stop)
             if services.executor is not None:  # waits up to shutdown_grace: off the event loop
                 await anyio.to_thread.run_sync(services.executor.stop)
             if engine is not None:
@@ -188,6 +192,16 @@ def _default_executor(store: SqlJobStore, settings: Settings) -> Executor:
     from tubesum.jobs.saq_executor import SaqExecutor
 
     return SaqExecutor(store, settings) if settings.queue == "saq" else LocalExecutor(store, settings)
+
+
+def _webhook_sender(store: SqlJobStore, settings: Settings) -> WebhookSender:
+    """Start this process's webhook sender: cache hits and cancels end jobs here, and so do embedded workers."""
+    from tubesum.api.schemas import webhook_body
+    from tubesum.jobs.webhook_sender import WebhookSender
+
+    sender = WebhookSender(store, settings, body=webhook_body)
+    sender.start()
+    return sender
 
 
 def _init_sentry(settings: Settings) -> None:

@@ -70,6 +70,7 @@ class JobController(Controller):
             store=store,
             settings=settings,
             idempotency_key=idempotency_key,
+            callback_url=data.callback_url,
         )
         if submission.created and not submission.cache_hit and executor is not None:
             executor.notify()
@@ -79,9 +80,13 @@ class JobController(Controller):
 
     @get("/{job_id:str}", operation_id="GetJob")
     async def get_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], store: StoreDep) -> JobRead:
-        """Return a job's state, stage and progress."""
+        """Return a job's state, stage and progress (and its webhook deliveries, when it has a callback_url)."""
         read = functools.partial(own_job, store, request, job_id, checkpoint=False)
-        return JobRead.from_record(read() if _reads_inline(store) else await anyio.to_thread.run_sync(read))
+        job = read() if _reads_inline(store) else await anyio.to_thread.run_sync(read)
+        if job.callback_url is None:
+            return JobRead.from_record(job)
+        deliveries = await anyio.to_thread.run_sync(store.deliveries, job.id)
+        return JobRead.from_record(job, deliveries=list(deliveries))
 
     @get(operation_id="ListJobs", sync_to_thread=True)
     def list_jobs(

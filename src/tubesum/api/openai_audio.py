@@ -1,6 +1,8 @@
 """``POST /v1/audio/transcriptions``: OpenAI's audio API, so its SDKs and tools can use tubesum as they are.
 
-The request is OpenAI's multipart form: ``file`` (streamed to the upload store within ``upload_max_mb``),
+The request is OpenAI's multipart form: ``file`` (streamed to the upload store within ``upload_max_mb``) or,
+as tubesum's extension, a ``url`` field (a YouTube link or media URL: the same parsing, SSRF guard and
+captions-first logic as ``/v1/jobs``),
 ``model`` (a name from ``/v1/models``; ``whisper-1`` is the configured model), ``language``,
 ``response_format`` (``json``, ``text``, ``srt``, ``vtt``, ``verbose_json``) and ``timestamp_granularities[]``
 (``segment``, ``word``). Underneath it is a normal job (visible in ``/v1/jobs``, cached, retried, quota'd and
@@ -23,12 +25,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from tubesum import service
 from tubesum.api.deps import ExecutorDep, SettingsDep, StoreDep
 from tubesum.api.openai_models import OPENAI_DEFAULT_MODEL, OpenAIError, openai_error
-from tubesum.api.uploads import receive_upload
+from tubesum.api.uploads import receive_form
 from tubesum.config import Settings
 from tubesum.errors import TubesumError, error_class
 from tubesum.jobs.submit import submit_job
 from tubesum.jobs.types import Executor, JobOptions, JobRecord, JobStore
-from tubesum.jobs.uploads import delete_upload
+from tubesum.jobs.uploads import UploadRecord, delete_upload
 from tubesum.records import Transcript
 
 __all__ = ["AudioController"]
@@ -68,17 +70,19 @@ class AudioController(Controller):
 async def _transcribe(
     request: Request[Any, Any, Any], *, settings: Settings, store: JobStore, executor: Executor | None
 ) -> Response[Any]:
-    record, fields = await receive_upload(request, settings, filename=None, multipart_only=True)
+    record, fields = await receive_form(request, settings, filename=None, multipart_only=True, file_optional=True)
     form = {name: values[-1] for name, values in fields.items()}
     granularities = fields.get("timestamp_granularities[]", [])
     response_format = form.get("response_format", "json")
     try:  # the form's fields are known only once the file is stored: a refused request keeps no file
+        source = _source(record, form.get("url", "").strip())
         options = _options(form, granularities=granularities, fmt=response_format)
         submission = await asyncio.to_thread(
-            submit_job, record.ref, options, owner=request.user, store=store, settings=settings
+            submit_job, source, options, owner=request.user, store=store, settings=settings
         )
     except TubesumError:
-        await asyncio.to_thread(delete_upload, record.ref, owner=request.user, settings=settings)
+        if record is not None:
+            await asyncio.to_thread(delete_upload, record.ref, owner=request.user, settings=settings)
         raise
     if submission.created and not submission.cache_hit and executor is not None:
         executor.notify()
@@ -88,6 +92,24 @@ async def _transcribe(
         return openai_error(status, job.error_message or "The transcription failed.", code=job.error_code)
     transcript = Transcript.from_dict(job.checkpoint["transcript"])
     return _answer(transcript, response_format, words="word" in granularities)
+
+
+class SourceChoiceError(TubesumError):
+    """The form has both ``file`` and ``url``, or neither."""
+
+    code = "invalid_request"
+    http_status = 400
+
+
+def _source(record: UploadRecord | None, url: str) -> str:
+    """The job's source: the uploaded ``file``, or tubesum's ``url`` extension (a media URL or a YouTube link)."""
+    if record is not None and url:
+        raise SourceChoiceError("Send either 'file' or 'url', not both.")
+    if record is None and not url:
+        raise SourceChoiceError(
+            "Send the audio as a 'file' part, or a 'url' field (tubesum's extension: a media URL or YouTube link)."
+        )
+    return record.ref if record is not None else url
 
 
 def _options(form: dict[str, str], *, granularities: list[str], fmt: str) -> JobOptions:

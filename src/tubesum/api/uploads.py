@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from tubesum.api.deps import SettingsDep, StoreDep
 from tubesum.api.guards import InvalidBodyError
 from tubesum.api.jobs import own_job
-from tubesum.api.multipart_upload import is_multipart, open_file_part
+from tubesum.api.multipart_upload import is_multipart, open_form
 from tubesum.config import Settings
 from tubesum.errors import SourceError, UnsupportedMediaError
 from tubesum.jobs.uploads import (
@@ -52,11 +52,27 @@ class UploadRead(BaseModel):
 async def receive_upload(
     request: Request[Any, Any, Any], settings: Settings, *, filename: str | None, multipart_only: bool = False
 ) -> tuple[UploadRecord, dict[str, list[str]]]:
+    """Stream the request's file into the upload store (see :func:`receive_form`); a form needs a ``file``."""
+    record, fields = await receive_form(request, settings, filename=filename, multipart_only=multipart_only)
+    assert record is not None  # without file_optional, a form without a file is refused
+    return record, fields
+
+
+async def receive_form(
+    request: Request[Any, Any, Any],
+    settings: Settings,
+    *,
+    filename: str | None,
+    multipart_only: bool = False,
+    file_optional: bool = False,
+) -> tuple[UploadRecord | None, dict[str, list[str]]]:
     """Stream the request's file into the upload store; return its record and the form's other fields.
 
     The body is the raw file (``filename`` from the query) or a multipart form whose ``file`` part is the file
     (its name and type from the part). Refused before a byte is stored: no media type, uploads off, a declared size
     over the limit, a name or type that is not media; while streaming: over the size limit or the owner's quota.
+    With ``file_optional``, a multipart form without a ``file`` part is no error and stores nothing:
+    ``(None, fields)`` (the OpenAI route's ``url``); uploads being off is then refused only when a file comes.
     """
     content_type = request.headers.get("content-type", "")
     if not content_type.strip():  # a media type is required: a body without one is what any page can send
@@ -68,8 +84,15 @@ async def receive_upload(
     chunks: AsyncIterator[bytes] = request.stream()
     fields: dict[str, list[str]] = {}
     if is_multipart(content_type):
-        check_upload_size(declared_size, settings=settings)  # before the form is read
-        part = await open_file_part(chunks, content_type)
+        if not file_optional:
+            check_upload_size(declared_size, settings=settings)  # before the form is read
+        part, fields = await open_form(chunks, content_type)
+        if part is None:
+            if not file_optional:
+                raise InvalidBodyError(
+                    "The multipart body has no 'file' part with a file name.", hint="curl -F 'file=@talk.mp3' …"
+                )
+            return None, fields
         filename, content_type, chunks, fields = filename or part.filename, part.content_type, part.chunks, part.fields
     elif multipart_only:
         raise InvalidBodyError("Send the audio as multipart/form-data with a 'file' part.")

@@ -42,6 +42,7 @@ from structlog.contextvars import bound_contextvars
 from tubesum import metrics, service
 from tubesum.errors import JobTimeoutError, TubesumError
 from tubesum.jobs.types import JobState
+from tubesum.jobs.webhooks import wake_all
 from tubesum.records import Rendered, Transcript
 from tubesum.redact import scrub_paths
 
@@ -382,6 +383,7 @@ def _record_audio(transcript: Transcript, *, progress: JobProgress, pipeline_sec
 
 def _finished(state: JobState) -> None:
     metrics.JOBS_FINISHED.labels(state=state.value).inc()
+    wake_all()  # a webhook may be due now
 
 
 def _fraction(done: float, total: float | None) -> float | None:

@@ -349,12 +349,20 @@ async def _housekeep(state: WorkerState) -> None:
 
 
 def make_worker(
-    settings: Settings, *, queue_name: str = "gpu", concurrency: int = 1, store: Any = None
+    settings: Settings,
+    *,
+    queue_name: str = "gpu",
+    concurrency: int = 1,
+    store: Any = None,
+    webhook_body: Callable[[JobRecord], bytes] | None = None,
 ) -> Worker[Context]:
     """Build an SAQ worker for ``queue_name`` that runs ``run_tubesum_job``, dispatches and keeps house.
 
-    The store is opened at startup (migrated) unless given. Sweeps run every ``heartbeat_seconds / 2``.
+    The store is opened at startup (migrated) unless given. Sweeps run every ``heartbeat_seconds / 2``. With
+    ``webhook_body`` (the face's job view) the worker also sends the webhooks of the jobs it finishes, from a
+    thread pool of its own (:class:`~tubesum.jobs.webhook_sender.WebhookSender`).
     """
+    sender: list[Any] = []
     from saq import Worker
 
     queues = {name: make_queue(settings, name) for name in QUEUE_NAMES}
@@ -379,9 +387,16 @@ def make_worker(
             asyncio.ensure_future(_housekeep(state)),
         ]
         ctx["tubesum"] = state  # type: ignore[typeddict-unknown-key]
+        if webhook_body is not None and hasattr(job_store, "claim_webhook"):
+            from tubesum.jobs.webhook_sender import WebhookSender
+
+            sender.append(WebhookSender(job_store, settings, body=webhook_body))
+            sender[0].start()
         logger.info("tubesum worker ready", extra={"queue": queue_name, "worker_id": worker_id})
 
     async def shutdown(ctx: Context) -> None:
+        for webhooks in sender:
+            await asyncio.to_thread(webhooks.stop)
         state: WorkerState | None = ctx.get("tubesum")  # type: ignore[assignment]
         if state is not None:
             for event in state.running.values():

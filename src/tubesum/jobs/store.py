@@ -26,14 +26,15 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.engine import CursorResult, Engine, Row, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete, Update
 
 from tubesum.errors import StoreUnavailableError, WorkerLostError
-from tubesum.jobs.db import for_writes, is_sqlite, make_engine, single_reads, store_error
+from tubesum.jobs.db import is_sqlite, make_engine, single_reads, store_error
 from tubesum.jobs.keys import SqlKeyStore
 from tubesum.jobs.schema import ArtifactRow, JobRow
 from tubesum.jobs.types import ApiKeyRecord, JobOptions, JobRecord, JobState, NewJob, Page
+from tubesum.jobs.webhook_store import SqlWebhookStore
 from tubesum.records import Rendered
 
 __all__ = ["SqlJobStore", "check_store"]
@@ -56,8 +57,8 @@ def _rowcount(s: Session, statement: Update | Delete) -> int:
     return int(result.rowcount)
 
 
-class SqlJobStore:
-    """Jobs, artifacts and API keys in one SQL database (SQLite or PostgreSQL); safe to share between threads.
+class SqlJobStore(SqlWebhookStore):
+    """Jobs, artifacts, API keys and webhook deliveries in one SQL database (SQLite or PostgreSQL); thread-safe.
 
     ``SqlJobStore(engine)``: the engine comes from :func:`~tubesum.jobs.db.make_engine`, migrated to head. The
     API keys are ``store.keys`` (a :class:`~tubesum.jobs.keys.SqlKeyStore` on the same engine); the key methods
@@ -65,9 +66,7 @@ class SqlJobStore:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._read = sessionmaker(engine, expire_on_commit=False)
-        self._write = sessionmaker(for_writes(engine), expire_on_commit=False)
+        super().__init__(engine)
         self.keys = SqlKeyStore(engine)
 
     # -- API keys (composed: the key store does the work) ----------------------------------------------------
@@ -85,6 +84,12 @@ class SqlJobStore:
 
     def list_keys(self) -> list[ApiKeyRecord]:
         return self.keys.list_keys()
+
+    def webhook_secret(self, key_id: str) -> str | None:
+        return self.keys.webhook_secret(key_id)
+
+    def rotate_webhook_secret(self, key_id: str) -> str | None:
+        return self.keys.rotate_webhook_secret(key_id)
 
     @functools.cached_property
     def _single_reads(self) -> Engine:
@@ -547,6 +552,9 @@ def _new_row(new: NewJob) -> JobRow:
         cancel_requested=False,
         cache_hit=False,
         checkpoint={},
+        callback_url=new.callback_url,
+        webhook_state="pending" if new.callback_url else None,
+        webhook_attempts=0,
     )
 
 
@@ -629,6 +637,9 @@ def _job_record(row: JobRow | Row[Any], formats: Sequence[str]) -> JobRecord:
         not_before=row.not_before,
         idempotency_key=row.idempotency_key,
         formats=tuple(formats),
+        callback_url=row.callback_url,
+        webhook_state=row.webhook_state,
+        webhook_attempts=row.webhook_attempts or 0,
     )
 
 

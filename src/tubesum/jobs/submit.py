@@ -16,6 +16,7 @@ from tubesum import service
 from tubesum.errors import IdempotencyKeyReusedError, InvalidUrlError, ModelNotFoundError, QuotaExceededError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
 from tubesum.jobs.uploads import UploadRecord
+from tubesum.jobs.webhooks import check_webhook, wake_all
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
 from tubesum.service import resolve_model
 
@@ -129,13 +130,17 @@ def submit_job(
     store: JobStore,
     settings: Settings,
     idempotency_key: str | None = None,
+    callback_url: str | None = None,
 ) -> Submission:
     """Queue a job for ``text`` (a URL, or ``upload:<id>`` of the owner's upload) or answer it from the cache.
 
     Remote callers never reach local files: a path is refused, an upload reference resolves only inside the
-    upload directory and only for the owner who uploaded it.
+    upload directory and only for the owner who uploaded it. ``callback_url`` (a webhook, POSTed the job when it
+    ends, a cache hit too) passes the SSRF guard here and at every delivery; it is no part of the cache key.
     """
     check_model(options.model, settings=settings)
+    if callback_url is not None:
+        callback_url = check_webhook(callback_url, owner=owner, store=store, settings=settings)
     if options.diarize:  # refuse now rather than queue a job that cannot run
         from tubesum.diarize.resolve import check_available
 
@@ -153,6 +158,7 @@ def submit_job(
         options=options,
         cache_key=cache_key(key, options, model_identity=_result_identity_for_caller(model, options, settings)),
         idempotency_key=idempotency_key,
+        callback_url=callback_url,
     )
     _check_quotas(owner, store=store, settings=settings)  # a cache hit counts like any job (audio hours too)
     cached = store.create_from_cache(new)
@@ -160,6 +166,8 @@ def submit_job(
         _check_same_request(cached, new)
     if cached is not None:
         CACHE_HITS.inc()
+        if cached.callback_url:
+            wake_all()
         JOBS_SUBMITTED.labels(cache="hit").inc()
         logger.info("job answered from cache", extra={"job_id": cached.id})
         return Submission(job=cached, created=True, cache_hit=True)
@@ -174,7 +182,7 @@ def submit_job(
 
 def _check_same_request(job: JobRecord, new: NewJob) -> None:
     """Refuse an idempotency key whose first request had another body; the same body gets the first job back."""
-    if job.source != new.source or job.options != new.options:
+    if job.source != new.source or job.options != new.options or job.callback_url != new.callback_url:
         raise IdempotencyKeyReusedError(
             "This Idempotency-Key was used for another request.", hint="Use a new key for a new request."
         )

@@ -34,6 +34,7 @@ __all__ = [
     "KeyStore",
     "NewJob",
     "Page",
+    "WebhookDelivery",
     "cache_key",
 ]
 
@@ -91,6 +92,7 @@ class NewJob:
     options: JobOptions
     cache_key: str
     idempotency_key: str | None = None
+    callback_url: str | None = None  # POSTed the finished job (webhook); never part of the cache key
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,19 @@ class JobRecord:
     not_before: datetime | None = None  # retry backoff: not claimed before this time
     idempotency_key: str | None = None
     formats: tuple[str, ...] = ()  # formats stored as artifacts
+    callback_url: str | None = None
+    webhook_state: str | None = None  # pending | delivered | failed; None when the job has no callback_url
+    webhook_attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One attempt to POST a finished job to its ``callback_url``: the HTTP status, or why there was none."""
+
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +268,10 @@ class JobStore(Protocol):
 
     def ping(self, *, write: bool = False) -> None:
         """Raise if the database cannot be reached (readiness); with ``write``, also if it cannot be written."""
+        ...
+
+    def deliveries(self, job_id: str) -> Sequence[WebhookDelivery]:
+        """The webhook delivery attempts of a job, oldest first (none without a ``callback_url``)."""
         ...
 
 
