@@ -40,9 +40,10 @@ from tubesum.jobs.db import make_engine
 from tubesum.jobs.migrate import upgrade
 from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.submit import submit_job
-from tubesum.jobs.types import Artifact, JobOptions, NewJob
+from tubesum.jobs.types import JobOptions, NewJob
 from tubesum.jobs.webhook_sender import WebhookSender
 from tubesum.jobs.webhooks import RetryPolicy, new_secret, retryable, sign, signed_headers
+from tubesum.records import Rendered
 
 YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 TOKEN_IN_PATH = "tok-PATH-s3cr3t-0xdeadbeef"
@@ -288,7 +289,7 @@ def test_cache_hit_is_posted_at_once(
     first = submit_job(YOUTUBE, JobOptions(), owner=key_id, store=store, settings=api_settings)
     claimed = store.claim(worker="seed")
     assert claimed is not None and claimed.id == first.job.id
-    txt = Artifact(first.job.id, "txt", "text/plain", "t.txt", b"hello")
+    txt = Rendered("txt", "text/plain", "t.txt", b"hello")
     store.succeed(first.job.id, artifacts=[txt], audio_seconds=3.0, title="t")
     with running_app(api_settings, store) as client:
         hit = client.post("/v1/jobs", json={"source": YOUTUBE, "callback_url": receiver.url()}, headers=headers)

@@ -22,19 +22,19 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from pydantic import ValidationError
 
+from tubesum import service
+from tubesum.api.deps import ExecutorDep, SettingsDep, StoreDep
 from tubesum.api.openai_models import OPENAI_DEFAULT_MODEL, OpenAIError, openai_error
 from tubesum.api.uploads import receive_form
-from tubesum.config import Task
+from tubesum.config import Settings, Task
 from tubesum.errors import TubesumError, error_class
 from tubesum.jobs.submit import submit_job
-from tubesum.jobs.types import JobOptions, JobRecord
+from tubesum.jobs.types import Executor, JobOptions, JobRecord, JobStore
 from tubesum.jobs.uploads import UploadRecord, delete_upload
 from tubesum.options import first_error
-from tubesum.outputs import render
 from tubesum.records import Transcript
 
 __all__ = ["AudioController"]
@@ -61,10 +61,12 @@ class AudioController(Controller):
             400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
         },
     )
-    async def create_transcription(self, request: Request[Any, Any, Any], state: State) -> Response[Any]:
+    async def create_transcription(
+        self, request: Request[Any, Any, Any], settings: SettingsDep, store: StoreDep, executor: ExecutorDep
+    ) -> Response[Any]:
         """Transcribe an audio file (OpenAI's multipart form); the answer is in ``response_format``."""
         try:
-            return await _transcribe(request, state, task="transcribe")
+            return await _transcribe(request, settings=settings, store=store, executor=executor, task="transcribe")
         except TubesumError as exc:
             return openai_error(exc.http_status, exc.message, code=exc.code)
 
@@ -77,16 +79,19 @@ class AudioController(Controller):
             400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
         },
     )
-    async def create_translation(self, request: Request[Any, Any, Any], state: State) -> Response[Any]:
+    async def create_translation(
+        self, request: Request[Any, Any, Any], settings: SettingsDep, store: StoreDep, executor: ExecutorDep
+    ) -> Response[Any]:
         """Translate an audio file into English text (OpenAI's multipart form); the answer is in ``response_format``."""
         try:
-            return await _transcribe(request, state, task="translate")
+            return await _transcribe(request, settings=settings, store=store, executor=executor, task="translate")
         except TubesumError as exc:
             return openai_error(exc.http_status, exc.message, code=exc.code)
 
 
-async def _transcribe(request: Request[Any, Any, Any], state: State, *, task: Task) -> Response[Any]:
-    settings = state.settings
+async def _transcribe(
+    request: Request[Any, Any, Any], *, settings: Settings, store: JobStore, executor: Executor | None, task: Task
+) -> Response[Any]:
     record, fields = await receive_form(request, settings, filename=None, multipart_only=True, file_optional=True)
     form = {name: values[-1] for name, values in fields.items()}
     granularities = fields.get("timestamp_granularities[]", [])
@@ -95,15 +100,15 @@ async def _transcribe(request: Request[Any, Any, Any], state: State, *, task: Ta
         source = _source(record, form.get("url", "").strip())
         options = _options(form, granularities=granularities, fmt=response_format, task=task)
         submission = await asyncio.to_thread(
-            submit_job, source, options, owner=request.user, store=state.store, settings=settings
+            submit_job, source, options, owner=request.user, store=store, settings=settings
         )
     except TubesumError:
         if record is not None:
             await asyncio.to_thread(delete_upload, record.ref, owner=request.user, settings=settings)
         raise
-    if submission.created and not submission.cache_hit:
-        state.executor_notify()
-    job = await _wait(state, submission.job.id, timeout=settings.openai_wait_seconds)
+    if submission.created and not submission.cache_hit and executor is not None:
+        executor.notify()
+    job = await _wait(store, submission.job.id, timeout=settings.openai_wait_seconds)
     if job.error_code is not None:
         status = error_class(job.error_code).http_status
         return openai_error(status, job.error_message or "The transcription failed.", code=job.error_code)
@@ -157,14 +162,14 @@ def _options(form: dict[str, str], *, granularities: list[str], fmt: str, task: 
         raise UnsupportedParameterError(f"Invalid parameter {first_error(exc)}.") from None
 
 
-async def _wait(state: State, job_id: str, *, timeout: float) -> JobRecord:
+async def _wait(store: JobStore, job_id: str, *, timeout: float) -> JobRecord:
     deadline = time.monotonic() + timeout
     while True:
-        job: JobRecord | None = await asyncio.to_thread(state.store.get, job_id, checkpoint=False)
+        job: JobRecord | None = await asyncio.to_thread(store.get, job_id, checkpoint=False)
         assert job is not None
         if job.state.finished:
             if job.error_code is None:
-                job = await asyncio.to_thread(state.store.get, job_id)  # with the transcript
+                job = await asyncio.to_thread(store.get, job_id)  # with the transcript
                 assert job is not None
             return job
         if time.monotonic() > deadline:
@@ -182,9 +187,9 @@ class TranscriptionPendingError(TubesumError):
 def _answer(transcript: Transcript, fmt: str, *, words: bool, task: Task = "transcribe") -> Response[Any]:
     """The result as OpenAI answers ``response_format``: JSON objects, or plain text for text/srt/vtt."""
     if fmt == "srt":
-        return Response(render(transcript, "srt"), media_type="text/plain; charset=utf-8")
+        return Response(service.render(transcript, ["srt"])["srt"].data, media_type="text/plain; charset=utf-8")
     if fmt == "vtt":
-        return Response(render(transcript, "vtt"), media_type="text/plain; charset=utf-8")
+        return Response(service.render(transcript, ["vtt"])["vtt"].data, media_type="text/plain; charset=utf-8")
     if fmt == "text":
         return Response(transcript.text + "\n", media_type="text/plain; charset=utf-8")
     if fmt == "json":

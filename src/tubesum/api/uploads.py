@@ -13,13 +13,13 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File
 from litestar.status_codes import HTTP_201_CREATED
 from pydantic import BaseModel
 
+from tubesum.api.deps import SettingsDep, StoreDep
 from tubesum.api.guards import InvalidBodyError
 from tubesum.api.jobs import own_job
 from tubesum.api.multipart_upload import is_multipart, open_form
@@ -120,26 +120,26 @@ class UploadController(Controller):
     async def create_upload(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        settings: SettingsDep,
         filename: Annotated[str | None, QueryParameter(min_length=1, max_length=255)] = None,
     ) -> UploadRead:
         """Store a media file; submit the returned ``source`` as a job. 413 over the size limit, 415 wrong type.
 
         The body is the raw file (with ``?filename=``) or a multipart form whose ``file`` part is the file.
         """
-        record, _ = await receive_upload(request, state.settings, filename=filename)
+        record, _ = await receive_upload(request, settings, filename=filename)
         return UploadRead.from_record(record)
 
     @get("/jobs/{job_id:str}/media", operation_id="GetJobMedia")
-    async def get_job_media(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> File:
+    async def get_job_media(
+        self, job_id: FromPath[str], request: Request[Any, Any, Any], settings: SettingsDep, store: StoreDep
+    ) -> File:
         """Return the uploaded media of the caller's job (for the UI's player); URL jobs have none (404)."""
-        job = await asyncio.to_thread(own_job, state, request, job_id)
+        job = await asyncio.to_thread(own_job, store, request, job_id)
         if not is_upload(job.source):
             raise NotFoundException("This job's media is not stored on the server.")
         try:
-            source, record = await asyncio.to_thread(
-                resolve_upload, job.source, owner=job.owner, settings=state.settings
-            )
+            source, record = await asyncio.to_thread(resolve_upload, job.source, owner=job.owner, settings=settings)
         except SourceError:
             raise NotFoundException("The uploaded media is no longer stored.") from None
         assert source.path is not None

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tubesum.config import Settings
-from tubesum.pipeline.models import DeviceChoice, choose_device, resolve_model
-from tubesum.pipeline.transcribe import WhisperOptions, _use_batched
+from tubesum.service import DeviceChoice, WhisperOptions, run_plan
 
 __all__ = ["BenchSetup"]
 
@@ -23,16 +22,12 @@ class BenchSetup:
     model_path: Path
     device: DeviceChoice
     options: WhisperOptions
+    batched: bool
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BenchSetup:
-        resolved = resolve_model(settings.model, settings=settings)
-        device = choose_device(settings.device, settings.compute_type)
-        return cls(settings, resolved.path, device, WhisperOptions.from_settings(settings))
-
-    @property
-    def batched(self) -> bool:
-        return _use_batched(self.options, self.device.device)
+        plan = run_plan(settings)  # what tubesum itself runs with these settings
+        return cls(settings, plan.model.path, plan.device, plan.options, plan.batched)
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """Environment for tubesum child processes: the same model, device and options as the baseline."""

@@ -7,7 +7,7 @@ import click
 from tubesum.cli._common import AppContext, echo_json, pass_app
 from tubesum.model_estimates import diarize_estimate, summary_estimate, whisper_estimate
 from tubesum.model_registry import REGISTRY
-from tubesum.pipeline.models import cached_models, cuda_device_count, known_model_names, pull_model, resolve_model
+from tubesum.service import cached_models, cuda_device_count, known_model_names, pull_model, resolve_model
 
 __all__ = ["models"]
 

@@ -44,8 +44,7 @@ from tubesum.frontends.session import (
     require_url,
     transcript_text,
 )
-from tubesum.outputs import render
-from tubesum.outputs._common import timestamp
+from tubesum.textfmt import timestamp
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -57,9 +56,10 @@ MEDIA_FILTER = "Audio and video (*.mp3 *.m4a *.wav *.ogg *.opus *.flac *.webm *.
 
 def save_result(result: RunResult, fmt: OutputFormat, path: Path) -> Path:
     """Write ``result`` as ``fmt`` to ``path`` (rendered from the transcript when it was not asked for)."""
-    file = result.files.get(fmt)
-    data = file.data if file is not None else render(result.transcript, fmt)
-    return write_atomic(ensure_writable_dir(path.parent) / path.name, data)
+    from tubesum.service import render
+
+    file = result.files.get(fmt) or render(result.transcript, [fmt])[fmt]
+    return write_atomic(ensure_writable_dir(path.parent) / path.name, file.data)
 
 
 class MainWindow(QMainWindow):

@@ -69,7 +69,7 @@ def worker_count(settings: Settings) -> int:
 
 
 class LocalExecutor:
-    """Run queued jobs from ``store`` on worker threads of this process.
+    """Run queued jobs from ``store`` on worker threads of this process (a :class:`~tubesum.jobs.types.Executor`).
 
     **Parameters:**
 
@@ -121,6 +121,10 @@ class LocalExecutor:
     def alive(self) -> bool:
         """True while started, not stopping, and every worker thread is alive (readiness)."""
         return self._state == "started" and bool(self._workers) and all(t.is_alive() for t in self._workers)
+
+    def queue_ok(self) -> None:
+        """No queue server to check: the job store is the queue (:class:`~tubesum.jobs.types.Executor`)."""
+        return None
 
     def start(self) -> None:
         """Sweep stale work dirs, requeue jobs left running by a dead process, start workers and housekeeping.

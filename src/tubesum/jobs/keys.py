@@ -3,8 +3,7 @@
 A key reads ``tsk_<id>_<secret>``: ``id`` (16 hex digits) finds the row, and only the SHA-256 of ``secret``
 (``secrets.token_urlsafe(32)``) is stored. Each key also has a webhook signing secret (``whsec_…``, see
 :mod:`tubesum.jobs.webhooks`), stored as is because signing needs it. :class:`~tubesum.jobs.store.SqlJobStore`
-extends this class, so one
-store object serves jobs and keys.
+holds one as ``store.keys`` (composition: the two share an engine, not a class).
 """
 
 from __future__ import annotations

@@ -39,13 +39,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from structlog.contextvars import bound_contextvars
 
-from tubesum import metrics, outputs, service
-from tubesum.errors import JobTimeoutError, SourceError, TubesumError
-from tubesum.jobs.types import Artifact, JobState
-from tubesum.jobs.uploads import is_upload, resolve_upload
+from tubesum import metrics, service
+from tubesum.errors import JobTimeoutError, TubesumError
+from tubesum.jobs.types import JobState
 from tubesum.jobs.webhooks import wake_all
-from tubesum.pipeline.ingest import parse_source
-from tubesum.records import Transcript
+from tubesum.records import Rendered, Transcript
 from tubesum.redact import scrub_paths
 
 if TYPE_CHECKING:
@@ -248,13 +246,8 @@ def _execute(job: JobRecord, *, store: JobStore, settings: Settings, progress: J
     effective = job.options.effective(settings)
     progress.check()
     transcript = _transcript_stage(job, store=store, settings=effective, progress=progress)
-    artifacts = _render_stage(
-        job.id,
-        transcript,
-        formats=effective.formats,
-        layout=outputs.SubtitleLayout.from_settings(effective),
-        progress=progress,
-    )
+    layout = service.SubtitleLayout.from_settings(effective)
+    artifacts = _render_stage(transcript, formats=effective.formats, layout=layout, progress=progress)
     store.succeed(job.id, artifacts=artifacts, audio_seconds=transcript.duration, title=transcript.title)
     _finished(JobState.SUCCEEDED)
     logger.info(
@@ -269,14 +262,9 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
     if saved is not None:
         logger.info("resuming from the transcript checkpoint", extra={"job_id": job.id})
         return Transcript.from_dict(saved)
-    # A remote client must never make the server read its own files; an upload resolves only inside the upload
-    # directory, for the job's owner.
-    if is_upload(job.source):
-        source, _ = resolve_upload(job.source, owner=job.owner, settings=settings)
-    else:
-        source = parse_source(job.source, settings, remote=True)
-    if source.kind == "file" and not is_upload(job.source):
-        raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
+    # The rules of submission, checked again now: a remote client must never make the server read its own
+    # files; an upload resolves only inside the upload directory, for the job's owner.
+    source = service.resolve_source(job.source, settings=settings, owner=job.owner, remote=True).source
     followed = _follow_identical_job(job, store=store, progress=progress)
     if followed is not None:
         store.save_checkpoint(job.id, "transcript", followed.to_dict())
@@ -313,28 +301,14 @@ def _follow_identical_job(job: JobRecord, *, store: JobStore, progress: JobProgr
 
 
 def _render_stage(
-    job_id: str,
     transcript: Transcript,
     *,
     formats: tuple[OutputFormat, ...],
-    layout: outputs.SubtitleLayout,
+    layout: service.SubtitleLayout,
     progress: JobProgress,
-) -> list[Artifact]:
-    """Render each distinct format in memory (a cancellation point between formats)."""
-    wanted = tuple(dict.fromkeys(formats))
-    artifacts: list[Artifact] = []
-    for done, fmt in enumerate(wanted):
-        progress("render", done, len(wanted))
-        artifacts.append(
-            Artifact(
-                job_id=job_id,
-                format=fmt,
-                content_type=outputs.CONTENT_TYPES[fmt],
-                filename=outputs.filename(transcript, fmt),
-                data=outputs.render(transcript, fmt, layout=layout),
-            )
-        )
-    progress("render", len(wanted), len(wanted))
+) -> list[Rendered]:
+    """Render each distinct format in memory (a cancellation point between formats), subtitles cut to ``layout``."""
+    artifacts = list(service.render(transcript, formats, progress=progress, layout=layout).values())
     progress.end_stage()
     return artifacts
 

@@ -451,8 +451,8 @@ async def host_workers(settings: Settings, queue_name: str) -> int:
 class SaqExecutor:
     """The API replica's side of the SAQ mode: enqueue queued store jobs; jobs run in ``tubesum worker``.
 
-    Same surface as :class:`~tubesum.jobs.executor.LocalExecutor` (``start``, ``stop``, ``notify``, ``cancel``,
-    ``alive``, ``running_jobs``), plus :meth:`queue_stats` (metrics) and :meth:`queue_ok` (readiness). An event
+    Implements :class:`~tubesum.jobs.types.Executor`, like :class:`~tubesum.jobs.executor.LocalExecutor`; its
+    :meth:`queue_ok` reports whether the queue server answers (readiness). An event
     loop on a background thread owns the SAQ connections; ``notify`` dispatches at once and a periodic pass
     catches retries, lost enqueues and dead workers' jobs.
     """

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from tubesum.errors import InvalidUrlError, ModelNotFoundError, TubesumError
+from tubesum import service
+from tubesum.errors import IdempotencyKeyReusedError, InvalidUrlError, ModelNotFoundError, QuotaExceededError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
-from tubesum.jobs.uploads import UploadRecord, check_upload_enabled, is_upload, resolve_upload
+from tubesum.jobs.uploads import UploadRecord
 from tubesum.jobs.webhooks import check_webhook, wake_all
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
-from tubesum.pipeline.ingest import parse_source
-from tubesum.pipeline.models import resolve_model
+from tubesum.service import resolve_model
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -36,18 +36,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class QuotaExceededError(TubesumError):
-    """A per-key quota (active jobs, audio hours per day) is used up; retry after ``retry_after`` seconds."""
-
-    code = "quota_exceeded"
-    exit_code = 3
-    http_status = 429
-
-    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint, retry_after=retry_after)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +145,10 @@ def submit_job(
         from tubesum.diarize.resolve import check_available
 
         check_available(settings)
-    upload: UploadRecord | None = None
-    if is_upload(text):  # the caller's own upload, by reference: never a path the caller chose
-        check_upload_enabled(settings)
-        source, upload = resolve_upload(text, owner=owner, settings=settings)
-    else:  # classified without touching the disk; a host that does not resolve is the job's problem
-        source = parse_source(text, settings, remote=True, resolve=False)
+    # the caller's own upload by reference, or a URL classified without touching the disk (a host that does not
+    # resolve now is the job's problem): never a path the caller chose
+    resolved = service.resolve_source(text, settings=settings, owner=owner, remote=True, resolve=False)
+    source, upload = resolved.source, resolved.upload
     model = options.model or settings.model
     key = source_key(source, upload=upload, settings=settings)
     new = NewJob(
@@ -194,13 +180,6 @@ def submit_job(
         JOBS_SUBMITTED.labels(cache="miss").inc()
         logger.info("job queued", extra={"job_id": job.id, "source_kind": source.kind})
     return Submission(job=job, created=created, cache_hit=job.cache_hit)
-
-
-class IdempotencyKeyReusedError(TubesumError):
-    """An ``Idempotency-Key`` already named another request (IETF Idempotency-Key draft: 422)."""
-
-    code = "idempotency_key_reused"
-    http_status = 422
 
 
 def _check_same_request(job: JobRecord, new: NewJob) -> None:

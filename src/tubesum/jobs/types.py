@@ -13,7 +13,7 @@ from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, Self, get_args
+from typing import TYPE_CHECKING, Any, Protocol, Self, get_args, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
@@ -22,11 +22,15 @@ from tubesum.config import Settings
 from tubesum.errors import ConfigError
 from tubesum.options import LOCAL_ONLY, VALIDATORS, RunOptions, resolve, result_shaping
 
+if TYPE_CHECKING:
+    from tubesum.metrics import QueueStats
+    from tubesum.records import Rendered
+
 __all__ = [
     "API_FIELDS",
     "RESULT_FORMAT_VERSION",
     "ApiKeyRecord",
-    "Artifact",
+    "Executor",
     "JobOptions",
     "JobRecord",
     "JobState",
@@ -190,15 +194,6 @@ class WebhookDelivery:
 
 
 @dataclass(frozen=True, slots=True)
-class Artifact:
-    job_id: str
-    format: str
-    content_type: str
-    filename: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     id: str
     name: str
@@ -235,6 +230,7 @@ def cache_key(source_key: str, options: JobOptions, *, model_identity: str, sett
     return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
 class JobStore(Protocol):
     """Durable job storage. Every method is one transaction; all are safe to call from several threads."""
 
@@ -276,7 +272,7 @@ class JobStore(Protocol):
     def save_checkpoint(self, job_id: str, stage: str, record: dict[str, Any]) -> None: ...
 
     def succeed(
-        self, job_id: str, *, artifacts: Sequence[Artifact], audio_seconds: float | None, title: str | None
+        self, job_id: str, *, artifacts: Sequence[Rendered], audio_seconds: float | None, title: str | None
     ) -> None:
         """Store artifacts and mark succeeded in one transaction (a crash leaves either all or nothing)."""
         ...
@@ -306,7 +302,7 @@ class JobStore(Protocol):
         """Delete a finished job and its artifacts; False when it is not finished or does not exist."""
         ...
 
-    def artifact(self, job_id: str, fmt: str) -> Artifact | None: ...
+    def artifact(self, job_id: str, fmt: str) -> Rendered | None: ...
 
     # -- housekeeping and metrics -------------------------------------------------------------------------
     def purge_finished_before(self, cutoff: datetime) -> int: ...
@@ -325,7 +321,12 @@ class JobStore(Protocol):
         """Raise if the database cannot be reached (readiness); with ``write``, also if it cannot be written."""
         ...
 
+    def deliveries(self, job_id: str) -> Sequence[WebhookDelivery]:
+        """The webhook delivery attempts of a job, oldest first (none without a ``callback_url``)."""
+        ...
 
+
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
 class KeyStore(Protocol):
     """API keys: the plaintext is returned once by ``create`` and stored only as a hash."""
 
@@ -347,3 +348,44 @@ class KeyStore(Protocol):
     def revoke_key(self, key_id: str) -> bool: ...
 
     def list_keys(self) -> list[ApiKeyRecord]: ...
+
+
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
+class Executor(Protocol):
+    """What runs queued jobs, as the API sees it: :class:`~tubesum.jobs.executor.LocalExecutor` (worker threads
+    in this process) or :class:`~tubesum.jobs.saq_executor.SaqExecutor` (this process dispatches to SAQ
+    workers). The store stays the source of truth; the executor only runs, wakes and cancels.
+    """
+
+    @property
+    def alive(self) -> bool:
+        """True while it can run (or dispatch) jobs: readiness's ``worker`` check."""
+        ...
+
+    def start(self) -> None:
+        """Start running jobs (idempotent)."""
+        ...
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop taking jobs; give running ones ``grace`` seconds (default: the shutdown grace setting)."""
+        ...
+
+    def notify(self) -> None:
+        """Wake up: a job was queued."""
+        ...
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop the job if it runs here; whether it did (the store already records the cancellation)."""
+        ...
+
+    def running_jobs(self) -> list[str]:
+        """Ids of the jobs running now."""
+        ...
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Jobs and live workers per queue, for ``/metrics``."""
+        ...
+
+    def queue_ok(self) -> tuple[bool, str] | None:
+        """Readiness of a queue server (ok, detail); None when there is none (the store is the queue)."""
+        ...

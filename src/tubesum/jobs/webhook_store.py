@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
 
-from tubesum.jobs.keys import SqlKeyStore
+from tubesum.jobs.db import for_writes
 from tubesum.jobs.schema import JobRow, WebhookDeliveryRow
 from tubesum.jobs.types import JobState, WebhookDelivery
 
@@ -34,8 +36,13 @@ class WebhookTask:
     attempt: int
 
 
-class SqlWebhookStore(SqlKeyStore):
+class SqlWebhookStore:
     """Webhook delivery state on the job store's tables; a base of :class:`~tubesum.jobs.store.SqlJobStore`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(for_writes(engine), expire_on_commit=False)
 
     def claim_webhook(self, *, lease: float, now: datetime | None = None) -> WebhookTask | None:
         """Take the finished job whose webhook is due longest; hold it for ``lease`` seconds. None: nothing due."""

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tubesum.errors import InvalidUrlError, TubesumError, UnsafeUrlError
+from tubesum.errors import InvalidCallbackUrlError, InvalidUrlError, UnsafeUrlError, WebhookSecretMissingError
 from tubesum.pipeline.ssrf import check_url
 
 if TYPE_CHECKING:
@@ -55,20 +55,6 @@ ANONYMOUS_OWNER = "anonymous"  # the owner of every job when the API runs withou
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix Standard Webhooks gives secrets, not a secret
 _SECRET_BYTES = 32
-
-
-class InvalidCallbackUrlError(TubesumError):
-    """The ``callback_url`` is not an http(s) URL to a public host (the SSRF guard's rules)."""
-
-    code = "invalid_callback_url"
-    http_status = 422
-
-
-class WebhookSecretMissingError(TubesumError):
-    """A ``callback_url`` was given but there is no secret to sign the webhook with."""
-
-    code = "webhook_secret_missing"
-    http_status = 422
 
 
 def wake_all() -> None:
