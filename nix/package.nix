@@ -75,7 +75,10 @@ let
     sentry = [ sentry-sdk ];
     ui = [ streamlit ];
     desktop = [ pyside6 ]; # nixpkgs has the whole PySide6, PyPI's PySide6-Essentials is its core part
-    bench = [ matplotlib ];
+    bench = [
+      matplotlib
+      jiwer
+    ];
   };
 in
 ps.buildPythonApplication {

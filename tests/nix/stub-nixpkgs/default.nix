@@ -226,6 +226,7 @@ let
         "httpx"
         "httpx-sse"
         "jinja2"
+        "jiwer"
         "jsbeautifier"
         "jsonschema"
         "matplotlib"
