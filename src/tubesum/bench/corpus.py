@@ -158,7 +158,7 @@ def build_corpus(durations: Iterable[float], *, seed: int, cache_dir: Path) -> l
 
 
 def user_file(path: Path) -> CorpusFile:
-    """Describe a user-supplied media file (its length is read with PyAV)."""
+    """Describe a user-supplied media file (its length is read with PyAV; ``FILE.txt`` next to it: its script)."""
     from tubesum.pipeline.decode import probe_duration
 
     if not path.is_file():
@@ -166,4 +166,8 @@ def user_file(path: Path) -> CorpusFile:
     seconds = probe_duration(path)
     if seconds is None:
         raise BenchError(f"Cannot read the length of {path}.", hint="Pass an audio or video file PyAV can open.")
-    return CorpusFile(name=path.name, path=path.resolve(), seconds=seconds, sha256=sha256_of(path), seed=None)
+    sidecar = path.with_suffix(".txt")
+    script = sidecar.read_text(encoding="utf-8").strip() or None if sidecar.is_file() else None
+    return CorpusFile(
+        name=path.name, path=path.resolve(), seconds=seconds, sha256=sha256_of(path), seed=None, script=script
+    )

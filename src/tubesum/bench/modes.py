@@ -8,6 +8,7 @@ in the machine's load hits every mode alike; medians are reported.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -22,7 +23,8 @@ import httpx
 from tubesum.bench.proc import run_measured
 from tubesum.bench.records import BenchError, CorpusFile, ProcessStats, summarize_latencies
 from tubesum.bench.server import ServeProcess, wait_until
-from tubesum.bench.setup import BenchSetup
+from tubesum.bench.setup import BareVariant, BenchSetup
+from tubesum.bench.wer import word_error_rate
 
 __all__ = [
     "api_job",
@@ -58,13 +60,22 @@ def _process_summary(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[st
     }
 
 
-def baseline_run(setup: BenchSetup, audio: CorpusFile, *, workdir: Path) -> ProcessStats:
-    """One bare faster-whisper process (import, load, transcribe)."""
-    return run_measured(setup.baseline_cmd(audio.path), log=workdir / "baseline.log")
+def wer_of(audio: CorpusFile, text: str | None) -> float | None:
+    """The word error rate of ``text`` against the file's script (None when the file has no script)."""
+    if not audio.script or text is None:
+        return None
+    return word_error_rate(audio.script, text)
+
+
+def baseline_run(
+    setup: BenchSetup, audio: CorpusFile, *, workdir: Path, variant: BareVariant | None = None
+) -> ProcessStats:
+    """One bare faster-whisper process (import, load, transcribe): tubesum's decoding plan or ``variant``."""
+    return run_measured(setup.baseline_cmd(audio.path, variant), log=workdir / "baseline.log")
 
 
 def summarize_baseline(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[str, Any]:
-    """Whole-process medians plus the baseline's own split: import, load, transcribe (wall and CPU)."""
+    """Whole-process medians plus the baseline's own split: import, load, transcribe (wall and CPU), and WER."""
     summary = _process_summary(runs, audio)
     for key in ("import_s", "load_s", "transcribe_s", "transcribe_cpu_s"):
         summary[key] = _median([float(r.output[key]) for r in runs])
@@ -72,6 +83,7 @@ def summarize_baseline(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[
     summary["transcribe_realtime_factor"] = round(audio.seconds / transcribe, 2) if transcribe else None
     summary["segments"] = runs[-1].output.get("segments")
     summary["words"] = runs[-1].output.get("words")
+    summary["wer"] = wer_of(audio, runs[-1].output.get("text"))
     return summary
 
 
@@ -82,8 +94,16 @@ def cli_run(setup: BenchSetup, audio: CorpusFile, *, workdir: Path, index: int) 
     return run_measured([*cmd, "-o", str(out)], env=setup.child_env(), log=workdir / "cli.log")
 
 
-def summarize_cli(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[str, Any]:
+def cli_text(workdir: Path, index: int) -> str | None:
+    """The transcript text ``tubesum transcribe`` wrote in run ``index`` (its JSON file)."""
+    for path in sorted((workdir / f"cli-out-{index}").glob("*.json")):
+        return str(json.loads(path.read_text()).get("text", ""))
+    return None
+
+
+def summarize_cli(runs: Sequence[ProcessStats], audio: CorpusFile, text: str | None = None) -> dict[str, Any]:
     summary = _process_summary(runs, audio)
+    summary["wer"] = wer_of(audio, text)
     reports = [r.output.get("results", [{}])[0] for r in runs]
     if not all(report.get("ok") for report in reports):
         raise BenchError("tubesum transcribe did not succeed in the bench.", report=str(reports)[:500])
@@ -127,6 +147,7 @@ def submit_and_wait(client: httpx.Client, url: str, *, timeout: float = 3600) ->
         "cache_hit": job["cache_hit"],
         "result_bytes": len(result.content),
         "segments": len(result.json().get("segments", [])),
+        "text": result.json().get("text", ""),
     }
 
 
@@ -173,6 +194,7 @@ def summarize_api(cold: dict[str, Any], warm: Sequence[dict[str, Any]], audio: C
         "run_s": _median([j["run_s"] for j in jobs if j["run_s"] is not None]),
         "job_cpu_s": _median([j["server_cpu_s"] for j in jobs]),
         "realtime_factor": round(audio.seconds / job_s, 2) if job_s else None,
+        "wer": wer_of(audio, jobs[-1].get("text")),
     }
 
 

@@ -37,4 +37,4 @@ def _cut_after(current: list[Any], following: Any) -> bool:
         return True
     if last.word.strip().endswith(_ENDS) and length >= _MIN_SECONDS:
         return True
-    return length >= MAX_SECONDS and last.word.strip()[-1:] in {",", ";", ":"} or length >= MAX_SECONDS * 1.5
+    return (length >= MAX_SECONDS and last.word.strip()[-1:] in {",", ";", ":"}) or length >= MAX_SECONDS * 1.5

@@ -157,7 +157,11 @@ def transcribe_windows(
         end = window.start + window.duration
     progress("transcribe", end, end)
     return SpeechResult(
-        segments=tuple(segments), language=detected, language_probability=probability, duration=end, batched=plan.batched
+        segments=tuple(segments),
+        language=detected,
+        language_probability=probability,
+        duration=end,
+        batched=plan.batched,
     )
 
 
