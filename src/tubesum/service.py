@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tubesum import __version__
 from tubesum.errors import ConfigError
 from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
-from tubesum.pipeline import decode, fetch, models
-from tubesum.pipeline.captions import captions_for_mode
+from tubesum.pipeline import decode, models
 from tubesum.pipeline.ingest import parse_source
 from tubesum.pipeline.transcribe import SpeechResult, WhisperOptions, transcribe_speech, transcribe_windows
 from tubesum.progress import ProgressFn, no_progress
@@ -103,6 +102,8 @@ def expand_sources(texts: Sequence[str], *, settings: Settings) -> list[Source]:
     for text in texts:
         source = parse_source(text, settings)
         if source.kind == "youtube" and source.playlist_id and not source.video_id:
+            from tubesum.pipeline import fetch  # yt-dlp: imported only for URLs (a file's start-up skips it)
+
             sources.extend(fetch.expand_playlist(source, settings=settings))
         else:
             sources.append(source)
@@ -160,6 +161,9 @@ def _transcript(
         if not settings.diarize:
             return _whispered_in_windows(audio, settings, progress)
         return _whispered(audio, _decode(audio, settings=settings, progress=progress), settings, progress)
+    from tubesum.pipeline import fetch  # yt-dlp: imported only for URLs (a file's start-up skips it)
+    from tubesum.pipeline.captions import captions_for_mode
+
     progress("ingest", 0, None)
     info = fetch.probe(source, settings=settings)
     progress("captions", 0, None)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from tubesum.cli._common import AppContext, echo_json, error_line, pass_app
-from tubesum.cli.progress import cli_progress
 from tubesum.config import OUTPUT_FORMATS, parse_browser_cookies
 from tubesum.errors import ConfigError, TubesumError
-from tubesum.service import TranscribeOptions, TranscriptionOutcome, expand_sources, sample_path, transcribe
+
+if TYPE_CHECKING:
+    from tubesum.service import TranscriptionOutcome
 
 __all__ = ["transcribe_command"]
 
@@ -123,6 +123,11 @@ def transcribe_command(
       tubesum transcribe "https://youtu.be/dQw4w9WgXcQ" -f srt -f md
       tubesum transcribe talk.mp3 --model large-v3-turbo --language de
     """
+    from rich.console import Console  # imported here: `tubesum --help` and other commands never pay for them
+
+    from tubesum.cli.progress import cli_progress
+    from tubesum.service import TranscribeOptions, expand_sources, sample_path, transcribe
+
     if sample:
         sources = (str(sample_path()), *sources)
         opts["model"] = opts["model"] or SAMPLE_MODEL
