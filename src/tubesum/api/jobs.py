@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
+from tubesum.api.live_events import LiveCursor
 from tubesum.api.schemas import JobCreate, JobList, JobRead
 from tubesum.jobs.db import is_sqlite
 from tubesum.jobs.submit import submit_job
@@ -140,7 +141,8 @@ class JobController(Controller):
 
     @get("/{job_id:str}/events", operation_id="FollowJob")
     async def follow_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> ServerSentEvent:
-        """Stream ``progress`` events (state, stage, progress) until the job ends, then one ``end`` event."""
+        """Stream ``progress`` events (state, stage, progress) and ``segment`` events (the transcript as it is
+        decoded: index, start, end, text; each once, in order) until the job ends, then one ``end`` event."""
         job = await asyncio.to_thread(own_job, state, request, job_id)
         return ServerSentEvent(
             _events(state.store, job), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -163,6 +165,7 @@ async def _events(store: JobStore, job: JobRecord) -> AsyncIterator[ServerSentEv
     last: tuple[Any, ...] | None = None
     idle = 0.0
     current: JobRecord | None = job
+    live = LiveCursor(job.id)
     while current is not None:
         snapshot = (current.state, current.stage, current.progress)
         if snapshot != last:
@@ -174,6 +177,9 @@ async def _events(store: JobStore, job: JobRecord) -> AsyncIterator[ServerSentEv
         elif idle >= _HEARTBEAT_SECONDS:
             idle = 0.0
             yield ServerSentEventMessage(comment="keep-alive")
+        for message in live.messages():  # after the store said finished, the feed holds every segment
+            idle = 0.0
+            yield message
         if current.state.finished:
             yield ServerSentEventMessage(data=json.dumps({"id": current.id, "state": current.state.value}), event="end")
             return

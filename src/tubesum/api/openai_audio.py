@@ -7,8 +7,13 @@ The request is OpenAI's multipart form: ``file`` (streamed to the upload store w
 limited like any other): the request waits for it up to ``TUBESUM_OPENAI_WAIT_SECONDS``; a client that goes
 away does not cancel it. Errors use OpenAI's error JSON.
 
+``stream=true`` answers with Server-Sent Events in OpenAI's shapes: a ``transcript.text.delta`` event per
+segment as it is decoded (:mod:`tubesum.live`), then ``transcript.text.done`` with the whole text. A job that
+runs in another process (SAQ workers) or comes from the cache has no live feed here: its text then arrives as
+one delta when it ends.
+
 Not yet supported, and refused with a clear error rather than ignored: ``prompt``, a ``temperature`` other than
-0, ``stream=true`` and ``/v1/audio/translations``.
+0 and ``/v1/audio/translations``.
 """
 
 from __future__ import annotations
@@ -78,6 +83,10 @@ async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response
         raise
     if submission.created and not submission.cache_hit:
         state.executor_notify()
+    if form.get("stream", "false").lower() == "true":
+        from tubesum.api.openai_stream import stream_transcription
+
+        return stream_transcription(state, submission.job.id, timeout=settings.openai_wait_seconds)
     job = await _wait(state, submission.job.id, timeout=settings.openai_wait_seconds)
     if job.error_code is not None:
         status = error_class(job.error_code).http_status
@@ -93,8 +102,6 @@ def _options(form: dict[str, str], *, granularities: list[str], fmt: str) -> Job
         raise UnsupportedParameterError("This server does not support 'prompt' yet.")
     if float(form.get("temperature", "0") or 0) != 0:
         raise UnsupportedParameterError("This server decodes with its own temperature schedule; send 0 or none.")
-    if form.get("stream", "false").lower() == "true":
-        raise UnsupportedParameterError("This server does not stream transcriptions yet; send stream=false.")
     if unknown := set(granularities) - {"segment", "word"}:
         raise UnsupportedParameterError(f"Unknown timestamp_granularities: {', '.join(sorted(unknown))}.")
     model = form.get("model", OPENAI_DEFAULT_MODEL)
