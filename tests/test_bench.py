@@ -131,6 +131,8 @@ def test_bench_measures_every_bare_variant_with_its_wer(bench_result: dict[str, 
         assert 0.0 <= figures["wer"] < 0.5, "5 s of clear speech: most words right, and the WER is a fraction"
     assert 0.0 <= measured["cli"]["wer"] < 0.5 and 0.0 <= measured["api"]["wer"] < 0.5
     assert measured["audio"]["script_words"] > 5
+    live = measured["api"]["live_job"]
+    assert live["segment_events"] >= 1 and 0 < live["first_segment_s"] <= live["end_s"]
     ratios = measured["ratios"]
     chosen = ratios["fastest_accurate_bare"]
     assert chosen in bare

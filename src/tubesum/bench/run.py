@@ -24,6 +24,7 @@ from tubesum.bench.modes import (
     cached_requests,
     cli_run,
     cli_text,
+    live_job,
     server_metrics,
     submit_and_wait,
     summarize_api,
@@ -113,8 +114,10 @@ def _measure_file(
                 bare_runs[name].append(baseline_run(setup, audio, workdir=workdir, variant=variant))
             cli_runs.append(cli_run(setup, audio, workdir=workdir, index=index))
             warm += [api_job(server, client, url(tag=f"{audio.name}-{index}-{j}")) for j in range(config.jobs)]
+        live = live_job(client, url(tag=f"{audio.name}-live"))
         cached = cached_requests(server, url(tag=f"{audio.name}-cold"), requests=config.cached_requests)
         api = summarize_api(cold, warm, audio) | server_metrics(client)
+        api["live_job"] = live
         api["server"] = server.stop().to_dict()
     for job in (cold, *warm):
         job.pop("text", None)  # the WER is kept, not the transcript
