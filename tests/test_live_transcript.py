@@ -160,7 +160,7 @@ def test_job_events_carry_each_segment_once_in_order(server: Server, long_speech
         ).json()["source"]
         job = client.post("/v1/jobs", json={"source": ref, "options": {"formats": ["json"]}}).json()
         events: list[tuple[str, str, float]] = []
-        with client.stream("GET", f"/v1/jobs/{job['id']}/events") as answer:
+        with client.stream("GET", f"/v1/jobs/{job['id']}/events", params={"segments": "true"}) as answer:
             for event in _sse(answer.iter_lines()):
                 events.append(event)
                 if event[0] == "end":

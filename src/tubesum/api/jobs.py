@@ -140,12 +140,18 @@ class JobController(Controller):
         return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
 
     @get("/{job_id:str}/events", operation_id="FollowJob")
-    async def follow_job(self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State) -> ServerSentEvent:
-        """Stream ``progress`` events (state, stage, progress) and ``segment`` events (the transcript as it is
-        decoded: index, start, end, text; each once, in order) until the job ends, then one ``end`` event."""
+    async def follow_job(
+        self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State, segments: bool = False
+    ) -> ServerSentEvent:
+        """Stream ``progress`` events (state, stage, progress) until the job ends, then one ``end`` event.
+
+        With ``?segments=true`` also ``segment`` events: the transcript as it is decoded (index, start, end,
+        text; each once, in order), and ``reset`` when a retried attempt starts it over.
+        """
         job = await asyncio.to_thread(own_job, state, request, job_id)
         return ServerSentEvent(
-            _events(state.store, job), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            _events(state.store, job, segments=segments),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
 
@@ -161,7 +167,7 @@ def _upload_in_use(store: JobStore, deleted: JobRecord) -> bool:
             return False
 
 
-async def _events(store: JobStore, job: JobRecord) -> AsyncIterator[ServerSentEventMessage]:
+async def _events(store: JobStore, job: JobRecord, *, segments: bool) -> AsyncIterator[ServerSentEventMessage]:
     last: tuple[Any, ...] | None = None
     idle = 0.0
     current: JobRecord | None = job
@@ -177,7 +183,7 @@ async def _events(store: JobStore, job: JobRecord) -> AsyncIterator[ServerSentEv
         elif idle >= _HEARTBEAT_SECONDS:
             idle = 0.0
             yield ServerSentEventMessage(comment="keep-alive")
-        for message in live.messages():  # after the store said finished, the feed holds every segment
+        for message in live.messages() if segments else ():  # once the job is finished, the feed is complete
             idle = 0.0
             yield message
         if current.state.finished:

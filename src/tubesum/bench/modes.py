@@ -166,7 +166,7 @@ def live_job(client: httpx.Client, url: str) -> dict[str, Any]:
     first: float | None = None
     segments = 0
     event = ""
-    with client.stream("GET", f"/v1/jobs/{job_id}/events") as answer:
+    with client.stream("GET", f"/v1/jobs/{job_id}/events", params={"segments": "true"}) as answer:
         for line in answer.iter_lines():
             if line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()

@@ -228,7 +228,7 @@
     live.textContent = "";
     live.hidden = true;
     try {
-      const response = await api(`/v1/jobs/${encodeURIComponent(jobId)}/events`, {
+      const response = await api(`/v1/jobs/${encodeURIComponent(jobId)}/events?segments=true`, {
         headers: { Accept: "text/event-stream" },
         signal: controller.signal,
       });
