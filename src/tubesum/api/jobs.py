@@ -141,7 +141,7 @@ class JobController(Controller):
 
     @get("/{job_id:str}/events", operation_id="FollowJob")
     async def follow_job(
-        self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State, segments: bool = False
+        self, job_id: FromPath[str], request: Request[Any, Any, Any], state: State, segments: FromQuery[bool] = False
     ) -> ServerSentEvent:
         """Stream ``progress`` events (state, stage, progress) until the job ends, then one ``end`` event.
 
