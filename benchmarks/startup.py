@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -34,18 +35,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--compare-src", type=Path, help="Another tree's src/ (e.g. before a change), same rounds.")
     args = parser.parse_args()
-    times: dict[str, list[float]] = {name: [] for name in CASES}
+    cases = {name: (argv, None) for name, argv in CASES.items()}
+    if args.compare_src:
+        cases |= {
+            f"{name}@compare": (argv, str(args.compare_src))
+            for name, argv in CASES.items()
+            if "tubesum" in name or "transcribe" in name
+        }
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):
-        for name, argv in CASES.items():
+        for name, (argv, src) in cases.items():
+            env = {**os.environ, "PYTHONPATH": src} if src else None
             started = time.perf_counter()
-            subprocess.run([sys.executable, *argv], check=True, capture_output=True)
+            subprocess.run([sys.executable, *argv], check=True, capture_output=True, env=env)
             times[name].append(time.perf_counter() - started)
     medians = {name: round(statistics.median(values), 4) for name, values in times.items()}
     result = {
         "medians_s": medians,
         "help_s": medians["tubesum_help"],
         "transcribe_fixed_over_bare_s": round(medians["transcribe_imports"] - medians["bare_imports"], 4),
+        "compared_with": str(args.compare_src) if args.compare_src else None,
         "runs_s": {name: [round(v, 4) for v in values] for name, values in times.items()},
     }
     print(json.dumps(result, indent=1))
