@@ -91,13 +91,13 @@ def summarize_baseline(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[
 def cli_run(setup: BenchSetup, audio: CorpusFile, *, workdir: Path, index: int) -> ProcessStats:
     """One ``tubesum transcribe FILE -f json`` process (imports and model load included, as a user sees it)."""
     cmd = [sys.executable, "-m", "tubesum", "transcribe", str(audio.path), "-f", "json", "--json", "-q"]
-    out = workdir / f"cli-out-{index}"
+    out = workdir / f"cli-out-{audio.name}-{index}"
     return run_measured([*cmd, "-o", str(out)], env=setup.child_env(), log=workdir / "cli.log")
 
 
-def cli_text(workdir: Path, index: int) -> str | None:
-    """The transcript text ``tubesum transcribe`` wrote in run ``index`` (its JSON file)."""
-    for path in sorted((workdir / f"cli-out-{index}").glob("*.json")):
+def cli_text(workdir: Path, audio: CorpusFile, index: int) -> str | None:
+    """The transcript text ``tubesum transcribe`` wrote for ``audio`` in run ``index`` (its JSON file)."""
+    for path in sorted((workdir / f"cli-out-{audio.name}-{index}").glob("*.json")):
         return str(json.loads(path.read_text()).get("text", ""))
     return None
 
@@ -119,7 +119,9 @@ def _seconds(later: str | None, earlier: str | None) -> float | None:
     return round((datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds(), 4)
 
 
-def submit_and_wait(client: httpx.Client, url: str, *, timeout: float = 3600) -> dict[str, Any]:
+def submit_and_wait(
+    client: httpx.Client, url: str, *, timeout: float = 3600, keep_text: bool = False
+) -> dict[str, Any]:
     """Submit ``url`` as a job, poll until it ends and fetch the JSON result.
 
     Returns the job as the client saw it (``client_s``) and as the server recorded it (``wait_s``, ``run_s``).
@@ -148,7 +150,7 @@ def submit_and_wait(client: httpx.Client, url: str, *, timeout: float = 3600) ->
         "cache_hit": job["cache_hit"],
         "result_bytes": len(result.content),
         "segments": len(result.json().get("segments", [])),
-        "text": result.json().get("text", ""),
+        **({"text": result.json().get("text", "")} if keep_text else {}),
     }
 
 
@@ -193,7 +195,7 @@ def api_job(server: ServeProcess, client: httpx.Client, url: str) -> dict[str, A
     """One job end to end, plus the server CPU time it took (the server runs nothing else meanwhile)."""
     assert server.proc is not None
     before = _cpu_seconds(server.proc.pid)
-    timing = submit_and_wait(client, url)
+    timing = submit_and_wait(client, url, keep_text=True)
     timing["server_cpu_s"] = round(_cpu_seconds(server.proc.pid) - before, 3)
     return timing
 

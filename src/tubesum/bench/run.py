@@ -124,7 +124,7 @@ def _measure_file(
     bare = {name: summarize_baseline(runs, audio) for name, runs in bare_runs.items()}
     baseline_name = setup.baseline_name(variants)
     baseline = bare[baseline_name]
-    cli = summarize_cli(cli_runs, audio, cli_text(workdir, config.repeat - 1))
+    cli = summarize_cli(cli_runs, audio, cli_text(workdir, audio, config.repeat - 1))
     return {
         "audio": audio.to_dict(),
         "baseline_variant": baseline_name,
