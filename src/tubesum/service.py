@@ -214,7 +214,7 @@ def _whispered_in_windows(
     loaded = models.load_model(settings)
     progress("load_model", 1, 1)
     result = transcribe_windows(
-        decode.iter_windows(audio.path),
+        decode.iter_windows(audio.path, first_window_seconds=decode.FIRST_WINDOW_SECONDS),
         total=duration,
         model=loaded,
         options=WhisperOptions.from_settings(settings),
