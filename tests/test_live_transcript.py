@@ -20,7 +20,7 @@ from tubesum.config import Settings
 from tubesum.live import LiveTranscripts
 from tubesum.pipeline import decode, models
 from tubesum.pipeline.resegment import MAX_SECONDS
-from tubesum.pipeline.transcribe import WhisperOptions, decoding_plan, transcribe_speech
+from tubesum.pipeline.transcribe import WhisperOptions, decoding_plan, transcribe_speech, transcribe_windows
 from tubesum.records import Segment
 
 
@@ -76,6 +76,10 @@ def test_default_decoding_is_batched_text_only_with_word_timings_on_cpu(
     assert len(result.segments) >= 5 and all(not s.words for s in result.segments)
     assert all(s.end - s.start <= MAX_SECONDS * 1.5 + 0.5 for s in result.segments)
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
+    calls.clear()
+    windows = decode.iter_windows(long_speech, first_window_seconds=10.0)  # the service's first, short window
+    transcribe_windows(windows, total=40.0, model=tiny, options=WhisperOptions())
+    assert len(calls) >= 2 and all("initial_prompt" not in kwargs for _, kwargs in calls), "no prompt for a batch"
     calls.clear()
     off = transcribe_speech(decode.decode_audio(long_speech), model=tiny, options=WhisperOptions(batched="off"))
     assert [name for name, _ in calls] == ["WhisperModel"] and not off.batched

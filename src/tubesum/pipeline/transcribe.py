@@ -182,7 +182,9 @@ def _transcribe_window(
         "word_timestamps": plan.word_timestamps,
         "vad_filter": options.vad_filter,
     }
-    if prompt and window.start > 0:
+    if prompt and window.start > 0 and not plan.batched:
+        # Batched decoding would give the prompt to every chunk of the window, not just the first: measured on
+        # the 5-minute corpus with a 30 s first window, WER 0.133 with it against 0.067 without.
         kwargs["initial_prompt"] = prompt
     try:
         if plan.batched:
