@@ -1,16 +1,41 @@
 {
   description = "tubesum: YouTube and media transcripts and summaries (CLI, HTTP API, OCI images)";
 
-  # Locked in flake.lock to one nixos-25.11 revision. `nix flake update` on a networked machine
-  # moves the pin; the images workflow fetches the locked revision (which checks its narHash) and
-  # builds from it, which is what proves the pin.
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  # One dependency universe: the Python environment is built from uv.lock (uv2nix), the same versions and
+  # wheels the venv, the Dockerfile and CI use. nixpkgs (locked in flake.lock to one nixos-25.11 revision)
+  # supplies only the interpreter (python311), ffmpeg, Cairo, fonts, CA certificates, Deno and the CUDA
+  # runtime libraries. The images workflow fetches the locked revisions (checking their narHash) and builds.
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
 
-  # Thin on purpose: the logic lives in nix/ (package, images, devshell, checks).
+    pyproject-nix = {
+      url = "github:pyproject-nix/pyproject.nix";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+
+    uv2nix = {
+      url = "github:pyproject-nix/uv2nix";
+      inputs.pyproject-nix.follows = "pyproject-nix";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+
+    # Build systems (hatchling for tubesum itself, and what any sdist would need) as wheels.
+    pyproject-build-systems = {
+      url = "github:pyproject-nix/build-system-pkgs";
+      inputs.pyproject-nix.follows = "pyproject-nix";
+      inputs.uv2nix.follows = "uv2nix";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+  };
+
+  # Thin on purpose: the logic lives in nix/ (python environment, package, images, devshell, checks).
   outputs =
     {
       self,
       nixpkgs,
+      pyproject-nix,
+      uv2nix,
+      pyproject-build-systems,
     }:
     let
       inherit (nixpkgs) lib;
@@ -29,7 +54,14 @@
       perSystem = lib.genAttrs systems (
         system:
         import ./nix {
-          inherit nixpkgs system revision;
+          inherit
+            nixpkgs
+            pyproject-nix
+            uv2nix
+            pyproject-build-systems
+            system
+            revision
+            ;
           withCuda = lib.elem system cudaSystems;
         }
       );

@@ -9,24 +9,37 @@
 let
   inherit (pkgs) lib;
 
-  # The files each check reads, so that, e.g., editing docs/ reruns none of them.
+  # The files each check reads, so that, e.g., editing docs/ reruns none of them. (builtins.path rather
+  # than lib.fileset, which needs builtins.readFileType: the offline tests also evaluate with Nix 2.8.)
   source =
-    files:
-    lib.fileset.toSource {
-      root = ../.;
-      fileset = lib.fileset.unions files;
+    names:
+    builtins.path {
+      name = "tubesum-check-source";
+      path = ../.;
+      filter =
+        path: type:
+        let
+          rel = lib.removePrefix (toString ../. + "/") (toString path);
+        in
+        lib.any (name: rel == name || lib.hasPrefix "${name}/" rel) names;
     };
 
   # tubesum with the offline tiny.en model, to transcribe the bundled sample.
   tubesumSample = pkgs.callPackage ./package.nix {
-    python3Packages = python.pkgs;
+    inherit python;
     extras = [ "sample" ];
   };
 in
 {
-  # The application builds, its runtime dependency versions satisfy pyproject.toml (nixpkgs'
-  # pythonRuntimeDepsCheck) and `tubesum`, `tubesum.cli` and `tubesum.api.app` import.
+  # Every wheel of the environment installs (autoPatchelf finds each library it links) and tubesum builds.
   inherit tubesum;
+
+  # The faces import in the Nix environment (uv.lock's versions): what nixpkgs' pythonImportsCheck did.
+  imports = pkgs.runCommand "tubesum-check-imports" { nativeBuildInputs = [ tubesum.venv ]; } ''
+    export HOME=$TMPDIR
+    python -c "import tubesum, tubesum.cli, tubesum.api.app"
+    touch $out
+  '';
 
   # The installed entry point works: version from pyproject.toml, every command group loads.
   cli = pkgs.runCommand "tubesum-check-cli" { nativeBuildInputs = [ tubesum ]; } ''
@@ -57,20 +70,19 @@ in
     pkgs.runCommand "tubesum-check-pytest-unit"
       {
         src = source [
-          ../pyproject.toml
-          ../.env.example
-          ../src
-          ../tests
+          "pyproject.toml"
+          ".env.example"
+          "src"
+          "tests"
         ];
+        # tubesum's dependencies and pytest, all uv.lock's (./src on PYTHONPATH below wins over the installed
+        # tubesum, so the tests run against the checked-out source).
         nativeBuildInputs = [
-          (python.withPackages (
-            ps:
-            tubesum.passthru.pythonDependencies
-            ++ [
-              ps.pytest
-              ps.pytest-timeout
-            ]
-          ))
+          (python.pythonSet.mkVirtualEnv "tubesum-check-env" {
+            tubesum = [ ];
+            pytest = [ ];
+            pytest-timeout = [ ];
+          })
         ];
       }
       ''
@@ -81,16 +93,16 @@ in
         touch $out
       '';
 
-  # The same lint as scripts/test, with nixpkgs' ruff (its version can differ from uv.lock's).
+  # The same lint as scripts/test, with uv.lock's ruff.
   ruff =
     pkgs.runCommand "tubesum-check-ruff"
       {
         src = source [
-          ../pyproject.toml
-          ../src
-          ../tests
+          "pyproject.toml"
+          "src"
+          "tests"
         ];
-        nativeBuildInputs = [ pkgs.ruff ];
+        nativeBuildInputs = [ (python.pythonSet.mkVirtualEnv "ruff-env" { ruff = [ ]; }) ];
       }
       ''
         cd $src

@@ -1,6 +1,9 @@
 # Everything the flake exposes for one system, assembled from the files beside this one.
 {
   nixpkgs,
+  pyproject-nix,
+  uv2nix,
+  pyproject-build-systems,
   system,
   revision,
   withCuda,
@@ -10,13 +13,22 @@ let
   pkgs = nixpkgs.legacyPackages.${system};
   inherit (pkgs) lib;
 
-  python = import ./python.nix { inherit pkgs; };
-  tubesum = pkgs.callPackage ./package.nix { python3Packages = python.pkgs; };
+  # The Python package set built from uv.lock (python.nix) and tubesum on top of it (package.nix).
+  python = import ./python.nix {
+    inherit
+      pkgs
+      pyproject-nix
+      uv2nix
+      pyproject-build-systems
+      ;
+  };
+  tubesum = pkgs.callPackage ./package.nix { inherit python; };
 
   images = import ./images.nix {
     inherit
       nixpkgs
       pkgs
+      python
       system
       revision
       withCuda
@@ -42,7 +54,7 @@ in
       default = app;
     };
 
-  devShells.default = import ./devshell.nix { inherit pkgs python tubesum; };
+  devShells.default = import ./devshell.nix { inherit pkgs python; };
 
   checks = import ./checks.nix { inherit pkgs python tubesum; };
 

@@ -1,48 +1,21 @@
-# `nix develop`: Python 3.11 with tubesum's dependencies, every extra and the test/lint tools, plus
-# the system programs the test suite drives (ffmpeg, espeak-ng, pdftotext) and the packaging tools.
-# tubesum itself is not installed: the shell puts ./src on PYTHONPATH, so edits take effect without
-# a rebuild.
+# `nix develop`: the locked environment (uv.lock: tubesum editable from the checkout, every extra and every
+# dependency group: test, lint, docs, build) plus the system programs the test suite drives (ffmpeg,
+# espeak-ng, pdftotext) and the packaging tools. Everything Python comes from uv.lock's wheels, so the shell
+# is ready from caches; `uv` is there for `uv lock` and never syncs or downloads a Python.
 {
   pkgs,
   python,
-  tubesum,
 }:
 let
-  inherit (pkgs) lib;
-
-  pythonEnv = python.withPackages (
-    ps:
-    tubesum.passthru.pythonDependencies
-    ++ lib.concatLists (lib.attrValues tubesum.passthru.optional-dependencies)
-    ++ (with ps; [
-      # [dependency-groups] test and lint of pyproject.toml. mypy sits in the environment (not
-      # pkgs.mypy) so its pydantic plugin imports the same pydantic.
-      httpx-sse
-      jsonschema
-      mypy
-      pytest
-      pytest-timeout
-      srt
-    ])
-    # Packaged only in recent nixpkgs; without them the few tests that use them skip or `uv sync`
-    # provides them.
-    ++ lib.concatMap (name: lib.optional (ps ? ${name}) ps.${name}) [
-      "schemathesis"
-      "webvtt-py"
-    ]
-  );
+  venv = python.editableSet.mkVirtualEnv "tubesum-dev-env" python.workspace.deps.all;
 in
 pkgs.mkShell {
   packages = [
-    pythonEnv
+    venv
     pkgs.ffmpeg-headless
     pkgs.espeak-ng
     pkgs.poppler-utils
-    # pycairo builds (uv sync outside Nix) need the C library and pkg-config.
-    pkgs.cairo
-    pkgs.pkg-config
     pkgs.uv
-    pkgs.ruff
     pkgs.nixfmt
     # Load, run and inspect the OCI images without a Docker daemon (podman load < result; skopeo
     # inspect).
@@ -51,14 +24,16 @@ pkgs.mkShell {
   ];
 
   env = {
-    # uv must use this shell's Python, never download one (`uv lock`, `uv tree` work; `uv sync`
-    # would build a second environment from PyPI wheels, which is the non-Nix workflow of
-    # scripts/bootstrap).
-    UV_PYTHON = "${pythonEnv}/bin/python3";
+    # uv must use the locked environment's Python and never build a second environment or fetch a
+    # Python (`uv lock`, `uv tree` work; `uv sync` is the non-Nix workflow of scripts/bootstrap).
+    UV_NO_SYNC = "1";
+    UV_PYTHON = "${venv}/bin/python";
     UV_PYTHON_DOWNLOADS = "never";
   };
 
+  # The editable install points at $REPO_ROOT/src; nixpkgs' Python hooks must not add their own paths.
   shellHook = ''
-    export PYTHONPATH="$PWD/src''${PYTHONPATH:+:$PYTHONPATH}"
+    unset PYTHONPATH
+    export REPO_ROOT=$(git rev-parse --show-toplevel)
   '';
 }

@@ -5,6 +5,7 @@
 {
   nixpkgs,
   pkgs,
+  python,
   system,
   revision,
   withCuda,
@@ -21,14 +22,20 @@ let
   user = "tubesum";
   home = "/home/${user}";
 
-  # What both images ship: the API and worker plus the outputs and stores a deployment uses. The
-  # heavy ML extras (summarize, diarize: torch) stay out; a variant with them is one more
+  # What both images ship: the API and SAQ workers (scale: saq, psycopg, redis) plus the outputs and stores a
+  # deployment uses. The heavy ML extras (summarize, diarize: torch) stay out; a variant with them is one more
   # mkImage call with a longer extras list.
   imageExtras = [
     "pdf"
     "scale"
     "sentry"
   ];
+  # nvidia-ml-py (pynvml, GPU memory gauges on /metrics) for the CUDA image, once pyproject.toml has a `gpu`
+  # extra that uv.lock pins; until then the gauges report nothing (tubesum imports pynvml optionally).
+  cudaExtras = imageExtras ++ lib.optional (project.optional-dependencies ? gpu) "gpu";
+
+  # Fonts for the PDF renderer (Cairo via fontconfig): nixpkgs' DejaVu, found through a fontconfig file.
+  fontsConf = pkgs.makeFontsConf { fontDirectories = [ pkgs.dejavu_fonts ]; };
 
   mkImage =
     {
@@ -85,6 +92,7 @@ let
           # Hub downloads (pyannote, summary models) land in the models volume too.
           "HF_HOME=/models/huggingface"
           "SSL_CERT_FILE=${p.cacert}/etc/ssl/certs/ca-bundle.crt"
+          "FONTCONFIG_FILE=${fontsConf}"
           "PYTHONUNBUFFERED=1"
         ]
         ++ extraEnv;
@@ -108,43 +116,29 @@ let
       };
     };
 
-  # ---- CPU: the free packages of `pkgs` only. ----
-  pythonCpu = import ./python.nix { inherit pkgs; };
+  # ---- CPU: the free packages of `pkgs` only; the Python environment from uv.lock (python.nix). ----
   tubesumCpu = pkgs.callPackage ./package.nix {
-    python3Packages = pythonCpu.pkgs;
+    inherit python;
     extras = imageExtras;
   };
 
-  # ---- CUDA: a separate nixpkgs instance, used for this image alone. ---- cuDNN and cuBLAS are
-  # what CTranslate2 runs on; cudart and cuRAND are linked by it as well, cuDNN uses NVRTC for its
-  # runtime-compiled kernels, and nvcc/CCCL (cuda_crt from CUDA 13 on) only compile it.
-  # allowUnfreePredicate admits exactly these NVIDIA packages by name: no blanket allowUnfree, and
-  # the CPU image, the devshell and the checks never see an unfree package. If a nixpkgs bump makes
-  # the CUDA build need another NVIDIA redistributable, evaluation fails naming it; add it here
-  # deliberately.
+  # ---- CUDA: the same environment (uv.lock's CTranslate2 wheel has CUDA built in and dlopens cuBLAS 12 and
+  # cuDNN 9 at run time), plus those two libraries from nixpkgs' cudaPackages (CUDA 12 redistributables,
+  # prebuilt, nothing compiled). Not uv.lock's nvidia-* wheels: those are CUDA 13 (torch's), and only in the
+  # summarize/diarize extras that the images do not ship. A second nixpkgs instance, for these libraries
+  # alone, whose allowUnfreePredicate admits exactly them by name: no blanket allowUnfree, and the CPU
+  # image, the devshell and the checks never see an unfree package. ----
   cudaUnfree = [
     "cudnn"
     "libcublas"
-    "cuda_cudart"
-    "libcurand"
-    "cuda_nvrtc"
-    "cuda_nvcc"
-    "cuda_cccl"
-    "cuda_crt"
   ];
   pkgsCuda = import nixpkgs {
     inherit system;
     config.allowUnfreePredicate = pkg: lib.elem (lib.getName pkg) cudaUnfree;
   };
-  pythonCuda = import ./python.nix {
-    pkgs = pkgsCuda;
-    cuda = true;
-  };
-  tubesumCuda = pkgsCuda.callPackage ./package.nix {
-    python3Packages = pythonCuda.pkgs;
-    extras = imageExtras;
-    # pynvml for the GPU memory gauges on /metrics.
-    extraDependencies = [ pythonCuda.pkgs.nvidia-ml-py ];
+  tubesumCuda = pkgs.callPackage ./package.nix {
+    inherit python;
+    extras = cudaExtras;
   };
   cudaLibs = lib.makeLibraryPath [
     pkgsCuda.cudaPackages.cudnn
@@ -161,7 +155,7 @@ in
 }
 // lib.optionalAttrs withCuda {
   image-cuda = mkImage {
-    p = pkgsCuda;
+    p = pkgs;
     tubesum = tubesumCuda;
     tag = "${project.version}-cuda";
     title = "tubesum-cuda";
@@ -169,9 +163,9 @@ in
       # The driver (libcuda, libnvidia-ml) is never in the image: it must match the host's kernel
       # module. NixOS hosts expose it at /run/opengl-driver/lib; the NVIDIA Container Toolkit
       # (docker --gpus, CDI) mounts it into /usr/lib64 or /usr/lib/x86_64-linux-gnu. Nix's glibc
-      # ignores /etc/ld.so.cache, so the search path is spelled out. cuDNN and cuBLAS come first
-      # (they are also in CTranslate2's RUNPATH; listing them keeps cuDNN's dlopen of its
-      # sub-libraries working and puts both in the image closure explicitly).
+      # ignores /etc/ld.so.cache, so the search path is spelled out. cuDNN and cuBLAS come first:
+      # the CTranslate2 wheel dlopens libcublas.so.12 and cuDNN 9 by name, and this puts both in the
+      # image closure.
       "LD_LIBRARY_PATH=${cudaLibs}:/run/opengl-driver/lib:/usr/lib64:/usr/lib/x86_64-linux-gnu"
       # Read by the NVIDIA container runtime hook: expose all GPUs, with compute and NVML (utility)
       # libraries.

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, JobStore, NewJob, Page
-from tubesum.records import MediaInfo, Segment, Source, Transcript
+from tubesum.jobs.types import JobOptions, JobRecord, JobState, JobStore, NewJob, Page
+from tubesum.records import MediaInfo, Rendered, Segment, Source, Transcript
 
 __all__ = [
     "STORE_KINDS",
@@ -72,7 +72,7 @@ class MemoryJobStore:
         self._lock = threading.RLock()
         self._jobs: dict[str, JobRecord] = {}
         self._workers: dict[str, str | None] = {}
-        self._artifacts: dict[str, dict[str, Artifact]] = {}
+        self._artifacts: dict[str, dict[str, Rendered]] = {}
         self._seq = itertools.count()
         self._order: dict[str, int] = {}
 
@@ -135,7 +135,7 @@ class MemoryJobStore:
                 finished_at=now,
                 progress=1.0,
             )
-            self._artifacts[job.id] = {f: replace(a, job_id=job.id) for f, a in self._artifacts[hit.id].items()}
+            self._artifacts[job.id] = dict(self._artifacts[hit.id])
             return job
 
     def get(self, job_id: str, *, checkpoint: bool = True) -> JobRecord | None:
@@ -200,7 +200,7 @@ class MemoryJobStore:
             self._put(job, checkpoint={**job.checkpoint, stage: record})
 
     def succeed(
-        self, job_id: str, *, artifacts: Sequence[Artifact], audio_seconds: float | None, title: str | None
+        self, job_id: str, *, artifacts: Sequence[Rendered], audio_seconds: float | None, title: str | None
     ) -> None:
         with self._lock:
             job = self._jobs[job_id]
@@ -285,7 +285,7 @@ class MemoryJobStore:
         self._artifacts.pop(job_id, None)
         self._workers.pop(job_id, None)
 
-    def artifact(self, job_id: str, fmt: str) -> Artifact | None:
+    def artifact(self, job_id: str, fmt: str) -> Rendered | None:
         with self._lock:
             return self._artifacts.get(job_id, {}).get(fmt)
 
@@ -323,6 +323,9 @@ class MemoryJobStore:
     def ping(self, *, write: bool = False) -> None:
         return None
 
+    def deliveries(self, job_id: str) -> list[Any]:
+        return []  # no webhooks in memory
+
 
 class RecordingStore:
     """Wrap a store and record the calls tests look at: claims, progress writes and final results."""
@@ -345,7 +348,7 @@ class RecordingStore:
         return self.inner.update_progress(job_id, stage=stage, progress=progress)
 
     def succeed(
-        self, job_id: str, *, artifacts: Sequence[Artifact], audio_seconds: float | None, title: str | None
+        self, job_id: str, *, artifacts: Sequence[Rendered], audio_seconds: float | None, title: str | None
     ) -> None:
         with self._lock:
             self.succeeded.append(job_id)

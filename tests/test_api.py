@@ -302,25 +302,23 @@ def test_cors_is_off_by_default_and_on_for_configured_origins(
 
 
 def test_status_reads_run_inline_only_on_sqlite(store: SqlJobStore) -> None:
-    from litestar.datastructures import State
-
     from tubesum.api.jobs import _reads_inline
 
-    assert _reads_inline(State({"store": store}))
-    assert not _reads_inline(State({"store": object()}))  # no engine known: through a worker thread
+    assert _reads_inline(store)
+    assert not _reads_inline(object())  # type: ignore[arg-type]  # no engine known: through a worker thread
 
 
 def test_status_of_a_finished_job_lists_its_results(
     client: TestClient[Any], store: SqlJobStore, key: dict[str, str]
 ) -> None:
-    from tubesum.jobs.types import Artifact
+    from tubesum.records import Rendered
 
     job_id = submit(client, key).json()["id"]
     assert store.claim(worker="w") is not None
     store.save_checkpoint(job_id, "transcribe", {"text": "hello"})
     store.succeed(
         job_id,
-        artifacts=[Artifact(job_id=job_id, format="txt", content_type="text/plain", filename="t.txt", data=b"hi")],
+        artifacts=[Rendered(format="txt", content_type="text/plain", filename="t.txt", data=b"hi")],
         audio_seconds=3.0,
         title="T",
     )
@@ -336,13 +334,13 @@ def test_a_format_not_stored_is_rendered_from_the_checkpointed_transcript(
     client: TestClient[Any], store: SqlJobStore, key: dict[str, str]
 ) -> None:
     from jobs_fakes import saved_transcript
-    from tubesum.jobs.types import Artifact
+    from tubesum.records import Rendered
 
     job_id = submit(client, key).json()["id"]
     assert store.claim(worker="w") is not None
     transcript = saved_transcript(URL, text="Museum and library tomorrow.", title="Visit", duration=4.0)
     store.save_checkpoint(job_id, "transcript", transcript.to_dict())
-    txt = Artifact(job_id=job_id, format="txt", content_type="text/plain", filename="t.txt", data=b"stored")
+    txt = Rendered(format="txt", content_type="text/plain", filename="t.txt", data=b"stored")
     store.succeed(job_id, artifacts=[txt], audio_seconds=4.0, title="Visit")
     assert client.get(f"/v1/jobs/{job_id}/result?format=txt", headers=key).content == b"stored"
     srt = client.get(f"/v1/jobs/{job_id}/result?format=srt", headers=key)

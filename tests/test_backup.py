@@ -22,7 +22,8 @@ from tubesum.jobs import backup, migrate
 from tubesum.jobs.db import make_engine
 from tubesum.jobs.keys import SqlKeyStore
 from tubesum.jobs.store import SqlJobStore
-from tubesum.jobs.types import Artifact, JobOptions, NewJob
+from tubesum.jobs.types import JobOptions, NewJob
+from tubesum.records import Rendered
 
 OPTIONS = JobOptions.model_validate({})
 
@@ -44,7 +45,7 @@ def populate(url: str) -> tuple[str, str]:
         job, _ = store.create(new_job(1))
         claimed = store.claim(worker="w")
         assert claimed is not None and claimed.id == job.id
-        artifact = Artifact(job.id, "txt", "text/plain", "x.txt", b"hello \x00 world")
+        artifact = Rendered("txt", "text/plain", "x.txt", b"hello \x00 world")
         store.succeed(job.id, artifacts=[artifact], audio_seconds=12.5, title="T")
         store.create(new_job(2))
         _, token = SqlKeyStore(engine).create_key("laptop")

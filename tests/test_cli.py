@@ -148,6 +148,34 @@ def test_models_list_and_path(env: Path, tiny_model_path: Path) -> None:
     assert missing.exit_code == 5 and "tubesum models pull large-v3" in missing.stderr
 
 
+def test_models_status_shows_each_kind_with_its_estimate_and_what_is_loaded(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tubesum.config import Settings
+    from tubesum.pipeline.models import clear_loaded_models, load_model
+
+    monkeypatch.setenv("TUBESUM_SUMMARY_MODEL", "HuggingFaceTB/SmolLM2-135M-Instruct")
+    clear_loaded_models()
+    rows = {r["kind"]: r for r in json.loads(run("models", "status", "--json").stdout)["models"]}
+    assert sorted(rows) == ["diarize", "summary", "whisper"]
+    assert rows["whisper"] | {"loaded": None} == {
+        "kind": "whisper",
+        "name": "tiny.en",
+        "device": "cpu",
+        "estimate_mb": 360,  # tiny at int8 on the CPU
+        "estimate_basis": "table",
+        "loaded": None,
+    }
+    assert rows["summary"]["estimate_mb"] == int(135e6 * 4 * 1.2 / 2**20) + 512  # float32 on the CPU
+    assert rows["summary"]["estimate_basis"] == "name" and rows["diarize"]["estimate_mb"] == 1500
+    assert not any(r["loaded"] for r in rows.values())
+    load_model(Settings(_env_file=None))  # type: ignore[call-arg]  # this process now holds tiny.en
+    rows = {r["kind"]: r for r in json.loads(run("models", "status", "--json").stdout)["models"]}
+    assert rows["whisper"]["loaded"] and not rows["summary"]["loaded"]
+    text = run("models", "status").stdout
+    assert "whisper" in text and "~   360 MB on cpu" in text and "loaded" in text
+
+
 def test_models_pull_without_network_fails_cleanly_and_hides_the_token(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,7 @@ from tubesum.cli import cli
 from tubesum.cli.db import db
 from tubesum.cli.jobs import jobs
 from tubesum.cli.keys import keys
+from tubesum.jobs import migrate
 from tubesum.jobs.db import make_engine
 from tubesum.jobs.store import SqlJobStore
 from tubesum.jobs.types import JobOptions, NewJob
@@ -46,8 +47,8 @@ def test_db_upgrade_current_downgrade(data_dir: Path) -> None:
     assert result.exit_code == 0 and "at revision base" in result.output and "needs" in result.output
     result = run("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"sqlite:///{data_dir / 'tubesum.db'}: at revision 0001"
-    assert json.loads(run("db", "current", "--json").stdout)["current"] == "0001"
+    assert result.output.strip() == f"sqlite:///{data_dir / 'tubesum.db'}: at revision {migrate.head()}"
+    assert json.loads(run("db", "current", "--json").stdout)["current"] == migrate.head()
     assert run("db", "downgrade", "base", stdin="n\n").exit_code == 1  # asks first; "no" aborts
     assert "at revision base" in run("db", "downgrade", "base", "--yes").output
     bad = run("db", "upgrade", "nope")

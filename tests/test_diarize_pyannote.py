@@ -9,9 +9,12 @@ random weights mean nothing: the tests check their shape, the loading paths and 
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
+import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +34,7 @@ from tubesum.errors import (
     TokenMissingError,
     TubesumError,
 )
+from tubesum.model_registry import REGISTRY
 from tubesum.pipeline.decode import DecodedAudio, decode_audio
 from tubesum.records import Segment
 
@@ -169,6 +173,24 @@ def test_pipeline_is_loaded_once_per_process(pipeline_dir: Path, tmp_path: Path)
     assert first._state is second._state
     by_config = Diarizer.from_settings(make_settings(tmp_path, diarization_model=str(pipeline_dir / "config.yaml")))
     assert by_config._state is not first._state  # a config.yaml path loads too
+
+
+def test_pipeline_lives_in_the_model_registry_and_idle_unload_frees_it(
+    pipeline_dir: Path, sample_audio: DecodedAudio, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, diarization_model=str(pipeline_dir))
+    diarizer = Diarizer.from_settings(settings)
+    (info,) = [i for i in REGISTRY.snapshot() if i.kind == "diarize" and i.loaded]
+    assert (info.name, info.estimate_mb, info.estimate_basis) == (str(pipeline_dir), 1500, "table")
+    diarizer.diarize(sample_audio)
+    assert REGISTRY.unload_idle(3600) == []  # just used
+    pipeline = weakref.ref(diarizer._state.pipeline)
+    del diarizer
+    time.sleep(1.05)
+    assert [k.kind for k in REGISTRY.unload_idle(1)] == ["diarize"]
+    gc.collect()
+    assert pipeline() is None
+    assert Diarizer.from_settings(settings).diarize(sample_audio)  # loads again on the next use
 
 
 def test_speaker_counts_reach_pyannote(pipeline_dir: Path, sample_audio: DecodedAudio, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from tubesum.jobs import executor as executor_module
 from tubesum.jobs import runner
 from tubesum.jobs.executor import LocalExecutor, sweep_workdirs, worker_count
 from tubesum.jobs.types import JobState
+from tubesum.pipeline.models import clear_loaded_models, load_model, loaded_models
 from tubesum.records import Transcript
 
 pytestmark = pytest.mark.usefixtures("loopback_dns_only")
@@ -302,3 +303,33 @@ def test_worker_count_follows_settings_then_gpus_then_cpus(settings: Settings, m
     assert worker_count(settings) == max(1, (os.cpu_count() or 1) // 4)  # device=cpu ignores GPUs
     monkeypatch.setattr(models, "cuda_device_count", lambda: (0, "no GPU"))
     assert worker_count(settings.model_copy(update={"device": "auto"})) == max(1, (os.cpu_count() or 1) // 4)
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_the_embedded_server_unloads_a_jobs_model_once_idle_for_the_ttl(
+    store: RecordingStore, web: Settings, speech_url: str, executors: Factory
+) -> None:
+    clear_loaded_models()
+    executor = executors(web.model_copy(update={"model_idle_ttl_seconds": 2}), watchdog_interval=0.1)
+    executor.start()
+    job, _ = store.create(new_job(speech_url, formats=("txt",)))
+    executor.notify()
+    wait_for(lambda: state_of(store, job.id) == JobState.SUCCEEDED, timeout=120, what="the job to succeed")
+    succeeded = time.monotonic()
+    assert [m.resolved.name for m in loaded_models()] == ["tiny.en"]  # idle counts from the job's end
+    wait_for(lambda: loaded_models() == [], timeout=15, what="the idle model to be unloaded")
+    assert time.monotonic() - succeeded >= 1.5  # not before the TTL
+    again, _ = store.create(new_job(speech_url, formats=("txt",)))  # the next job loads it again
+    executor.notify()
+    wait_for(lambda: state_of(store, again.id) == JobState.SUCCEEDED, timeout=120, what="the second job")
+
+
+def test_without_a_ttl_the_embedded_server_keeps_its_models(
+    store: RecordingStore, web: Settings, executors: Factory
+) -> None:
+    clear_loaded_models()
+    load_model(web)
+    executor = executors(web, watchdog_interval=0.05)
+    executor.start()
+    time.sleep(0.5)
+    assert len(loaded_models()) == 1

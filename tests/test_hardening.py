@@ -409,14 +409,14 @@ def test_two_different_keys_are_refused(client: TestClient[Any], store: SqlJobSt
 
 
 def test_text_results_name_one_charset(client: TestClient[Any], store: SqlJobStore, key: dict[str, str]) -> None:
-    from tubesum.jobs.types import Artifact
+    from tubesum.records import Rendered
 
     job_id = client.post("/v1/jobs", json={"source": URL}, headers=key).json()["id"]
     assert store.claim(worker="w") is not None
     store.succeed(
         job_id,
         artifacts=[
-            Artifact(job_id=job_id, format=fmt, content_type="text/plain", filename=f"t.{fmt}", data=b"hi")
+            Rendered(format=fmt, content_type="text/plain", filename=f"t.{fmt}", data=b"hi")
             for fmt in ("txt", "md", "vtt")
         ],
         audio_seconds=1.0,
@@ -496,11 +496,11 @@ def test_failed_auth_is_limited_per_address_and_public_pages_are_not_one_shared_
 
 # -- item 9: cache hits count against quotas -------------------------------------------------------------------
 def test_cache_hits_do_not_skip_quotas(client: TestClient[Any], store: SqlJobStore, key: dict[str, str]) -> None:
-    from tubesum.jobs.types import Artifact
+    from tubesum.records import Rendered
 
     job_id = client.post("/v1/jobs", json={"source": URL}, headers=key).json()["id"]
     assert store.claim(worker="w") is not None
-    artifact = Artifact(job_id=job_id, format="txt", content_type="text/plain", filename="t.txt", data=b"hi")
+    artifact = Rendered(format="txt", content_type="text/plain", filename="t.txt", data=b"hi")
     store.succeed(job_id, artifacts=[artifact], audio_seconds=25 * 3600.0, title="T")  # over the 24 h/day quota
     again = client.post("/v1/jobs", json={"source": URL}, headers=key)
     assert again.status_code == 429 and again.json()["code"] == "quota_exceeded", again.text

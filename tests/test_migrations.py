@@ -16,7 +16,7 @@ from tubesum.jobs import migrate
 from tubesum.jobs.db import make_engine
 from tubesum.jobs.schema import Base
 
-TABLES = {"alembic_version", "api_keys", "artifacts", "jobs"}
+TABLES = {"alembic_version", "api_keys", "artifacts", "jobs", "webhook_deliveries"}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -46,10 +46,10 @@ def schema_diff(url: str) -> list[Any]:
 def test_upgrade_creates_the_schema_and_is_idempotent(db_url: str) -> None:
     assert migrate.current(db_url) is None
     migrate.upgrade(db_url)
-    assert migrate.current(db_url) == migrate.head() == "0001"
+    assert migrate.current(db_url) == migrate.head() == "0002"
     assert tables(db_url) == TABLES
     migrate.upgrade(db_url)  # already at head: nothing happens
-    assert migrate.current(db_url) == "0001"
+    assert migrate.current(db_url) == "0002"
 
 
 def test_upgrade_downgrade_upgrade_round_trip(db_url: str) -> None:
@@ -85,7 +85,8 @@ def test_rebuilding_a_table_keeps_the_rows_that_reference_it(db_url: str) -> Non
     from alembic.operations import Operations
 
     from tubesum.jobs.store import SqlJobStore
-    from tubesum.jobs.types import Artifact, JobOptions, NewJob
+    from tubesum.jobs.types import JobOptions, NewJob
+    from tubesum.records import Rendered
 
     migrate.upgrade(db_url)
     engine = make_engine(db_url)
@@ -93,7 +94,7 @@ def test_rebuilding_a_table_keeps_the_rows_that_reference_it(db_url: str) -> Non
     options = JobOptions.model_validate({})
     job, _ = store.create(NewJob(owner="a", source="s", source_key="k", options=options, cache_key="c"))
     store.claim(worker="w")
-    store.succeed(job.id, artifacts=[Artifact(job.id, "txt", "text/plain", "t.txt", b"x")], audio_seconds=1, title=None)
+    store.succeed(job.id, artifacts=[Rendered("txt", "text/plain", "t.txt", b"x")], audio_seconds=1, title=None)
     with migrate._locked(db_url) as conn:  # the connection migrations run on
         ops = Operations(MigrationContext.configure(conn))
         with ops.batch_alter_table("jobs", recreate="always") as batch:

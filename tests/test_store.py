@@ -20,7 +20,8 @@ from tubesum.jobs import store as store_module
 from tubesum.jobs.db import make_engine, single_reads
 from tubesum.jobs.schema import ArtifactRow, JobRow
 from tubesum.jobs.store import SqlJobStore
-from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, JobStore, KeyStore, NewJob, cache_key
+from tubesum.jobs.types import JobOptions, JobRecord, JobState, JobStore, KeyStore, NewJob, cache_key
+from tubesum.records import Rendered
 
 T = TypeVar("T")
 
@@ -52,8 +53,8 @@ def new_job(owner: str = "alice", *, idem: str | None = None, video: str = "dQw4
     )
 
 
-def artifact(fmt: str, data: bytes) -> Artifact:
-    return Artifact(job_id="", format=fmt, content_type="text/plain", filename=f"t.{fmt}", data=data)
+def artifact(fmt: str, data: bytes) -> Rendered:
+    return Rendered(format=fmt, content_type="text/plain", filename=f"t.{fmt}", data=data)
 
 
 def run_together(n: int, fn: Callable[[int], T]) -> list[T]:
@@ -224,13 +225,13 @@ def test_succeed_twice_replaces_artifacts_without_duplicates(store: SqlJobStore)
     store.succeed(job.id, artifacts=[artifact("txt", b"v2"), artifact("txt", b"v3")], audio_seconds=7.0, title="T")
     assert artifact_rows(store, job.id) == 1
     got = store.artifact(job.id, "txt")
-    assert got is not None and got.data == b"v3" and got.job_id == job.id
+    assert got is not None and got.data == b"v3" and got.format == "txt"
     assert store.artifact(job.id, "srt") is None
 
 
 def test_succeed_is_all_or_nothing(store: SqlJobStore) -> None:
     job = finished_job(store)
-    broken = Artifact(job_id=job.id, format=None, content_type="text/plain", filename="t", data=b"")  # type: ignore[arg-type]
+    broken = Rendered(format=None, content_type="text/plain", filename="t", data=b"")  # type: ignore[arg-type]
     with pytest.raises(IntegrityError, match=r"NOT NULL constraint failed|violates not-null constraint"):
         store.succeed(job.id, artifacts=[artifact("txt", b"new"), broken], audio_seconds=1.0, title=None)
     assert store.get(job.id) == job  # the old artifacts were deleted and re-added in the failed transaction
@@ -403,7 +404,7 @@ def test_verified_keys_are_remembered_briefly_and_forgotten_on_revoke(tmp_path: 
 
     url = f"sqlite:///{tmp_path / 'keys.db'}"
     upgrade(url)
-    keys = SqlJobStore(make_engine(url))
+    keys = SqlJobStore(make_engine(url)).keys
     record, token = keys.create_key("cached")
     assert keys.recently_verified(token) is None, "nothing is trusted before a real check"
     assert keys.verify_key(token) == record

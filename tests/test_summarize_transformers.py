@@ -7,12 +7,14 @@ loading code; one runs the real SmolLM2-135M-Instruct GGUF that the ``llm-smollm
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import logging
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ import pytest
 from conftest import SPEECH_TEXT
 from tubesum.config import Settings
 from tubesum.errors import ConfigError, MissingExtraError, ModelLoadError, ModelNotFoundError, SummaryBackendError
+from tubesum.model_estimates import summary_estimate
+from tubesum.model_registry import REGISTRY
 from tubesum.summarize import transformers_backend as tb
 from tubesum.summarize.base import ChatMessage
 
@@ -129,6 +133,23 @@ def test_model_is_loaded_once_per_process(tiny_llm: Path) -> None:
     second = tb.TransformersChatBackend.from_settings(_settings(tiny_llm))
     assert second.loaded is first.loaded
     assert second.loaded.model is first.loaded.model
+
+
+def test_model_lives_in_the_registry_and_a_backend_reloads_it_after_an_idle_unload(tiny_llm: Path) -> None:
+    backend = tb.TransformersChatBackend.from_settings(_settings(tiny_llm))
+    (info,) = [i for i in REGISTRY.snapshot() if i.kind == "summary" and i.loaded]
+    assert (info.name, info.device, info.estimate_basis) == (str(tiny_llm), "cpu", "disk")
+    assert info.estimate_mb == summary_estimate(str(tiny_llm), device="cpu").mb
+    model = weakref.ref(backend.loaded.model)
+    backend.complete(MESSAGES, max_tokens=4)
+    assert REGISTRY.unload_idle(3600) == []  # just used
+    time.sleep(1.05)
+    assert [k.kind for k in REGISTRY.unload_idle(1)] == ["summary"]
+    gc.collect()
+    assert model() is None  # the backend (and the summarizer cache holding it) kept no reference
+    assert isinstance(backend.complete(MESSAGES, max_tokens=4), str)  # loaded again on use
+    (info,) = [i for i in REGISTRY.snapshot() if i.kind == "summary"]
+    assert info.loaded and info.loads >= 2
 
 
 def test_context_tokens_come_from_the_model_config_and_are_capped(tiny_llm: Path) -> None:

@@ -21,9 +21,9 @@ from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
 from servers import Server, make_server
 from tubesum.jobs.db import make_engine
 from tubesum.jobs.store import SqlJobStore
-from tubesum.jobs.types import Artifact, JobOptions, NewJob
+from tubesum.jobs.types import JobOptions, NewJob
 from tubesum.outputs import CONTENT_TYPES, render
-from tubesum.records import KeyPoint, MediaInfo, Segment, Source, Summary, Transcript
+from tubesum.records import KeyPoint, MediaInfo, Rendered, Segment, Source, Summary, Transcript
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -296,8 +296,6 @@ def _finished_job(db_url: str, *, title: str, text: str) -> str:
         created_at=datetime.now(UTC).isoformat(),
     )
     store.save_checkpoint(job.id, "transcript", transcript.to_dict())
-    artifacts = [
-        Artifact(job.id, fmt, CONTENT_TYPES[fmt], f"talk.{fmt}", render(transcript, fmt)) for fmt in ("txt", "json")
-    ]
+    artifacts = [Rendered(fmt, CONTENT_TYPES[fmt], f"talk.{fmt}", render(transcript, fmt)) for fmt in ("txt", "json")]
     store.succeed(job.id, artifacts=artifacts, audio_seconds=4.0, title=title)
     return job.id

@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -14,6 +15,8 @@ from tubesum.config import Settings
 from tubesum.jobs.executor import LocalExecutor
 from tubesum.jobs.saq_executor import WorkerState, _housekeep
 from tubesum.metrics import QueueCollector, QueueStats, register_collector
+from tubesum.model_estimates import Estimate
+from tubesum.model_registry import REGISTRY, ModelKey
 from tubesum.pipeline.models import clear_loaded_models, load_model, loaded_models
 
 
@@ -27,21 +30,24 @@ def _run_briefly(state: WorkerState, seconds: float) -> None:
 
 
 def test_idle_models_are_unloaded_after_the_ttl_and_not_while_busy(settings: Settings, tmp_path: Path) -> None:
-    settings = settings.model_copy(update={"model_idle_ttl_seconds": 5, "data_dir": tmp_path / "data"})
+    settings = settings.model_copy(update={"model_idle_ttl_seconds": 1, "data_dir": tmp_path / "data"})
     state = WorkerState(migrated_store(settings), settings, "w")
     clear_loaded_models()
     load_model(settings)
     assert len(loaded_models()) == 1
-    state.idle_since = time.monotonic() - 1  # idle for 1 s of 5: kept
-    _run_briefly(state, 0.3)
+    others = [ModelKey("summary", "fake-llm", "cpu"), ModelKey("diarize", "fake-pyannote", "cpu")]
+    for key in others:  # the other kinds, through registered fake loaders (the real ones: their own test files)
+        REGISTRY.get(key, lambda: SimpleNamespace(), estimate=Estimate(1, "table"))
+    _run_briefly(state, 0.3)  # used a moment ago: kept
     assert len(loaded_models()) == 1
-    state.idle_since = time.monotonic() - 10
+    time.sleep(1.1)
     state.running["job"] = object()  # type: ignore[assignment]  # a job runs: never unload under it
     _run_briefly(state, 0.3)
     assert len(loaded_models()) == 1
     state.running.clear()
     _run_briefly(state, 0.3)
     assert loaded_models() == []
+    assert not {i.kind for i in REGISTRY.snapshot() if i.loaded and i.name.startswith("fake-")}
 
 
 def test_housekeeping_sweeps_dead_workers_dirs_only(settings: Settings, tmp_path: Path) -> None:

@@ -338,8 +338,12 @@ def test_nix_devcontainer_has_what_contributors_rely_on() -> None:
     assert any("target=/nix" in m and "type=volume" in m for m in config["mounts"])
     post = config["postCreateCommand"]
     commands = list(post.values()) if isinstance(post, dict) else [post]
-    assert "nix develop --command true" in commands
-    assert "scripts/bootstrap --test" in commands
+    # The devshell is the environment (uv.lock's, via uv2nix): built once, .venv linked to it, terminals enter it.
+    assert "scripts/devcontainer-nix" in commands
+    assert "nix develop --profile" in (ROOT / "scripts" / "devcontainer-nix").read_text()
+    settings = config["customizations"]["vscode"]["settings"]
+    profile = settings["terminal.integrated.defaultProfile.linux"]
+    assert settings["terminal.integrated.profiles.linux"][profile] == {"path": "nix", "args": ["develop"]}
     assert 8000 in config["forwardPorts"]
     assert config["portsAttributes"]["8000"]["label"]
     assert config["remoteUser"] not in {"root", "0", ""}

@@ -1,8 +1,9 @@
 """RunPod serverless entry point: one request in, the transcript in every asked format out.
 
 ``handler(job)`` takes RunPod's job dict (``{"id": ..., "input": {...}}``) and returns a JSON-ready dict. It
-calls tubesum's service layer and output renderers — no pipeline logic here — and keeps the Whisper model loaded
-between requests of a warm worker (``tubesum.pipeline.models`` caches it per process). Input::
+calls tubesum's service layer (``resolve_source``, ``transcribe_source``, ``render``) — no pipeline logic here — and
+keeps the Whisper model loaded between requests of a warm worker (the service's model registry caches it per
+process). Input::
 
     {"source": "https://youtu.be/...",            # a URL (exactly one of source / audio_base64 / sample)
      "audio_base64": "...", "filename": "a.m4a",  # or the media itself (RunPod caps payloads at 10-20 MB)
@@ -33,12 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tubesum import service
 from tubesum.config import Settings
-from tubesum.errors import SizeLimitError, TubesumError
+from tubesum.errors import SizeLimitError, TubesumError, describe_validation
 from tubesum.files import job_workdir
 from tubesum.jobs.submit import check_model
 from tubesum.jobs.types import JobOptions
-from tubesum.outputs import render
-from tubesum.pipeline.ingest import parse_source
 
 logger = logging.getLogger("tubesum.serverless")
 BINARY_FORMATS = frozenset({"pdf"})
@@ -96,9 +95,8 @@ def handler(job: dict[str, Any], *, config: Settings | None = None) -> dict[str,
     try:
         request = HandlerInput.model_validate(job.get("input") if isinstance(job, dict) else None)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "input"
-        return {"error": f"{where}: {first['msg']}", "code": "invalid_input", "hint": "See runpod_handler.py."}
+        problem = describe_validation(exc, where="input", first=True)
+        return {"error": problem, "code": "invalid_input", "hint": "See runpod_handler.py."}
     try:
         return _run(request, config or settings(), started=started)
     except TubesumError as exc:
@@ -111,21 +109,21 @@ def _run(request: HandlerInput, base: Settings, *, started: float) -> dict[str, 
     effective = request.options.effective(base)
     with job_workdir(effective.work_dir) as tmp:
         if request.sample:
-            source = parse_source(str(service.sample_path()), effective)
+            text = str(service.sample_path())
         elif request.audio_base64:
-            source = parse_source(str(_write_upload(request, tmp, effective)), effective)
+            text = str(_write_upload(request, tmp, effective))
         else:
             assert request.source is not None
-            source = parse_source(request.source, effective)
+            text = request.source  # an http(s) URL (HandlerInput refuses anything else)
+        source = service.resolve_source(text, settings=effective).source
         transcript = service.shareable(service.transcribe_source(source, settings=effective))  # no temp paths
     outputs: dict[str, str] = {}
     binary: dict[str, str] = {}
-    for fmt in dict.fromkeys(effective.formats):
-        data = render(transcript, fmt)
+    for fmt, rendered in service.render(transcript, effective.formats).items():
         if fmt in BINARY_FORMATS:
-            binary[fmt] = base64.b64encode(data).decode("ascii")
+            binary[fmt] = base64.b64encode(rendered.data).decode("ascii")
         else:
-            outputs[fmt] = data.decode("utf-8")
+            outputs[fmt] = rendered.data.decode("utf-8")
     return {
         "outputs": outputs,
         "outputs_base64": binary,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,8 +30,9 @@ from tubesum.api.schemas import JobList, JobRead
 from tubesum.config import OutputFormat
 from tubesum.errors import ApiError, ConfigError, NetworkError, TubesumError
 from tubesum.jobs.types import JobOptions, JobState
+from tubesum.records import Rendered
 
-__all__ = ["Download", "JobEvent", "TubesumClient", "error_from_problem"]
+__all__ = ["JobEvent", "Rendered", "TubesumClient", "error_from_problem"]
 
 _FILENAME = re.compile(r"filename\*=UTF-8''([^;]+)|filename=\"([^\"]*)\"")
 
@@ -48,16 +48,6 @@ class JobEvent(BaseModel):
     stage: str | None = None
     progress: float | None = None
     error: dict[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Download:
-    """One result file as the server sent it."""
-
-    format: OutputFormat
-    data: bytes
-    filename: str
-    content_type: str
 
 
 def _error_classes() -> dict[str, type[TubesumError]]:
@@ -156,14 +146,14 @@ class TubesumClient:
         response = self._request("DELETE", f"/v1/jobs/{job_id}")
         return None if response.status_code == 204 else JobRead.model_validate(response.json())
 
-    def result(self, job_id: str, fmt: OutputFormat = "json") -> Download:
-        """Download the finished job's result in one format."""
+    def result(self, job_id: str, fmt: OutputFormat = "json") -> Rendered:
+        """Download the finished job's result in one format (the same record a local render gives)."""
         response = self._request("GET", f"/v1/jobs/{job_id}/result", params={"format": fmt})
-        return Download(
+        return Rendered(
             format=fmt,
-            data=response.content,
-            filename=_filename(response.headers.get("content-disposition", ""), job_id, fmt),
             content_type=response.headers.get("content-type", "application/octet-stream"),
+            filename=_filename(response.headers.get("content-disposition", ""), job_id, fmt),
+            data=response.content,
         )
 
     def events(self, job_id: str) -> Iterator[JobEvent]:

@@ -6,6 +6,7 @@ Build it once at the edge (``Settings()`` in the CLI or app factory) and pass it
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -243,6 +244,18 @@ class Settings(BaseSettings):
         description="How long POST /v1/audio/transcriptions waits for its job before answering 504 with the job "
         "id (the job goes on; fetch it from /v1/jobs).",
     )
+    webhook_max_attempts: int = Field(
+        5, ge=1, le=20, description="Webhooks: attempts per job (network errors, 5xx, 408, 429 are retried)."
+    )
+    webhook_retry_seconds: float = Field(
+        10.0, ge=0, description="Webhooks: delay before the first retry, tripled each time (10: ~7 min in all)."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Webhooks: seconds one delivery may take.")
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Webhooks without API keys (TUBESUM_AUTH_DISABLED): the whsec_<base64> secret that signs "
+        "them (`tubesum keys webhook-secret --new` makes one). With API keys each key has its own. Never logged.",
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Origins allowed by CORS (comma separated; empty: CORS off)."
     )
@@ -262,7 +275,10 @@ class Settings(BaseSettings):
         "or runs on the CPU.",
     )
     model_idle_ttl_seconds: int = Field(
-        0, ge=0, description="Queue worker: unload models after this many idle seconds (0: keep them loaded)."
+        0,
+        ge=0,
+        description="Unload a model (Whisper, summary LLM, pyannote) after this many seconds unused, in the "
+        "embedded server and in queue workers (0: keep them loaded).",
     )
     job_timeout_seconds: int = Field(
         0,
@@ -321,6 +337,7 @@ class Settings(BaseSettings):
         "work_dir",
         "summary_language",
         "summary_gguf_file",
+        "webhook_secret",
         mode="before",
     )
     @classmethod
@@ -372,6 +389,20 @@ class Settings(BaseSettings):
                 f"of {', '.join(PROXY_SCHEMES)}"
             )
         return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        try:
+            key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            key = b""
+        if not text.startswith("whsec_") or len(key) < 24:  # never echo the value
+            raise ValueError("TUBESUM_WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 random bytes")
+        return SecretStr(text)
 
     @field_validator("log_level")
     @classmethod

@@ -25,7 +25,7 @@ from tubesum.pipeline.jsruntime import installed_version as _version
 if TYPE_CHECKING:
     from tubesum.config import Settings
 
-__all__ = ["Check", "failed", "js_runtime_check", "run_checks"]
+__all__ = ["Check", "failed", "js_runtime_check", "readiness_checks", "run_checks"]
 
 Status = Literal["ok", "warn", "fail"]
 _LOW_DISK_BYTES = 2 * 1024**3
@@ -77,6 +77,55 @@ def run_checks(settings: Settings) -> list[Check]:
     ):
         checks.extend(producer(settings))
     return checks
+
+
+def readiness_checks(settings: Settings) -> list[Check]:
+    """The checks ``/readyz`` runs on every probe, shared with ``tubesum doctor``: the work (and, for SQLite, data)
+    directory writable with ``ready_min_free_mb`` free, the configured model found, the JavaScript runtime (a
+    warning: uploads work without it), and CUDA when ``TUBESUM_DEVICE=cuda``. Cheap: nothing loads or downloads.
+    The API adds what only it knows (the database, the worker, the queue).
+    """
+    import tempfile
+
+    dirs = {"work_dir": settings.work_dir or Path(tempfile.gettempdir())}
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        dirs["data_dir"] = settings.data_dir
+    checks = [dir_ready_check(name, path, settings.ready_min_free_mb) for name, path in dirs.items()]
+    checks.append(model_check(settings, name="model"))
+    js = js_runtime_check(settings)  # YouTube mostly needs it, uploads do not: not ready only in doctor
+    hint = " (tubesum doctor says how to fix it)" if js.status == "fail" else ""
+    checks.append(Check("js_runtime", "warn" if js.status == "fail" else "ok", js.detail + hint))
+    if settings.device == "cuda":
+        checks.append(next(_cuda(settings)))
+    return checks
+
+
+def dir_ready_check(name: str, path: Path, min_free_mb: int) -> Check:
+    """Whether ``path`` takes a new file now (created if missing) and has ``min_free_mb`` free."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".tubesum-ready-"):
+            pass
+    except OSError as exc:
+        return Check(name, "fail", f"{path} is not writable: {exc.strerror or exc}", required=True)
+    free_mb = shutil.disk_usage(path).free // 2**20
+    if free_mb < min_free_mb:
+        return Check(name, "fail", f"{path} has {free_mb} MB free, below {min_free_mb} MB", required=True)
+    return Check(name, "ok", f"{free_mb} MB free", required=True)
+
+
+def model_check(settings: Settings, *, name: str = "models:configured", with_path: bool = False) -> Check:
+    """Whether the configured Whisper model is on this machine (bundled, cached or a directory)."""
+    from tubesum.pipeline.models import resolve_model
+
+    try:
+        resolved = resolve_model(settings.model, settings=settings)
+    except TubesumError as exc:
+        return Check(name, "fail", exc.message, required=True, hint=exc.hint)
+    where = f" → {resolved.path}" if with_path else ""
+    return Check(name, "ok", f"{resolved.name} ({resolved.origin}){where}", required=True)
 
 
 def _python(_: Settings) -> Iterator[Check]:
@@ -298,17 +347,12 @@ def _port(settings: Settings) -> Iterator[Check]:
 
 
 def _models(settings: Settings) -> Iterator[Check]:
-    from tubesum.pipeline.models import cached_models, resolve_model
+    from tubesum.pipeline.models import cached_models
 
     found = cached_models(settings)
     names = ", ".join(f"{m.name} ({m.origin})" for m in found) or "none"
     yield Check("models:cached", "ok" if found else "warn", names, hint=None if found else "tubesum models pull small")
-    try:
-        resolved = resolve_model(settings.model, settings=settings)
-    except TubesumError as exc:
-        yield Check("models:configured", "fail", exc.message, required=True, hint=exc.hint)
-    else:
-        yield Check("models:configured", "ok", f"{resolved.name} → {resolved.path}", required=True)
+    yield model_check(settings, with_path=True)
 
 
 def _diarization(settings: Settings) -> Iterator[Check]:

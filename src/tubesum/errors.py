@@ -16,6 +16,9 @@ public contract: never rename one, add a new one instead.
       |  + EmptyAudioError              empty_audio
       |  + DurationLimitError           duration_limit
       |  + SizeLimitError               size_limit
+      |  |  + UploadQuotaError          upload_quota           (per key)
+      |  + UploadsDisabledError         uploads_disabled       (HTTP 403)
+      |  + UploadTimeoutError           upload_timeout         (HTTP 408)
       + FetchError                      fetch_failed           exit 4
       |  + VideoUnavailableError        video_unavailable
       |  + PrivateVideoError            video_private
@@ -40,9 +43,15 @@ public contract: never rename one, add a new one instead.
       + JobError                        job_failed             (how a queued job ended, not what it processed)
       |  + JobTimeoutError              job_timeout
       |  + WorkerLostError              worker_lost            (its worker died on every attempt)
+      + QuotaExceededError              quota_exceeded         exit 3  (HTTP 429 + Retry-After)
+      + IdempotencyKeyReusedError       idempotency_key_reused exit 1  (HTTP 422)
+      + InvalidCallbackUrlError         invalid_callback_url   exit 1  (HTTP 422; webhooks)
+      + WebhookSecretMissingError       webhook_secret_missing exit 1  (HTTP 422; webhooks)
       + StoreUnavailableError           store_unavailable      exit 8  (the job database is down, locked or
                                                                         read-only; transient, HTTP 503 +
                                                                         Retry-After)
+      + BackupError                     backup_failed          exit 1  (tubesum db backup/restore)
+      + BenchError                      bench_failed           exit 1  (tubesum bench)
       + ApiError                        api_error              exit 1  (tubesum.client: the server's own code in
                                                                         ``server_code``, e.g. unauthorized)
 
@@ -61,6 +70,8 @@ from typing import Any, ClassVar
 __all__ = [
     "AgeRestrictedError",
     "ApiError",
+    "BackupError",
+    "BenchError",
     "CaptionsUnavailableError",
     "ConfigError",
     "DeviceUnavailableError",
@@ -72,6 +83,8 @@ __all__ = [
     "GatedModelError",
     "GenericUrlNotAllowedError",
     "GeoBlockedError",
+    "IdempotencyKeyReusedError",
+    "InvalidCallbackUrlError",
     "InvalidUrlError",
     "JobError",
     "JobTimeoutError",
@@ -83,6 +96,7 @@ __all__ = [
     "OutputDirError",
     "OutputError",
     "PrivateVideoError",
+    "QuotaExceededError",
     "RateLimitedError",
     "SizeLimitError",
     "SourceError",
@@ -95,8 +109,13 @@ __all__ = [
     "TubesumError",
     "UnsafeUrlError",
     "UnsupportedMediaError",
+    "UploadQuotaError",
+    "UploadTimeoutError",
+    "UploadsDisabledError",
     "VideoUnavailableError",
+    "WebhookSecretMissingError",
     "WorkerLostError",
+    "describe_validation",
     "error_class",
 ]
 
@@ -132,6 +151,17 @@ class TubesumError(Exception):
                 k: str(v) if not isinstance(v, int | float | bool) else v for k, v in self.details.items()
             }
         return data
+
+
+def describe_validation(exc: Exception, *, where: str = "input", first: bool = False) -> str:
+    """Name each invalid field of a pydantic ``ValidationError`` and what is wrong with it, never its value (it
+    may be a secret): ``"options.model: Field required; beam_size: ..."``. ``where`` names a model-level error;
+    ``first`` keeps only the first problem. Anything else gives its first line."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    problems = errors()[:1] if first else errors()
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or where}: {err['msg']}" for err in problems)
 
 
 def error_class(code: str) -> type[TubesumError]:
@@ -206,6 +236,26 @@ class DurationLimitError(SourceError):
 class SizeLimitError(SourceError):
     code = "size_limit"
     http_status = 413
+
+
+class UploadQuotaError(SizeLimitError):
+    """The key's stored uploads would exceed ``upload_quota_mb``."""
+
+    code = "upload_quota"
+
+
+class UploadsDisabledError(SourceError):
+    """The server does not accept uploads (``TUBESUM_UPLOADS_ENABLED`` is off)."""
+
+    code = "uploads_disabled"
+    http_status = 403
+
+
+class UploadTimeoutError(SourceError):
+    """The upload body stalled for longer than ``upload_idle_timeout``."""
+
+    code = "upload_timeout"
+    http_status = 408
 
 
 # -- fetching media from the network -----------------------------------------------------------------------
@@ -337,6 +387,40 @@ class WorkerLostError(JobError):
     http_status = 503
 
 
+# -- submitting jobs ------------------------------------------------------------------------------------------
+class QuotaExceededError(TubesumError):
+    """A per-key quota (active jobs, audio hours per day) is used up; retry after ``retry_after`` seconds."""
+
+    code = "quota_exceeded"
+    exit_code = 3
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyReusedError(TubesumError):
+    """An ``Idempotency-Key`` already named another request (IETF Idempotency-Key draft: 422)."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class InvalidCallbackUrlError(TubesumError):
+    """The ``callback_url`` is not an http(s) URL to a public host (the SSRF guard's rules)."""
+
+    code = "invalid_callback_url"
+    http_status = 422
+
+
+class WebhookSecretMissingError(TubesumError):
+    """A ``callback_url`` was given but there is no secret to sign the webhook with."""
+
+    code = "webhook_secret_missing"
+    http_status = 422
+
+
 # -- the job database ----------------------------------------------------------------------------------------
 class StoreUnavailableError(TubesumError):
     """The job store cannot be read or written now (server down, lock held too long, read-only file).
@@ -348,6 +432,19 @@ class StoreUnavailableError(TubesumError):
     exit_code = 8
     http_status = 503
     transient = True
+
+
+# -- operator tools -------------------------------------------------------------------------------------------
+class BackupError(TubesumError):
+    """A backup or restore that cannot go ahead; the message says why and what to do."""
+
+    code = "backup_failed"
+
+
+class BenchError(TubesumError):
+    """A benchmark step could not run (missing tool, a measured process failed, a job did not succeed)."""
+
+    code = "bench_failed"
 
 
 # -- talking to a tubesum server (tubesum.client) ----------------------------------------------------------

@@ -1,7 +1,8 @@
 """Prometheus metrics of the job pipeline (HTTP request metrics come from Litestar's Prometheus middleware).
 
 Counters and histograms are updated by the executors; gauges that mirror the store (jobs by state, queue depth)
-are read at scrape time by :class:`StoreCollector`, so every API replica reports the same numbers.
+are read at scrape time by ``tubesum.jobs.metrics.StoreCollector``, so every API replica reports the same numbers.
+This module is Base: it imports nothing of tubesum (the job states are the jobs layer's business).
 Aggregates only: no job ids, sources, keys or addresses in labels.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -20,8 +20,6 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-    from tubesum.jobs.types import JobState
-
 __all__ = [
     "AUDIO_SECONDS",
     "CACHE_HITS",
@@ -30,12 +28,12 @@ __all__ = [
     "MODEL_LOAD_SECONDS",
     "REALTIME_FACTOR",
     "STAGE_SECONDS",
+    "WEBHOOK_ATTEMPTS",
     "QueueCollector",
     "QueueStats",
     "ReadinessCollector",
-    "StoreCollector",
+    "gpu_memory",
     "register_collector",
-    "register_store_collector",
 ]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +41,9 @@ logger = logging.getLogger(__name__)
 JOBS_SUBMITTED = Counter("tubesum_jobs_submitted", "Jobs submitted through the API.", ["cache"])
 JOBS_FINISHED = Counter("tubesum_jobs_finished", "Jobs that reached a final state.", ["state"])
 CACHE_HITS = Counter("tubesum_cache_hits", "Submissions answered from a finished job's result.")
+WEBHOOK_ATTEMPTS = Counter(
+    "tubesum_webhook_attempts", "Webhook delivery attempts, by outcome (delivered, retry, failed).", ["outcome"]
+)
 STAGE_SECONDS = Histogram(
     "tubesum_stage_duration_seconds",
     "Wall time of pipeline stages.",
@@ -92,47 +93,7 @@ class QueueCollector(Collector):
         yield workers
 
 
-class StoreCollector(Collector):
-    """Jobs by state, queue depth, jobs in flight and the oldest queued job's age, read from the job store at
-    scrape time; GPU memory when NVML is there.
-    """
-
-    def __init__(
-        self,
-        counts: Callable[[], dict[JobState, int]],
-        oldest_queued: Callable[[], datetime | None] = lambda: None,
-    ) -> None:
-        self._counts = counts
-        self._oldest_queued = oldest_queued
-
-    def collect(self) -> Iterator[Metric]:
-        from tubesum.jobs.types import JobState
-
-        try:
-            counts = self._counts()
-        except Exception:  # a scrape must not fail because the DB blinked; readiness reports that
-            logger.warning("metrics: could not read job counts", exc_info=True)
-            counts = {}
-        by_state = GaugeMetricFamily("tubesum_jobs", "Jobs in the store by state.", labels=["state"])
-        for state in JobState:
-            by_state.add_metric([state.value], counts.get(state, 0))
-        yield by_state
-        yield GaugeMetricFamily("tubesum_queue_depth", "Jobs waiting to run.", value=counts.get(JobState.QUEUED, 0))
-        yield GaugeMetricFamily(
-            "tubesum_jobs_in_flight", "Jobs running now, on any worker.", value=counts.get(JobState.RUNNING, 0)
-        )
-        try:
-            oldest = self._oldest_queued()
-        except Exception:
-            oldest = None
-        age = max(0.0, (datetime.now(UTC) - oldest).total_seconds()) if oldest is not None else 0.0
-        yield GaugeMetricFamily(
-            "tubesum_oldest_queued_age_seconds", "How long the oldest queued job has waited (0: none).", value=age
-        )
-        yield from _gpu_memory()
-
-
-def _gpu_memory() -> Iterator[Metric]:
+def gpu_memory() -> Iterator[Metric]:
     try:
         import pynvml  # nvidia-ml-py, present in the CUDA image
     except ImportError:
@@ -180,14 +141,3 @@ def register_collector(collector: Collector, registry: CollectorRegistry = REGIS
         if type(existing) is type(collector):
             registry.unregister(existing)
     registry.register(collector)
-
-
-def register_store_collector(
-    counts: Callable[[], dict[JobState, int]],
-    oldest_queued: Callable[[], datetime | None] = lambda: None,
-    registry: CollectorRegistry = REGISTRY,
-) -> StoreCollector:
-    """Register (once per registry) a collector reading the store; re-registering replaces the old one."""
-    collector = StoreCollector(counts, oldest_queued)
-    register_collector(collector, registry)
-    return collector

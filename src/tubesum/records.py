@@ -16,6 +16,7 @@ __all__ = [
     "Chapter",
     "KeyPoint",
     "MediaInfo",
+    "Rendered",
     "Segment",
     "Source",
     "SourceKind",
@@ -300,3 +301,15 @@ def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     """Keep only the keys that are fields of ``cls`` (records stay readable across versions)."""
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One output format of a transcript, rendered in memory: what a download, a stored job artifact, a RunPod
+    answer and the apps' save buttons all hand on (``tubesum.service.render`` makes them; the client reads them
+    back from a server)."""
+
+    format: str
+    content_type: str
+    filename: str
+    data: bytes

@@ -21,23 +21,63 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tubesum import __version__
-from tubesum.errors import ConfigError
+from tubesum.errors import ConfigError, describe_validation
 from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
 from tubesum.pipeline import decode, models
 from tubesum.pipeline.ingest import parse_source
-from tubesum.pipeline.transcribe import SpeechResult, WhisperOptions, transcribe_speech, transcribe_windows
+from tubesum.pipeline.models import (
+    DeviceChoice,
+    LoadedModel,
+    ResolvedModel,
+    cached_models,
+    clear_loaded_models,
+    cuda_device_count,
+    known_model_names,
+    load_model,
+    loaded_models,
+    pull_model,
+    resolve_model,
+)
+from tubesum.pipeline.transcribe import (
+    DecodingPlan,
+    SpeechResult,
+    WhisperOptions,
+    decoding_plan,
+    transcribe_speech,
+    transcribe_windows,
+)
+from tubesum.pipeline.upload_ref import UploadRecord, check_upload_enabled, is_upload, resolve_upload
 from tubesum.progress import ProgressFn, no_progress
-from tubesum.records import Audio, MediaInfo, Source, Transcript
+from tubesum.records import Audio, MediaInfo, Rendered, Source, Transcript
 
 if TYPE_CHECKING:
     from tubesum.config import CaptionsMode, OutputFormat, Settings
     from tubesum.pipeline.decode import DecodedAudio
-    from tubesum.pipeline.models import DeviceChoice
 
 __all__ = [
+    "DecodingPlan",
+    "DeviceChoice",
+    "LoadedModel",
+    "Rendered",
+    "ResolvedModel",
+    "ResolvedSource",
+    "RunPlan",
     "TranscribeOptions",
     "TranscriptionOutcome",
+    "WhisperOptions",
+    "cached_models",
+    "clear_loaded_models",
+    "cuda_device_count",
     "expand_sources",
+    "known_model_names",
+    "load_model",
+    "loaded_models",
+    "media_duration",
+    "pull_model",
+    "render",
+    "resolve_model",
+    "resolve_source",
+    "run_plan",
     "sample_path",
     "shareable",
     "transcribe",
@@ -296,19 +336,102 @@ def write_outputs(
     output_dir: Path,
     progress: ProgressFn = no_progress,
 ) -> dict[str, Path]:
-    """Render each format and write it atomically as ``<safe title>-<video id>.<ext>``."""
-    from tubesum.outputs import filename, render
-
+    """Render each format (:func:`render`) and write it atomically as ``<safe title>-<video id>.<ext>``."""
+    rendered = render(transcript, formats)
     files: dict[str, Path] = {}
-    for done, fmt in enumerate(dict.fromkeys(formats)):
-        files[fmt] = write_atomic(output_dir / filename(transcript, fmt), render(transcript, fmt))
-        progress("write", done + 1, len(formats))
+    for done, (fmt, item) in enumerate(rendered.items()):
+        files[fmt] = write_atomic(output_dir / item.filename, item.data)
+        progress("write", done + 1, len(rendered))
     return files
 
 
 def _first_error(exc: Any) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(exc).splitlines()[0]
+    return describe_validation(exc, first=True)
+
+
+# -- the surface every face and the job runner share: one source resolution, one render ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSource:
+    """A validated source and, for an upload reference, the upload it names."""
+
+    source: Source
+    upload: UploadRecord | None = None
+
+
+def resolve_source(
+    text: str, *, settings: Settings, owner: str | None = None, remote: bool = False, resolve: bool = True
+) -> ResolvedSource:
+    """Turn what a caller typed into a :class:`Source`: the one place that says what a source may be.
+
+    **Parameters:**
+
+    * **text** - a URL, a YouTube id, a local path (local callers only) or ``upload:<id>``.
+    * **owner** *(optional)* - the API key's owner; an upload reference resolves only for the owner who uploaded
+      it (anything else is "not found").
+    * **remote** *(optional)* - the text comes from a remote caller (the API, a queued job): never a path on this
+      machine (one and the same ``invalid_url`` whatever exists there), uploads only while
+      ``TUBESUM_UPLOADS_ENABLED`` is on (``uploads_disabled``), and only the owner's.
+    * **resolve** *(optional)* - ``False`` classifies a generic URL without resolving its host now (submission
+      time); the run resolves it again and the downloader checks every request.
+    """
+    if remote and is_upload(text):
+        check_upload_enabled(settings)
+        source, upload = resolve_upload(text, owner=owner or "", settings=settings)
+        return ResolvedSource(source, upload)
+    return ResolvedSource(parse_source(text, settings, remote=remote, resolve=resolve))
+
+
+def render(
+    transcript: Transcript, formats: Sequence[OutputFormat], *, progress: ProgressFn = no_progress
+) -> dict[str, Rendered]:
+    """Render each distinct format in memory, in the order asked: ``{format: Rendered}``.
+
+    Calls ``progress("render", done, total)`` before each format (a cancellation point for jobs). Raises
+    ``OutputError`` for an unknown format and ``MissingExtraError`` for PDF without pycairo.
+    """
+    from tubesum import outputs
+
+    wanted = tuple(dict.fromkeys(formats))
+    rendered: dict[str, Rendered] = {}
+    for done, fmt in enumerate(wanted):
+        progress("render", done, len(wanted))
+        data = outputs.render(transcript, fmt)
+        rendered[fmt] = Rendered(fmt, outputs.CONTENT_TYPES[fmt], outputs.filename(transcript, fmt), data)
+    progress("render", len(wanted), len(wanted))
+    return rendered
+
+
+# -- what a run would use, for tools that report it (tubesum bench) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """The resolved model, the device choice and the decoding options a run with some settings uses."""
+
+    model: ResolvedModel
+    device: DeviceChoice
+    options: WhisperOptions
+
+    @property
+    def decoding(self) -> DecodingPlan:
+        """How faster-whisper is called: batched or not, text only or with timestamps, word timings."""
+        return decoding_plan(self.options, self.device.device)
+
+    @property
+    def batched(self) -> bool:
+        """Whether the run uses faster-whisper's batched pipeline."""
+        return self.decoding.batched
+
+
+def run_plan(settings: Settings) -> RunPlan:
+    """Return what a Whisper run with ``settings`` uses, without loading the model."""
+    resolved = resolve_model(settings.model, settings=settings)
+    device = models.choose_device(settings.device, settings.compute_type)
+    return RunPlan(resolved, device, WhisperOptions.from_settings(settings))
+
+
+def media_duration(path: Path) -> float | None:
+    """The duration a media file's container states (nothing decoded), or None."""
+    return decode.probe_duration(path)

@@ -5,6 +5,7 @@ The embedded default is one process: this app, the SQLite job store and the in-p
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,10 +22,11 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from tubesum import __version__
 from tubesum.api.auth import PUBLIC_PATHS, ApiKeyMiddleware, address_of, owner_of
+from tubesum.api.deps import ApiServices, dependencies
 from tubesum.api.docs_aliases import DOCS_PUBLIC_PATHS, DocsAliasController
 from tubesum.api.errors import exception_handlers
 from tubesum.api.guards import check_request
-from tubesum.api.health import HealthController, readiness_checks
+from tubesum.api.health import HealthController, readiness_of
 from tubesum.api.jobs import JobController
 from tubesum.api.middleware import EdgeErrorMiddleware, RequestContextMiddleware
 from tubesum.api.openai_audio import AudioController
@@ -34,12 +36,12 @@ from tubesum.api.ui import UI_PUBLIC_PATHS, template_config, ui_router
 from tubesum.api.uploads import UploadController
 from tubesum.config import Settings
 from tubesum.errors import MissingExtraError
-from tubesum.metrics import QueueCollector, ReadinessCollector, register_collector, register_store_collector
+from tubesum.metrics import QueueCollector, ReadinessCollector, register_collector
 
 if TYPE_CHECKING:
-    from tubesum.jobs.executor import LocalExecutor
-    from tubesum.jobs.saq_executor import SaqExecutor
     from tubesum.jobs.store import SqlJobStore
+    from tubesum.jobs.types import Executor
+    from tubesum.jobs.webhook_sender import WebhookSender
 
 __all__ = ["create_app"]
 
@@ -52,18 +54,28 @@ class MetricsController(PrometheusController):
     openmetrics_format = False
 
 
-def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = None, worker: bool = True) -> Litestar:
-    """Build the app. ``store`` injects a job store (tests); ``worker=False`` runs the API without executing jobs."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: SqlJobStore | None = None,
+    worker: bool = True,
+    executor: Executor | None = None,
+) -> Litestar:
+    """Build the app. ``store`` injects a job store (tests); ``worker=False`` runs the API without executing jobs;
+    ``executor`` injects what runs them (tests; default: :class:`LocalExecutor`, or :class:`SaqExecutor` with
+    ``TUBESUM_QUEUE=saq``). Handlers get the settings, the store and the executor by dependency injection
+    (:mod:`tubesum.api.deps`).
+    """
     settings = settings or Settings()
     settings.check_server()
     _init_sentry(settings)
+    services = ApiServices(settings=settings)
 
     @asynccontextmanager
-    async def services(app: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         from tubesum.jobs.db import make_engine
-        from tubesum.jobs.executor import LocalExecutor
+        from tubesum.jobs.metrics import register_store_collector
         from tubesum.jobs.migrate import upgrade
-        from tubesum.jobs.saq_executor import SaqExecutor
         from tubesum.jobs.store import SqlJobStore
 
         engine = None
@@ -72,24 +84,23 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
             upgrade(settings.sqlalchemy_url)
             engine = make_engine(settings.sqlalchemy_url)
             job_store = SqlJobStore(engine)
-        app.state.store = job_store
+        services.store, services.keys = job_store, job_store.keys
         register_store_collector(job_store.count_by_state, job_store.oldest_queued_at)
-        executor: LocalExecutor | SaqExecutor | None = None
         if worker:  # embedded: jobs run in this process; saq: this process enqueues, `tubesum worker`s run them
-            executor = (
-                SaqExecutor(job_store, settings) if settings.queue == "saq" else LocalExecutor(job_store, settings)
-            )
-        _bind_executor(app.state, executor)
-        register_collector(ReadinessCollector(lambda: readiness_checks(app.state)))  # tubesum_ready, for alerts
-        if executor is not None:
-            register_collector(QueueCollector(executor.queue_stats))
-            executor.start()
+            services.executor = executor or _default_executor(job_store, settings)
+        register_collector(ReadinessCollector(functools.partial(readiness_of, services)))  # tubesum_ready
+        if services.executor is not None:
+            register_collector(QueueCollector(services.executor.queue_stats))
+            services.executor.start()
+        webhooks = _webhook_sender(job_store, settings) if worker and hasattr(job_store, "claim_webhook") else None
         logger.info("tubesum api ready", extra={"version": __version__, "worker": worker})
         try:
             yield
         finally:
-            if executor is not None:  # waits up to shutdown_grace: off the event loop
-                await anyio.to_thread.run_sync(executor.stop)
+            if webhooks is not None:
+                await anyio.to_thread.run_sync(webhooks.stop)
+            if services.executor is not None:  # waits up to shutdown_grace: off the event loop
+                await anyio.to_thread.run_sync(services.executor.stop)
             if engine is not None:
                 engine.dispose()
             logger.info("tubesum api stopped")
@@ -118,10 +129,11 @@ def create_app(settings: Settings | None = None, *, store: SqlJobStore | None = 
     return Litestar(
         route_handlers=handlers,
         template_config=template_config() if settings.ui_enabled else None,
-        lifespan=[services],
+        lifespan=[lifespan],
+        dependencies=dependencies(services),
         before_request=check_request,
         on_startup=[document_errors],
-        state=State({"settings": settings}),
+        state=State({"services": services}),  # for middleware and hooks, which DI does not reach
         middleware=middleware,
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
@@ -175,13 +187,21 @@ def _stores(settings: Settings) -> dict[str, Any] | None:
     return {"rate_limit": RedisStore.with_client(url=settings.rate_limit_store_url, namespace="tubesum-rate-limit")}
 
 
-def _bind_executor(state: State, executor: LocalExecutor | SaqExecutor | None) -> None:
-    """Expose the few executor actions handlers need, as plain callables (None-safe)."""
-    state.executor = executor
-    state.executor_notify = executor.notify if executor else (lambda: None)
-    state.executor_cancel = executor.cancel if executor else (lambda _job_id: None)
-    state.executor_alive = (lambda: executor.alive) if executor else (lambda: None)
-    state.queue_ok = getattr(executor, "queue_ok", None)  # SAQ only: is the queue server reachable?
+def _default_executor(store: SqlJobStore, settings: Settings) -> Executor:
+    from tubesum.jobs.executor import LocalExecutor
+    from tubesum.jobs.saq_executor import SaqExecutor
+
+    return SaqExecutor(store, settings) if settings.queue == "saq" else LocalExecutor(store, settings)
+
+
+def _webhook_sender(store: SqlJobStore, settings: Settings) -> WebhookSender:
+    """Start this process's webhook sender: cache hits and cancels end jobs here, and so do embedded workers."""
+    from tubesum.api.schemas import webhook_body
+    from tubesum.jobs.webhook_sender import WebhookSender
+
+    sender = WebhookSender(store, settings, body=webhook_body)
+    sender.start()
+    return sender
 
 
 def _init_sentry(settings: Settings) -> None:

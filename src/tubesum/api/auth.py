@@ -6,15 +6,14 @@ acts as the ``anonymous`` owner.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-if TYPE_CHECKING:
-    from tubesum.jobs.types import KeyStore
+from tubesum.api.deps import services_of
 
 __all__ = ["ANONYMOUS", "PUBLIC_PATHS", "ApiKeyMiddleware", "address_of", "owner_of"]
 
@@ -35,13 +34,13 @@ def _token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 
 class ApiKeyMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        state = connection.app.state
-        if state.settings.auth_disabled:
+        services = services_of(connection)
+        if services.settings.auth_disabled:
             return AuthenticationResult(user=ANONYMOUS, auth=None)
         token = _token(connection)
         if token is None:
             raise NotAuthorizedException("An API key is required (Authorization: Bearer <key> or X-API-Key).")
-        keys: KeyStore = state.store
+        keys = services.key_store()
         record = keys.recently_verified(token)
         if record is None:  # a database read: off the event loop, so a slow database stalls nothing else
             record = await anyio.to_thread.run_sync(keys.verify_key, token)

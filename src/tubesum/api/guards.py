@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from litestar import Request
 
+from tubesum.api.deps import services_of
 from tubesum.errors import TubesumError, UnsupportedMediaError
 
 __all__ = ["MAX_JSON_DEPTH", "CrossSiteRequestError", "InvalidBodyError", "check_request", "json_depth"]
@@ -80,7 +81,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
 
 def _check_same_site(request: Request[Any, Any, Any]) -> None:
     origin = request.headers.get("origin", "").strip()
-    allowed: tuple[str, ...] = request.app.state.settings.cors_origins
+    allowed: tuple[str, ...] = services_of(request).settings.cors_origins
     if origin and origin.lower() in allowed:
         return
     fetch_site = request.headers.get("sec-fetch-site", "").strip().lower()

@@ -16,7 +16,7 @@ from multipart import MultipartError, MultipartSegment, PushMultipartParser, par
 
 from tubesum.api.guards import InvalidBodyError
 
-__all__ = ["FilePart", "is_multipart", "open_file_part"]
+__all__ = ["FilePart", "is_multipart", "open_file_part", "open_form"]
 
 FIELD = "file"
 _MAX_PARTS = 32  # OpenAI-style forms send a handful of fields beside the file
@@ -44,6 +44,17 @@ async def open_file_part(body: AsyncIterator[bytes], content_type: str) -> FileP
     Raises :class:`~tubesum.api.guards.InvalidBodyError` (400) for a body that is not valid multipart or has no
     ``file`` part with a file name.
     """
+    part, _ = await open_form(body, content_type)
+    if part is None:
+        raise InvalidBodyError(
+            f"The multipart body has no '{FIELD}' part with a file name.", hint="curl -F 'file=@talk.mp3' …"
+        )
+    return part
+
+
+async def open_form(body: AsyncIterator[bytes], content_type: str) -> tuple[FilePart | None, dict[str, list[str]]]:
+    """Like :func:`open_file_part`, but a form without a ``file`` part is no error: it is read to its end and
+    ``(None, fields)`` returned (its text fields only, within the same limits)."""
     boundary = parse_options_header(content_type)[1].get("boundary")
     if not boundary:
         raise InvalidBodyError("The multipart body has no boundary.", hint="Send it as multipart/form-data.")
@@ -55,11 +66,9 @@ async def open_file_part(body: AsyncIterator[bytes], content_type: str) -> FileP
         if isinstance(event, MultipartSegment) and event.name == FIELD and event.filename:
             part = FilePart(event.filename, event.content_type or "application/octet-stream", _payload(events, collect))
             part.fields = fields
-            return part
+            return part, fields
         collect(event)
-    raise InvalidBodyError(
-        f"The multipart body has no '{FIELD}' part with a file name.", hint="curl -F 'file=@talk.mp3' …"
-    )
+    return None, fields
 
 
 async def _events(

@@ -1,6 +1,8 @@
 """``POST /v1/audio/transcriptions``: OpenAI's audio API, so its SDKs and tools can use tubesum as they are.
 
-The request is OpenAI's multipart form: ``file`` (streamed to the upload store within ``upload_max_mb``),
+The request is OpenAI's multipart form: ``file`` (streamed to the upload store within ``upload_max_mb``) or,
+as tubesum's extension, a ``url`` field (a YouTube link or media URL: the same parsing, SSRF guard and
+captions-first logic as ``/v1/jobs``),
 ``model`` (a name from ``/v1/models``; ``whisper-1`` is the configured model), ``language``,
 ``response_format`` (``json``, ``text``, ``srt``, ``vtt``, ``verbose_json``) and ``timestamp_granularities[]``
 (``segment``, ``word``). Underneath it is a normal job (visible in ``/v1/jobs``, cached, retried, quota'd and
@@ -23,16 +25,17 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
+from tubesum import service
+from tubesum.api.deps import ExecutorDep, SettingsDep, StoreDep
 from tubesum.api.openai_models import OPENAI_DEFAULT_MODEL, OpenAIError, openai_error
-from tubesum.api.uploads import receive_upload
+from tubesum.api.uploads import receive_form
+from tubesum.config import Settings
 from tubesum.errors import TubesumError, error_class
 from tubesum.jobs.submit import submit_job
-from tubesum.jobs.types import JobOptions, JobRecord
-from tubesum.jobs.uploads import delete_upload
-from tubesum.outputs import render
+from tubesum.jobs.types import Executor, JobOptions, JobRecord, JobStore
+from tubesum.jobs.uploads import UploadRecord, delete_upload
 from tubesum.records import Transcript
 
 __all__ = ["AudioController"]
@@ -59,40 +62,63 @@ class AudioController(Controller):
             400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
         },
     )
-    async def create_transcription(self, request: Request[Any, Any, Any], state: State) -> Response[Any]:
+    async def create_transcription(
+        self, request: Request[Any, Any, Any], settings: SettingsDep, store: StoreDep, executor: ExecutorDep
+    ) -> Response[Any]:
         """Transcribe an audio file (OpenAI's multipart form); the answer is in ``response_format``."""
         try:
-            return await _transcribe(request, state)
+            return await _transcribe(request, settings=settings, store=store, executor=executor)
         except TubesumError as exc:
             return openai_error(exc.http_status, exc.message, code=exc.code)
 
 
-async def _transcribe(request: Request[Any, Any, Any], state: State) -> Response[Any]:
-    settings = state.settings
-    record, fields = await receive_upload(request, settings, filename=None, multipart_only=True)
+async def _transcribe(
+    request: Request[Any, Any, Any], *, settings: Settings, store: JobStore, executor: Executor | None
+) -> Response[Any]:
+    record, fields = await receive_form(request, settings, filename=None, multipart_only=True, file_optional=True)
     form = {name: values[-1] for name, values in fields.items()}
     granularities = fields.get("timestamp_granularities[]", [])
     response_format = form.get("response_format", "json")
     try:  # the form's fields are known only once the file is stored: a refused request keeps no file
+        source = _source(record, form.get("url", "").strip())
         options = _options(form, granularities=granularities, fmt=response_format)
         submission = await asyncio.to_thread(
-            submit_job, record.ref, options, owner=request.user, store=state.store, settings=settings
+            submit_job, source, options, owner=request.user, store=store, settings=settings
         )
     except TubesumError:
-        await asyncio.to_thread(delete_upload, record.ref, owner=request.user, settings=settings)
+        if record is not None:
+            await asyncio.to_thread(delete_upload, record.ref, owner=request.user, settings=settings)
         raise
-    if submission.created and not submission.cache_hit:
-        state.executor_notify()
+    if submission.created and not submission.cache_hit and executor is not None:
+        executor.notify()
     if form.get("stream", "false").lower() == "true":
         from tubesum.api.openai_stream import stream_transcription
 
-        return stream_transcription(state, submission.job.id, timeout=settings.openai_wait_seconds)
-    job = await _wait(state, submission.job.id, timeout=settings.openai_wait_seconds)
+        return stream_transcription(store, submission.job.id, timeout=settings.openai_wait_seconds)
+    job = await _wait(store, submission.job.id, timeout=settings.openai_wait_seconds)
     if job.error_code is not None:
         status = error_class(job.error_code).http_status
         return openai_error(status, job.error_message or "The transcription failed.", code=job.error_code)
     transcript = Transcript.from_dict(job.checkpoint["transcript"])
     return _answer(transcript, response_format, words="word" in granularities)
+
+
+class SourceChoiceError(TubesumError):
+    """The form has both ``file`` and ``url``, or neither."""
+
+    code = "invalid_request"
+    http_status = 400
+
+
+def _source(record: UploadRecord | None, url: str) -> str:
+    """The job's source: the uploaded ``file``, or tubesum's ``url`` extension (a media URL or a YouTube link)."""
+    if record is not None and url:
+        raise SourceChoiceError("Send either 'file' or 'url', not both.")
+    if record is None and not url:
+        raise SourceChoiceError(
+            "Send the audio as a 'file' part, or a 'url' field (tubesum's extension: a media URL or YouTube link)."
+        )
+    return record.ref if record is not None else url
 
 
 def _options(form: dict[str, str], *, granularities: list[str], fmt: str) -> JobOptions:
@@ -113,14 +139,14 @@ def _options(form: dict[str, str], *, granularities: list[str], fmt: str) -> Job
     )
 
 
-async def _wait(state: State, job_id: str, *, timeout: float) -> JobRecord:
+async def _wait(store: JobStore, job_id: str, *, timeout: float) -> JobRecord:
     deadline = time.monotonic() + timeout
     while True:
-        job: JobRecord | None = await asyncio.to_thread(state.store.get, job_id, checkpoint=False)
+        job: JobRecord | None = await asyncio.to_thread(store.get, job_id, checkpoint=False)
         assert job is not None
         if job.state.finished:
             if job.error_code is None:
-                job = await asyncio.to_thread(state.store.get, job_id)  # with the transcript
+                job = await asyncio.to_thread(store.get, job_id)  # with the transcript
                 assert job is not None
             return job
         if time.monotonic() > deadline:
@@ -138,9 +164,9 @@ class TranscriptionPendingError(TubesumError):
 def _answer(transcript: Transcript, fmt: str, *, words: bool) -> Response[Any]:
     """The result as OpenAI answers ``response_format``: JSON objects, or plain text for text/srt/vtt."""
     if fmt == "srt":
-        return Response(render(transcript, "srt"), media_type="text/plain; charset=utf-8")
+        return Response(service.render(transcript, ["srt"])["srt"].data, media_type="text/plain; charset=utf-8")
     if fmt == "vtt":
-        return Response(render(transcript, "vtt"), media_type="text/plain; charset=utf-8")
+        return Response(service.render(transcript, ["vtt"])["vtt"].data, media_type="text/plain; charset=utf-8")
     if fmt == "text":
         return Response(transcript.text + "\n", media_type="text/plain; charset=utf-8")
     if fmt == "json":

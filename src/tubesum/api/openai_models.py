@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get
-from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from pydantic import BaseModel
 
+from tubesum.api.deps import SettingsDep
 from tubesum.config import Settings
-from tubesum.pipeline.models import cached_models, loaded_models
+from tubesum.service import cached_models, loaded_models
 
 __all__ = ["OPENAI_DEFAULT_MODEL", "ModelController", "OpenAIError", "openai_error"]
 
@@ -74,9 +74,9 @@ class ModelController(Controller):
     tags = ("Models",)
 
     @get("/", operation_id="ListModels", sync_to_thread=True)
-    def list_models(self, state: State) -> dict[str, Any]:
+    def list_models(self, settings: SettingsDep) -> dict[str, Any]:
         """The Whisper models this server lets API callers name (OpenAI's list shape)."""
-        return {"object": "list", "data": model_entries(state.settings)}
+        return {"object": "list", "data": model_entries(settings)}
 
     @get(
         "/{model_id:path}",
@@ -86,10 +86,10 @@ class ModelController(Controller):
             404: ResponseSpec(OpenAIError, description="No such model (OpenAI's error shape).", generate_examples=False)
         },
     )
-    def get_model(self, model_id: FromPath[str], state: State) -> Response[dict[str, Any]]:
+    def get_model(self, model_id: FromPath[str], settings: SettingsDep) -> Response[dict[str, Any]]:
         """One model of the list (hub ids such as ``org/repo`` too); 404 in OpenAI's error shape otherwise."""
         model_id = model_id.lstrip("/")
-        for entry in model_entries(state.settings):
+        for entry in model_entries(settings):
             if entry["id"] == model_id:
                 return Response(entry)
         return openai_error(404, f"The model '{model_id[:100]}' does not exist.", code="model_not_found", param="model")

@@ -13,11 +13,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar.datastructures import State
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from tubesum.api.live_events import LiveCursor
-from tubesum.jobs.types import JobRecord
+from tubesum.jobs.types import JobRecord, JobStore
 from tubesum.records import Transcript
 
 __all__ = ["stream_transcription"]
@@ -25,10 +24,10 @@ __all__ = ["stream_transcription"]
 _POLL_SECONDS = 0.1
 
 
-def stream_transcription(state: State, job_id: str, *, timeout: float) -> ServerSentEvent:
+def stream_transcription(store: JobStore, job_id: str, *, timeout: float) -> ServerSentEvent:
     """The SSE response following job ``job_id`` until it ends (or ``timeout`` seconds pass)."""
     return ServerSentEvent(
-        _events(state, job_id, timeout=timeout), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        _events(store, job_id, timeout=timeout), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
 
 
@@ -36,12 +35,12 @@ def _message(payload: dict[str, Any]) -> ServerSentEventMessage:
     return ServerSentEventMessage(data=json.dumps(payload, ensure_ascii=False))
 
 
-async def _events(state: State, job_id: str, *, timeout: float) -> AsyncIterator[ServerSentEventMessage]:
+async def _events(store: JobStore, job_id: str, *, timeout: float) -> AsyncIterator[ServerSentEventMessage]:
     cursor = LiveCursor(job_id)
     deadline = time.monotonic() + timeout
     sent = ""
     while True:
-        job: JobRecord | None = await asyncio.to_thread(state.store.get, job_id, checkpoint=False)
+        job: JobRecord | None = await asyncio.to_thread(store.get, job_id, checkpoint=False)
         segments, _reset = cursor.segments()  # read after the state: a finished job's feed is complete
         for segment in segments:  # a retried attempt cannot take deltas back: its new segments follow
             if not segment.text.strip():
@@ -59,7 +58,7 @@ async def _events(state: State, job_id: str, *, timeout: float) -> AsyncIterator
         message = (job.error_message if job else None) or "The transcription failed."
         yield _message({"error": {"message": message, "code": job.error_code if job else "not_found"}})
         return
-    done = await asyncio.to_thread(state.store.get, job_id)
+    done = await asyncio.to_thread(store.get, job_id)
     assert done is not None
     text = Transcript.from_dict(done.checkpoint["transcript"]).text
     if text and not sent:  # no live feed here (another process, the cache): the whole text as one delta

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tubesum.jobs.types import JobOptions, JobRecord, JobState
+from tubesum.jobs.types import JobOptions, JobRecord, JobState, WebhookDelivery
 
-__all__ = ["JobCreate", "JobList", "JobRead", "Problem"]
+__all__ = ["DeliveryRead", "JobCreate", "JobList", "JobRead", "Problem", "WebhookRead", "webhook_body"]
 
 
 class JobCreate(BaseModel):
@@ -17,6 +17,32 @@ class JobCreate(BaseModel):
 
     source: str = Field(..., min_length=1, max_length=2048, description="A YouTube URL (or any media URL if allowed).")
     options: JobOptions = Field(default_factory=lambda: JobOptions(), description="How to transcribe.")
+    callback_url: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2048,
+        description="Webhook: when the job ends, the job (as GET /v1/jobs/{id} shows it) is POSTed here, signed as "
+        "Standard Webhooks specifies with your key's webhook secret. http(s) to a public host only.",
+    )
+
+
+class DeliveryRead(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None = Field(None, description="The receiver's HTTP status; none when no answer came.")
+    error: str | None = Field(None, description="Why the attempt failed, when it did.")
+
+    @classmethod
+    def from_record(cls, delivery: WebhookDelivery) -> DeliveryRead:
+        return cls(attempt=delivery.attempt, at=delivery.at, status_code=delivery.status_code, error=delivery.error)
+
+
+class WebhookRead(BaseModel):
+    url: str
+    state: str = Field(description="pending (not yet delivered; retried with backoff), delivered or failed.")
+    deliveries: list[DeliveryRead] | None = Field(
+        None, description="Every attempt, oldest first (in GET /v1/jobs/{id}; left out of lists)."
+    )
 
 
 class JobRead(BaseModel):
@@ -36,9 +62,10 @@ class JobRead(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     results: dict[str, str] = Field(default_factory=dict, description="Format → result URL (when succeeded).")
+    webhook: WebhookRead | None = Field(None, description="The job's callback_url and its deliveries, if any.")
 
     @classmethod
-    def from_record(cls, job: JobRecord) -> JobRead:
+    def from_record(cls, job: JobRecord, *, deliveries: list[WebhookDelivery] | None = None) -> JobRead:
         error = {"code": job.error_code, "message": job.error_message or ""} if job.error_code else None
         results = (
             {fmt: f"/v1/jobs/{job.id}/result?format={fmt}" for fmt in job.options.formats}
@@ -62,7 +89,23 @@ class JobRead(BaseModel):
             started_at=job.started_at,
             finished_at=job.finished_at,
             results=results,
+            webhook=_webhook(job, deliveries),
         )
+
+
+def _webhook(job: JobRecord, deliveries: list[WebhookDelivery] | None) -> WebhookRead | None:
+    if job.callback_url is None:
+        return None
+    return WebhookRead(
+        url=job.callback_url,
+        state=job.webhook_state or "pending",
+        deliveries=[DeliveryRead.from_record(d) for d in deliveries] if deliveries is not None else None,
+    )
+
+
+def webhook_body(job: JobRecord) -> bytes:
+    """What a job's webhook POSTs: the job as ``GET /v1/jobs/{id}`` shows it, less the webhook's own log."""
+    return JobRead.from_record(job).model_dump_json(exclude={"webhook"}).encode()
 
 
 class JobList(BaseModel):

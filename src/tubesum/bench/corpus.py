@@ -159,11 +159,11 @@ def build_corpus(durations: Iterable[float], *, seed: int, cache_dir: Path) -> l
 
 def user_file(path: Path) -> CorpusFile:
     """Describe a user-supplied media file (its length is read with PyAV; ``FILE.txt`` next to it: its script)."""
-    from tubesum.pipeline.decode import probe_duration
+    from tubesum.service import media_duration
 
     if not path.is_file():
         raise BenchError(f"No such audio file: {path}.")
-    seconds = probe_duration(path)
+    seconds = media_duration(path)
     if seconds is None:
         raise BenchError(f"Cannot read the length of {path}.", hint="Pass an audio or video file PyAV can open.")
     sidecar = path.with_suffix(".txt")

@@ -9,16 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tubesum.errors import TubesumError
+from tubesum.errors import BenchError
 
 __all__ = ["BenchError", "CorpusFile", "ProcessStats", "percentile", "summarize_latencies"]
-
-
-class BenchError(TubesumError):
-    """A benchmark step could not run (missing tool, a measured process failed, a job did not succeed)."""
-
-    code = "bench_failed"
-    exit_code = 1
 
 
 @dataclass(frozen=True, slots=True)

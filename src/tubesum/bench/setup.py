@@ -10,8 +10,7 @@ from typing import Any
 
 from tubesum.bench.records import BenchError
 from tubesum.config import Settings
-from tubesum.pipeline.models import DeviceChoice, choose_device, resolve_model
-from tubesum.pipeline.transcribe import DecodingPlan, WhisperOptions, decoding_plan
+from tubesum.service import DecodingPlan, DeviceChoice, WhisperOptions, run_plan
 
 __all__ = ["BARE_VARIANTS", "BareVariant", "BenchSetup"]
 
@@ -43,20 +42,13 @@ class BenchSetup:
     model_path: Path
     device: DeviceChoice
     options: WhisperOptions
+    batched: bool
+    plan: DecodingPlan  # how tubesum calls faster-whisper with these options on this device
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BenchSetup:
-        resolved = resolve_model(settings.model, settings=settings)
-        device = choose_device(settings.device, settings.compute_type)
-        return cls(settings, resolved.path, device, WhisperOptions.from_settings(settings))
-
-    @property
-    def plan(self) -> DecodingPlan:
-        return decoding_plan(self.options, self.device.device)
-
-    @property
-    def batched(self) -> bool:
-        return self.plan.batched
+        plan = run_plan(settings)  # what tubesum itself runs with these settings
+        return cls(settings, plan.model.path, plan.device, plan.options, plan.batched, plan.decoding)
 
     @property
     def tubesum_variant(self) -> BareVariant:

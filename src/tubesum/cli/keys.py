@@ -1,4 +1,5 @@
-"""``tubesum keys create|list|revoke``: API keys for ``tubesum serve`` (only their hashes are stored)."""
+"""``tubesum keys create|list|revoke|webhook-secret``: API keys for ``tubesum serve`` (only their hashes are
+stored) and the per-key secrets that sign webhooks (stored as is: signing needs them)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,17 @@ def keys_create(app: AppContext, name: str, as_json: bool) -> None:
             record, token = store.create_key(name)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--name'") from exc
+        webhook_secret = store.webhook_secret(record.id)
     if as_json:
-        echo_json({**_key_dict(record), "key": token})
+        echo_json({**_key_dict(record), "key": token, "webhook_secret": webhook_secret})
     else:
         click.echo(token)
     click.echo(f"Created key {record.id} ({record.name}). Save it now: it will not be shown again.", err=True)
+    if not as_json:
+        click.echo(
+            f"Its webhook signing secret: {webhook_secret} (again: `tubesum keys webhook-secret {record.id}`).",
+            err=True,
+        )
 
 
 @keys.command(name="list")
@@ -76,3 +83,32 @@ def keys_revoke(app: AppContext, key_id: str) -> None:
     if not found:
         raise click.ClickException(f"No API key with id {key_id!r} (see `tubesum keys list`).")
     click.echo(f"Revoked key {key_id}.")
+
+
+@keys.command(name="webhook-secret")
+@click.argument("key_id", required=False)
+@click.option("--rotate", is_flag=True, help="Replace the key's secret (the old one stops signing at once).")
+@click.option("--new", "standalone", is_flag=True, help="Print a fresh secret for TUBESUM_WEBHOOK_SECRET (no key).")
+@pass_app
+def keys_webhook_secret(app: AppContext, key_id: str | None, rotate: bool, standalone: bool) -> None:
+    """Print the secret that signs KEY_ID's webhooks (whsec_...), creating it if the key has none yet.
+
+    Receivers verify webhooks with it (Standard Webhooks). Without API keys (TUBESUM_AUTH_DISABLED), set
+    TUBESUM_WEBHOOK_SECRET to the output of `tubesum keys webhook-secret --new` instead.
+    """
+    from tubesum.jobs.webhooks import new_secret
+
+    if standalone:
+        if key_id or rotate:
+            raise click.UsageError("--new prints a secret for TUBESUM_WEBHOOK_SECRET: give no KEY_ID or --rotate.")
+        click.echo(new_secret())
+        return
+    if not key_id:
+        raise click.UsageError("Name a KEY_ID (see `tubesum keys list`), or use --new.")
+    with open_store(app.settings) as store:
+        secret = None if rotate else store.webhook_secret(key_id)
+        if secret is None:
+            secret = store.rotate_webhook_secret(key_id)
+    if secret is None:
+        raise click.ClickException(f"No API key with id {key_id!r} (see `tubesum keys list`).")
+    click.echo(secret)

@@ -92,5 +92,7 @@ def worker(app: AppContext, /, queue_name: str | None, concurrency: int, gpus: s
     if gpu_ids:
         sys.exit(run_children(child_commands(gpu_ids, queue=queue_name, concurrency=concurrency)))
     queue_url(settings)  # a clear ConfigError before anything starts
-    saq_worker = make_worker(settings, queue_name=queue_name, concurrency=concurrency)
+    from tubesum.api.schemas import webhook_body
+
+    saq_worker = make_worker(settings, queue_name=queue_name, concurrency=concurrency, webhook_body=webhook_body)
     asyncio.run(saq_worker.start())

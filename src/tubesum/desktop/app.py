@@ -75,7 +75,7 @@ def run_self_test(outdir: Path, *, settings: Settings, timeout: float = 300.0) -
     window.close()
     window.deleteLater()
     app.processEvents()
-    from tubesum.pipeline.models import clear_loaded_models
+    from tubesum.service import clear_loaded_models
 
     clear_loaded_models()  # free the model before Qt and CTranslate2 tear down
     return 0 if report["ok"] else 1
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(settings)
     window.show()
     code = int(app.exec())
-    from tubesum.pipeline.models import clear_loaded_models
+    from tubesum.service import clear_loaded_models
 
     clear_loaded_models()
     app.shutdown()  # tear Qt down now, not during interpreter exit

@@ -33,8 +33,7 @@ from tubesum.errors import TubesumError
 from tubesum.files import ensure_writable_dir, write_atomic
 from tubesum.frontends.models import model_is_local
 from tubesum.frontends.session import MODEL_CHOICES, RunRequest, RunResult, describe_error, require_url, transcript_text
-from tubesum.outputs import render
-from tubesum.outputs._common import timestamp
+from tubesum.textfmt import timestamp
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -46,9 +45,10 @@ MEDIA_FILTER = "Audio and video (*.mp3 *.m4a *.wav *.ogg *.opus *.flac *.webm *.
 
 def save_result(result: RunResult, fmt: OutputFormat, path: Path) -> Path:
     """Write ``result`` as ``fmt`` to ``path`` (rendered from the transcript when it was not asked for)."""
-    file = result.files.get(fmt)
-    data = file.data if file is not None else render(result.transcript, fmt)
-    return write_atomic(ensure_writable_dir(path.parent) / path.name, data)
+    from tubesum.service import render
+
+    file = result.files.get(fmt) or render(result.transcript, [fmt])[fmt]
+    return write_atomic(ensure_writable_dir(path.parent) / path.name, file.data)
 
 
 class MainWindow(QMainWindow):

@@ -1,5 +1,7 @@
 """Speaker diarization with a pyannote.audio pipeline (the ``diarize`` extra), loaded once per process.
 
+Pipelines live in the model registry (``tubesum.model_registry``), keyed by name, checkpoint and device.
+
 Which pipeline, and the errors when it cannot be had, are decided in ``tubesum.diarize.resolve`` (no torch);
 names from there are re-exported here. Loading failures beyond those raise ModelLoadError. The device follows
 ``settings.device`` (auto: CUDA when torch sees one, else CPU, with the reason logged).
@@ -45,6 +47,8 @@ from tubesum.errors import (
     ModelNotFoundError,
     TubesumError,
 )
+from tubesum.model_estimates import diarize_estimate
+from tubesum.model_registry import REGISTRY, ModelKey
 from tubesum.records import SpeakerTurn
 
 if TYPE_CHECKING:
@@ -125,52 +129,59 @@ class _Loaded:
     device: str
     reason: str
     seconds: float
+    key: ModelKey
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_lock = threading.Lock()
-_loaded: dict[tuple[str, str], _Loaded] = {}
+def _key(resolved: ResolvedPipeline, device: str) -> ModelKey:
+    return ModelKey("diarize", resolved.name, device, (resolved.checkpoint,))
 
 
 def _load(resolved: ResolvedPipeline, settings: Settings) -> _Loaded:
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
+    """Return the pipeline for ``resolved`` on the configured device from the model registry, loading it once."""
     pipeline_class = _import_pipeline_class()
     device, reason = _choose_device(settings.device)
-    key = (resolved.checkpoint, device)
-    with _lock:
-        if key in _loaded:
-            return _loaded[key]
-        token = hub_token(settings)[0]
-        started = time.perf_counter()
-        try:
-            # pyannote prints a hint to stdout when a download fails; our error says it better
-            with contextlib.redirect_stdout(io.StringIO()), _logged_warnings():
-                pipeline = pipeline_class.from_pretrained(
-                    resolved.checkpoint, token=token, cache_dir=str(settings.model_cache_dir)
-                )
-                if pipeline is not None and device != "cpu":
-                    import torch
+    return REGISTRY.get(
+        _key(resolved, device),
+        lambda: _load_pipeline(pipeline_class, resolved, settings, device, reason),
+        estimate=diarize_estimate(resolved.name),
+    )
 
-                    pipeline.to(torch.device(device))
-        except (HfHubHTTPError, LocalEntryNotFoundError, ConnectionError) as exc:
-            raise hub_error(exc, resolved.name, settings) from None
-        except FileNotFoundError as exc:
-            raise ModelNotFoundError(
-                f"Diarization model {resolved.name} is incomplete: {Path(exc.filename or '?').name} is missing.",
-                hint=download_hint(resolved.name, settings),
-                model=resolved.name,
-            ) from None
-        except Exception as exc:
-            raise ModelLoadError(
-                f"Could not load diarization model {resolved.name}: {type(exc).__name__}: {_scrub(exc, token)}",
-                hint="Check that it is a pyannote.audio 4 pipeline (config.yaml); see: tubesum doctor",
-                model=resolved.name,
-            ) from exc
-        if pipeline is None:
-            raise ModelNotFoundError(f"pyannote found no pipeline at {resolved.name}.", model=resolved.name)
-        loaded = _Loaded(pipeline, device, reason, time.perf_counter() - started)
-        _loaded[key] = loaded
+
+def _load_pipeline(
+    pipeline_class: Any, resolved: ResolvedPipeline, settings: Settings, device: str, reason: str
+) -> _Loaded:
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    token = hub_token(settings)[0]
+    started = time.perf_counter()
+    try:
+        # pyannote prints a hint to stdout when a download fails; our error says it better
+        with contextlib.redirect_stdout(io.StringIO()), _logged_warnings():
+            pipeline = pipeline_class.from_pretrained(
+                resolved.checkpoint, token=token, cache_dir=str(settings.model_cache_dir)
+            )
+            if pipeline is not None and device != "cpu":
+                import torch
+
+                pipeline.to(torch.device(device))
+    except (HfHubHTTPError, LocalEntryNotFoundError, ConnectionError) as exc:
+        raise hub_error(exc, resolved.name, settings) from None
+    except FileNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"Diarization model {resolved.name} is incomplete: {Path(exc.filename or '?').name} is missing.",
+            hint=download_hint(resolved.name, settings),
+            model=resolved.name,
+        ) from None
+    except Exception as exc:
+        raise ModelLoadError(
+            f"Could not load diarization model {resolved.name}: {type(exc).__name__}: {_scrub(exc, token)}",
+            hint="Check that it is a pyannote.audio 4 pipeline (config.yaml); see: tubesum doctor",
+            model=resolved.name,
+        ) from exc
+    if pipeline is None:
+        raise ModelNotFoundError(f"pyannote found no pipeline at {resolved.name}.", model=resolved.name)
+    loaded = _Loaded(pipeline, device, reason, time.perf_counter() - started, _key(resolved, device))
     logger.info(
         "diarization pipeline loaded",
         extra={
@@ -190,9 +201,8 @@ def _scrub(exc: BaseException, token: str | None) -> str:
 
 
 def clear_loaded_pipelines() -> None:
-    """Drop every loaded pipeline (tests; an idle unloader later)."""
-    with _lock:
-        _loaded.clear()
+    """Unload every diarization pipeline (tests). Idle unload: ``tubesum.model_registry.REGISTRY.unload_idle``."""
+    REGISTRY.unload_all("diarize")
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +263,7 @@ class Diarizer:
             raise DiarizationError(
                 f"Diarization failed: {type(exc).__name__}: {_scrub(exc, None)}", model=self.name
             ) from exc
+        REGISTRY.touch(self._state.key)  # idle time counts from the end of a run
         turns = normalise_labels(_turns(output, audio.duration))
         logger.info(
             "diarized",

@@ -1,7 +1,7 @@
 """Models for the apps: is one on this machine already, and if not, download it once with progress.
 
 ``tiny.en`` from the ``sample`` extra counts as local. A download goes through
-:func:`tubesum.pipeline.models.pull_model` (the same as ``tubesum models pull``) in a helper thread while the
+:func:`tubesum.service.pull_model` (the same as ``tubesum models pull``) in a helper thread while the
 caller is told how many MB have arrived, so a progress bar can follow the first run.
 """
 
@@ -40,7 +40,7 @@ _POLL_SECONDS = 0.5
 
 def model_is_local(name: str, *, settings: Settings) -> bool:
     """Return whether ``name`` loads without a download (model cache, local path, or bundled like tiny.en)."""
-    from tubesum.pipeline.models import resolve_model
+    from tubesum.service import resolve_model
 
     try:
         resolve_model(name, settings=settings)
@@ -51,7 +51,7 @@ def model_is_local(name: str, *, settings: Settings) -> bool:
 
 def ensure_model(name: str, *, settings: Settings, report: Callable[[float, float | None], None]) -> None:
     """Download ``name`` into the model cache unless it is already on this machine; ``report(mb, total_mb)``."""
-    from tubesum.pipeline.models import known_model_names, pull_model
+    from tubesum.service import known_model_names, pull_model
 
     if model_is_local(name, settings=settings) or name not in known_model_names():
         return  # unknown names and bad paths fail later with the resolver's own message

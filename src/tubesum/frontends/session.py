@@ -1,27 +1,24 @@
 """What the Streamlit and desktop apps share: the user's request, a finished result, and how to get one.
 
-A result is produced either in this process (:func:`run_local`, through :func:`tubesum.service.transcribe`) or by
-a tubesum server (:func:`run_remote`, through :class:`tubesum.client.TubesumClient`); both hand back the same
-:class:`RunResult` with the transcript and the bytes of every requested format, ready for download buttons or a
-"Save as…" dialog.
+A result is produced either in this process (:func:`run_local`, through :func:`tubesum.service.transcribe_source`
+and :func:`tubesum.service.render`, all in memory) or by a tubesum server (:func:`run_remote`, through
+:class:`tubesum.client.TubesumClient`); both hand back the same :class:`RunResult` with the transcript and every
+requested format as a :class:`~tubesum.records.Rendered`, ready for download buttons or a "Save as…" dialog.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tubesum.config import OUTPUT_FORMATS, OutputFormat
-from tubesum.errors import ApiError, InvalidUrlError, TubesumError
-from tubesum.outputs import CONTENT_TYPES
-from tubesum.outputs._common import timestamp
+from tubesum.errors import ApiError, InvalidUrlError, TubesumError, describe_validation
 from tubesum.progress import ProgressFn, Stage, no_progress
-from tubesum.records import Transcript
+from tubesum.records import Rendered, Transcript
+from tubesum.textfmt import timestamp
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -35,7 +32,6 @@ __all__ = [
     "MODEL_CHOICES",
     "STAGE_LABELS",
     "Line",
-    "ResultFile",
     "RunRequest",
     "RunResult",
     "describe_error",
@@ -138,18 +134,11 @@ class RunRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class ResultFile:
-    filename: str
-    data: bytes
-    content_type: str
-
-
-@dataclass(frozen=True, slots=True)
 class RunResult:
     """A finished transcription: the transcript and every requested format as bytes."""
 
     transcript: Transcript
-    files: dict[OutputFormat, ResultFile]
+    files: dict[OutputFormat, Rendered]
     seconds: float
     where: str  # "this machine" or the server URL
 
@@ -160,7 +149,7 @@ class RunResult:
 
 def settings_problems(exc: ValidationError) -> str:
     """Name each invalid setting and what is wrong with it, without its value (it may be a secret)."""
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors())
+    return describe_validation(exc, where="settings")
 
 
 def describe_error(exc: TubesumError) -> str:
@@ -196,12 +185,12 @@ def require_url(text: str, *, settings: Settings | None) -> str:
     With ``settings`` the URL is checked like the pipeline will check it; without (a server runs the job), the
     server checks it.
     """
-    from tubesum.pipeline.ingest import parse_source
+    from tubesum.service import resolve_source
 
     text = text.strip()
     if not text:
         raise InvalidUrlError("Paste a YouTube (or media) URL first, or pick a file.")
-    if settings is not None and parse_source(text, settings).kind == "file":
+    if settings is not None and resolve_source(text, settings=settings).source.kind == "file":
         raise InvalidUrlError(
             f"{text[:200]!r} is not a URL.", hint="Paste a YouTube or http(s) link; use the file picker for files."
         )
@@ -209,22 +198,15 @@ def require_url(text: str, *, settings: Settings | None) -> str:
 
 
 def run_local(request: RunRequest, *, settings: Settings, progress: ProgressFn = no_progress) -> RunResult:
-    """Transcribe in this process with the service layer; outputs are read back into memory."""
-    from tubesum.service import transcribe
+    """Transcribe in this process with the service layer; every format is rendered in memory."""
+    from tubesum import service
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="tubesum-ui-") as out:
-        outcome = transcribe(
-            request.source,
-            settings=settings,
-            options=replace(request.options(), output_dir=Path(out)),
-            progress=progress,
-        )
-        files = {
-            fmt: ResultFile(path.name, path.read_bytes(), CONTENT_TYPES[fmt])
-            for fmt, path in _ordered(outcome.files).items()
-        }
-    return RunResult(outcome.transcript, files, time.perf_counter() - started, "this machine")
+    effective = request.options().effective(settings)
+    source = service.resolve_source(request.source, settings=effective).source
+    transcript = service.transcribe_source(source, settings=effective, progress=progress)
+    files = _ordered(service.render(transcript, effective.formats))
+    return RunResult(transcript, files, time.perf_counter() - started, "this machine")
 
 
 def run_remote(
@@ -239,11 +221,10 @@ def run_remote(
     if job.state is not JobState.SUCCEEDED:
         error = job.error or {"code": "job_" + job.state.value, "message": f"The job was {job.state.value}."}
         raise error_from_problem(500, {"code": error.get("code"), "detail": error.get("message")})
-    transcript = Transcript.from_dict(json.loads(client.result(job.id, "json").data))
-    files: dict[OutputFormat, ResultFile] = {}
-    for fmt in _ordered(dict.fromkeys(request.formats)):
-        download = client.result(job.id, fmt)
-        files[fmt] = ResultFile(download.filename, download.data, CONTENT_TYPES[fmt])
+    as_json = client.result(job.id, "json")  # the transcript, and the json download when it was asked for
+    transcript = Transcript.from_dict(json.loads(as_json.data))
+    wanted = _ordered(dict.fromkeys(request.formats))
+    files = {fmt: as_json if fmt == "json" else client.result(job.id, fmt) for fmt in wanted}
     return RunResult(transcript, files, time.perf_counter() - started, client.base_url)
 
 

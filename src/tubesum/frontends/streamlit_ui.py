@@ -33,9 +33,8 @@ from tubesum.frontends.session import (
     transcript_lines,
     transcript_text,
 )
-from tubesum.outputs._common import http_url, timestamp
-from tubesum.outputs.text import md_escape
 from tubesum.records import Transcript
+from tubesum.textfmt import http_url, md_escape, timestamp
 
 try:
     import streamlit as st
@@ -44,7 +43,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 if TYPE_CHECKING:
     from tubesum.client import JobEvent
-    from tubesum.pipeline.models import LoadedModel
+    from tubesum.service import LoadedModel
 
 __all__ = ["main", "transcript_markdown"]
 
@@ -70,7 +69,7 @@ def _secret(section: str, key: str, env: str) -> str:
 
 @st.cache_resource(show_spinner="Loading the Whisper model (once per process)…")
 def _model(name: str, device: str, compute_type: str, cache_dir: str) -> LoadedModel:
-    from tubesum.pipeline.models import load_model
+    from tubesum.service import load_model
 
     settings = Settings(model=name, device=device, compute_type=compute_type, model_cache_dir=Path(cache_dir))
     return load_model(settings)

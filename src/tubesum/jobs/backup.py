@@ -38,6 +38,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, make_url
 
+from tubesum.errors import BackupError
 from tubesum.jobs.migrate import SCRIPT_LOCATION
 
 __all__ = [
@@ -70,10 +71,6 @@ _PG_QUERY_ENV = {
     "application_name": "PGAPPNAME",
     "connect_timeout": "PGCONNECT_TIMEOUT",
 }
-
-
-class BackupError(Exception):
-    """A backup or restore that cannot go ahead; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from tubesum.jobs.runner import STORE_RETRY_SECONDS, CancelEvent, OutcomeNotReco
 from tubesum.jobs.types import JobState
 from tubesum.jobs.uploads import purge_uploads_before
 from tubesum.metrics import QueueStats
+from tubesum.model_registry import REGISTRY
 from tubesum.pipeline import models
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def worker_count(settings: Settings) -> int:
 
 
 class LocalExecutor:
-    """Run queued jobs from ``store`` on worker threads of this process.
+    """Run queued jobs from ``store`` on worker threads of this process (a :class:`~tubesum.jobs.types.Executor`).
 
     **Parameters:**
 
@@ -120,6 +121,10 @@ class LocalExecutor:
     def alive(self) -> bool:
         """True while started, not stopping, and every worker thread is alive (readiness)."""
         return self._state == "started" and bool(self._workers) and all(t.is_alive() for t in self._workers)
+
+    def queue_ok(self) -> None:
+        """No queue server to check: the job store is the queue (:class:`~tubesum.jobs.types.Executor`)."""
+        return None
 
     def start(self) -> None:
         """Sweep stale work dirs, requeue jobs left running by a dead process, start workers and housekeeping.
@@ -247,6 +252,7 @@ class LocalExecutor:
             self._running[job.id] = event
             if self._shutdown_signalled:
                 event.cancel("shutdown")
+        started = REGISTRY.now()
         try:
             run_job(job, store=self._store, settings=self._settings, cancel=event, store_retry_s=self._store_retry_s)
         except Exception as exc:  # the store failed while recording the outcome: the watchdog requeues the job
@@ -259,6 +265,7 @@ class LocalExecutor:
             with self._lock:
                 self._unrecorded.add(job.id)
         finally:
+            REGISTRY.touch_since(started)  # the job's models count idle from its end
             with self._lock:
                 self._running.pop(job.id, None)
         self._requeue_unrecorded()
@@ -307,8 +314,20 @@ class LocalExecutor:
                 except Exception:
                     logger.exception("retention purge failed")
             self._requeue_unrecorded()
+            self._unload_idle_models()
             if self._stopping.wait(min(self._watchdog_interval, max(0.0, next_purge - time.monotonic()))):
                 return
+
+    def _unload_idle_models(self) -> None:
+        """Between jobs, unload the models unused for ``model_idle_ttl_seconds`` (0: keep them loaded)."""
+        ttl = self._settings.model_idle_ttl_seconds
+        with self._lock:
+            busy = bool(self._running)
+        if ttl and not busy:
+            try:
+                REGISTRY.unload_idle(ttl)
+            except Exception:
+                logger.exception("idle model unload failed")
 
 
 def purge_expired(store: JobStore, settings: Settings, *, now: datetime | None = None) -> int:

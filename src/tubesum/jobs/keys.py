@@ -1,8 +1,9 @@
 """``SqlKeyStore``: the :class:`~tubesum.jobs.types.KeyStore` contract on SQLAlchemy.
 
 A key reads ``tsk_<id>_<secret>``: ``id`` (16 hex digits) finds the row, and only the SHA-256 of ``secret``
-(``secrets.token_urlsafe(32)``) is stored. :class:`~tubesum.jobs.store.SqlJobStore` extends this class, so one
-store object serves jobs and keys.
+(``secrets.token_urlsafe(32)``) is stored. Each key also has a webhook signing secret (``whsec_…``, see
+:mod:`tubesum.jobs.webhooks`), stored as is because signing needs it. :class:`~tubesum.jobs.store.SqlJobStore`
+holds one as ``store.keys`` (composition: the two share an engine, not a class).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import sessionmaker
 from tubesum.jobs.db import for_writes
 from tubesum.jobs.schema import ApiKeyRow
 from tubesum.jobs.types import ApiKeyRecord
+from tubesum.jobs.webhooks import new_secret
 
 __all__ = ["KEY_PREFIX", "SqlKeyStore"]
 
@@ -59,7 +61,13 @@ class SqlKeyStore:
         if not name or len(name) > _MAX_NAME_LEN:
             raise ValueError(f"a key name must have 1 to {_MAX_NAME_LEN} characters")
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        row = ApiKeyRow(id=key_id, name=name, secret_hash=_hash_secret(secret), created_at=datetime.now(UTC))
+        row = ApiKeyRow(
+            id=key_id,
+            name=name,
+            secret_hash=_hash_secret(secret),
+            created_at=datetime.now(UTC),
+            webhook_secret=new_secret(),
+        )
         with self._write.begin() as s:
             s.add(row)
         return _key_record(row), f"{KEY_PREFIX}{key_id}_{secret}"
@@ -99,6 +107,20 @@ class SqlKeyStore:
                 if record.id == key_id:
                     del self._verified[digest]
         return True
+
+    def webhook_secret(self, key_id: str) -> str | None:
+        """Return the key's webhook signing secret; None when the key does not exist or has none yet."""
+        with self._read.begin() as s:
+            return s.scalar(select(ApiKeyRow.webhook_secret).where(ApiKeyRow.id == key_id))
+
+    def rotate_webhook_secret(self, key_id: str) -> str | None:
+        """Give the key a new webhook secret (the old one stops signing at once) and return it; None: no such key."""
+        with self._write.begin() as s:
+            row = s.get(ApiKeyRow, key_id, with_for_update=True)
+            if row is None:
+                return None
+            row.webhook_secret = new_secret()
+            return row.webhook_secret
 
     def list_keys(self) -> list[ApiKeyRecord]:
         """Every key, oldest first, revoked ones included (never their hashes)."""

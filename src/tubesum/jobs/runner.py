@@ -39,13 +39,12 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from structlog.contextvars import bound_contextvars
 
-from tubesum import metrics, outputs, service
-from tubesum.errors import JobTimeoutError, SourceError, TubesumError
-from tubesum.jobs.types import Artifact, JobState
-from tubesum.jobs.uploads import is_upload, resolve_upload
+from tubesum import metrics, service
+from tubesum.errors import JobTimeoutError, TubesumError
+from tubesum.jobs.types import JobState
+from tubesum.jobs.webhooks import wake_all
 from tubesum.live import LIVE
-from tubesum.pipeline.ingest import parse_source
-from tubesum.records import Segment, Transcript
+from tubesum.records import Rendered, Segment, Transcript
 from tubesum.redact import scrub_paths
 
 if TYPE_CHECKING:
@@ -255,7 +254,7 @@ def _execute(job: JobRecord, *, store: JobStore, settings: Settings, progress: J
     effective = job.options.effective(settings)
     progress.check()
     transcript = _transcript_stage(job, store=store, settings=effective, progress=progress)
-    artifacts = _render_stage(job.id, transcript, formats=effective.formats, progress=progress)
+    artifacts = _render_stage(transcript, formats=effective.formats, progress=progress)
     store.succeed(job.id, artifacts=artifacts, audio_seconds=transcript.duration, title=transcript.title)
     _finished(JobState.SUCCEEDED)
     logger.info(
@@ -270,14 +269,9 @@ def _transcript_stage(job: JobRecord, *, store: JobStore, settings: Settings, pr
     if saved is not None:
         logger.info("resuming from the transcript checkpoint", extra={"job_id": job.id})
         return Transcript.from_dict(saved)
-    # A remote client must never make the server read its own files; an upload resolves only inside the upload
-    # directory, for the job's owner.
-    if is_upload(job.source):
-        source, _ = resolve_upload(job.source, owner=job.owner, settings=settings)
-    else:
-        source = parse_source(job.source, settings, remote=True)
-    if source.kind == "file" and not is_upload(job.source):
-        raise SourceError("Local files cannot be transcribed by a server job.", hint="Pass an http(s) or YouTube URL.")
+    # The rules of submission, checked again now: a remote client must never make the server read its own
+    # files; an upload resolves only inside the upload directory, for the job's owner.
+    source = service.resolve_source(job.source, settings=settings, owner=job.owner, remote=True).source
     followed = _follow_identical_job(job, store=store, progress=progress)
     if followed is not None:
         store.save_checkpoint(job.id, "transcript", followed.to_dict())
@@ -314,23 +308,10 @@ def _follow_identical_job(job: JobRecord, *, store: JobStore, progress: JobProgr
 
 
 def _render_stage(
-    job_id: str, transcript: Transcript, *, formats: tuple[OutputFormat, ...], progress: JobProgress
-) -> list[Artifact]:
+    transcript: Transcript, *, formats: tuple[OutputFormat, ...], progress: JobProgress
+) -> list[Rendered]:
     """Render each distinct format in memory (a cancellation point between formats)."""
-    wanted = tuple(dict.fromkeys(formats))
-    artifacts: list[Artifact] = []
-    for done, fmt in enumerate(wanted):
-        progress("render", done, len(wanted))
-        artifacts.append(
-            Artifact(
-                job_id=job_id,
-                format=fmt,
-                content_type=outputs.CONTENT_TYPES[fmt],
-                filename=outputs.filename(transcript, fmt),
-                data=outputs.render(transcript, fmt),
-            )
-        )
-    progress("render", len(wanted), len(wanted))
+    artifacts = list(service.render(transcript, formats, progress=progress).values())
     progress.end_stage()
     return artifacts
 
@@ -410,6 +391,7 @@ def _record_audio(transcript: Transcript, *, progress: JobProgress, pipeline_sec
 
 def _finished(state: JobState) -> None:
     metrics.JOBS_FINISHED.labels(state=state.value).inc()
+    wake_all()  # a webhook may be due now
 
 
 def _fraction(done: float, total: float | None) -> float | None:

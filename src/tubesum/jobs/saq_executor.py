@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy.engine import make_url
 
 from tubesum.errors import ConfigError
-from tubesum.jobs.admission import admit, free_gpu_mb
+from tubesum.jobs.admission import admit, free_gpu_mb, gpu_models
 from tubesum.jobs.executor import purge_expired, sweep_workdirs_for
 from tubesum.jobs.runner import CancelEvent, run_job
 from tubesum.jobs.types import JobState
 from tubesum.metrics import QueueStats
-from tubesum.pipeline.models import clear_loaded_models, loaded_models
+from tubesum.model_registry import REGISTRY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -211,7 +211,6 @@ class WorkerState:
     settings: Settings
     worker_id: str
     running: dict[str, CancelEvent] = field(default_factory=dict)
-    idle_since: float = field(default_factory=time.monotonic)
     free_gpu_mb: Callable[[], int | None] = free_gpu_mb
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -234,6 +233,7 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
     run_settings = settings if device == settings.device else settings.model_copy(update={"device": device})
     event = CancelEvent()
     state.running[job.id] = event
+    started = REGISTRY.now()
     task = asyncio.ensure_future(asyncio.to_thread(run_job, job, store=store, settings=run_settings, cancel=event))
     try:
         while True:
@@ -249,8 +249,8 @@ async def run_tubesum_job(ctx: Context, *, job_id: str) -> str:
             await asyncio.to_thread(store.requeue_running, worker=state.worker_id, job_id=job.id)
         raise
     finally:
+        REGISTRY.touch_since(started)  # the job's models count idle from its end
         state.running.pop(job.id, None)
-        state.idle_since = time.monotonic()
     final = await asyncio.to_thread(store.get, job_id, checkpoint=False)
     return final.state.value if final else "gone"
 
@@ -266,8 +266,14 @@ async def _admit_and_claim(state: WorkerState, job_id: str, *, retried: bool) ->
     if queued is None or queued.state.finished:
         return None
     model = queued.options.model or settings.model
-    loaded = frozenset(m.resolved.name for m in loaded_models() if m.device.device == "cuda")
-    decision = admit(model, settings=settings, free_mb=await asyncio.to_thread(state.free_gpu_mb), loaded=loaded)
+    decision = admit(
+        model,
+        settings=settings,
+        free_mb=await asyncio.to_thread(state.free_gpu_mb),
+        loaded=gpu_models(),
+        diarize=queued.options.diarize,
+        summarize=queued.options.summarize,
+    )
     if decision.action == "wait":
         logger.info("not taking a job: %s", decision.reason, extra={"job_id": job_id})
         return None
@@ -335,23 +341,28 @@ async def _housekeep(state: WorkerState) -> None:
             if time.monotonic() - last_purge >= HOUSEKEEPING_INTERVAL:
                 await asyncio.to_thread(purge_expired, state.store, settings)
                 last_purge = time.monotonic()
-            ttl = settings.model_idle_ttl_seconds
-            idle = time.monotonic() - state.idle_since
-            if ttl and not state.running and idle >= ttl and loaded_models():
-                clear_loaded_models()
-                logger.info("unloaded idle models", extra={"idle_s": round(idle)})
+            if settings.model_idle_ttl_seconds and not state.running:  # each model by its own last use
+                await asyncio.to_thread(REGISTRY.unload_idle, settings.model_idle_ttl_seconds)
         except Exception:
             logger.warning("worker housekeeping failed", exc_info=True)
         await asyncio.sleep(min(settings.heartbeat_seconds, settings.model_idle_ttl_seconds or 3600, 60))
 
 
 def make_worker(
-    settings: Settings, *, queue_name: str = "gpu", concurrency: int = 1, store: Any = None
+    settings: Settings,
+    *,
+    queue_name: str = "gpu",
+    concurrency: int = 1,
+    store: Any = None,
+    webhook_body: Callable[[JobRecord], bytes] | None = None,
 ) -> Worker[Context]:
     """Build an SAQ worker for ``queue_name`` that runs ``run_tubesum_job``, dispatches and keeps house.
 
-    The store is opened at startup (migrated) unless given. Sweeps run every ``heartbeat_seconds / 2``.
+    The store is opened at startup (migrated) unless given. Sweeps run every ``heartbeat_seconds / 2``. With
+    ``webhook_body`` (the face's job view) the worker also sends the webhooks of the jobs it finishes, from a
+    thread pool of its own (:class:`~tubesum.jobs.webhook_sender.WebhookSender`).
     """
+    sender: list[Any] = []
     from saq import Worker
 
     queues = {name: make_queue(settings, name) for name in QUEUE_NAMES}
@@ -376,9 +387,16 @@ def make_worker(
             asyncio.ensure_future(_housekeep(state)),
         ]
         ctx["tubesum"] = state  # type: ignore[typeddict-unknown-key]
+        if webhook_body is not None and hasattr(job_store, "claim_webhook"):
+            from tubesum.jobs.webhook_sender import WebhookSender
+
+            sender.append(WebhookSender(job_store, settings, body=webhook_body))
+            sender[0].start()
         logger.info("tubesum worker ready", extra={"queue": queue_name, "worker_id": worker_id})
 
     async def shutdown(ctx: Context) -> None:
+        for webhooks in sender:
+            await asyncio.to_thread(webhooks.stop)
         state: WorkerState | None = ctx.get("tubesum")  # type: ignore[assignment]
         if state is not None:
             for event in state.running.values():
@@ -433,8 +451,8 @@ async def host_workers(settings: Settings, queue_name: str) -> int:
 class SaqExecutor:
     """The API replica's side of the SAQ mode: enqueue queued store jobs; jobs run in ``tubesum worker``.
 
-    Same surface as :class:`~tubesum.jobs.executor.LocalExecutor` (``start``, ``stop``, ``notify``, ``cancel``,
-    ``alive``, ``running_jobs``), plus :meth:`queue_stats` (metrics) and :meth:`queue_ok` (readiness). An event
+    Implements :class:`~tubesum.jobs.types.Executor`, like :class:`~tubesum.jobs.executor.LocalExecutor`; its
+    :meth:`queue_ok` reports whether the queue server answers (readiness). An event
     loop on a background thread owns the SAQ connections; ``notify`` dispatches at once and a periodic pass
     catches retries, lost enqueues and dead workers' jobs.
     """

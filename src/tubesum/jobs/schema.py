@@ -1,4 +1,5 @@
-"""The job store's tables as SQLAlchemy 2 declarative models: ``jobs``, ``artifacts``, ``api_keys``.
+"""The job store's tables as SQLAlchemy 2 declarative models: ``jobs``, ``artifacts``, ``api_keys``,
+``webhook_deliveries``.
 
 Types are portable (JSON, LargeBinary, timezone-aware DateTime) so the same models serve SQLite and PostgreSQL.
 Every datetime column is :class:`UtcDateTime`: aware UTC in, aware UTC out, on both databases.
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["NAMING_CONVENTION", "ApiKeyRow", "ArtifactRow", "Base", "JobRow", "UtcDateTime"]
+__all__ = ["NAMING_CONVENTION", "ApiKeyRow", "ArtifactRow", "Base", "JobRow", "UtcDateTime", "WebhookDeliveryRow"]
 
 # Deterministic constraint names, so migrations can drop/alter them on every database.
 NAMING_CONVENTION = {
@@ -76,6 +77,7 @@ class JobRow(Base):
         Index("ix_jobs_owner_created", "owner", "created_at"),
         Index("ix_jobs_cache", "cache_key", "state"),  # also serves lookups by cache_key alone
         Index("ix_jobs_state_finished", "state", "finished_at"),  # retention purge
+        Index("ix_jobs_webhook_due", "webhook_state", "webhook_next_at"),  # the webhook sender's poll
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4().hex
@@ -102,6 +104,11 @@ class JobRow(Base):
     audio_seconds: Mapped[float | None] = mapped_column(Float)
     title: Mapped[str | None] = mapped_column(Text)
     checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Webhook (tubesum.jobs.webhooks): where to POST the finished job, and the delivery's progress.
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    webhook_state: Mapped[str | None] = mapped_column(String(16))  # pending | delivered | failed; None: no hook
+    webhook_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_next_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # not sent before (backoff, lease)
 
 
 class ArtifactRow(Base):
@@ -134,3 +141,20 @@ class ApiKeyRow(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The key's webhook signing secret (``whsec_<base64>``), kept as is: signing needs it, a hash would not do.
+    # It is as safe as the database (file mode / server access); it signs webhooks only, it is no API key.
+    webhook_secret: Mapped[str | None] = mapped_column(String(128))
+
+
+class WebhookDeliveryRow(Base):
+    """One attempt to POST a finished job to its ``callback_url``; deleted with its job."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_job_id", "job_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,4 +1,5 @@
-"""``SqlJobStore``: the :class:`~tubesum.jobs.types.JobStore` and ``KeyStore`` contracts on SQLAlchemy.
+"""``SqlJobStore``: the :class:`~tubesum.jobs.types.JobStore` contract on SQLAlchemy, composed with a
+:class:`~tubesum.jobs.keys.SqlKeyStore` on the same engine (``store.keys``), so one object serves jobs and keys.
 
 Every method is one short transaction and returns frozen records from :mod:`tubesum.jobs.types`, never ORM
 objects. Transactions that read and then write run on :func:`~tubesum.jobs.db.for_writes` (SQLite:
@@ -32,7 +33,9 @@ from tubesum.errors import StoreUnavailableError, WorkerLostError
 from tubesum.jobs.db import is_sqlite, make_engine, single_reads, store_error
 from tubesum.jobs.keys import SqlKeyStore
 from tubesum.jobs.schema import ArtifactRow, JobRow
-from tubesum.jobs.types import Artifact, JobOptions, JobRecord, JobState, NewJob, Page
+from tubesum.jobs.types import ApiKeyRecord, JobOptions, JobRecord, JobState, NewJob, Page
+from tubesum.jobs.webhook_store import SqlWebhookStore
+from tubesum.records import Rendered
 
 __all__ = ["SqlJobStore", "check_store"]
 
@@ -54,11 +57,39 @@ def _rowcount(s: Session, statement: Update | Delete) -> int:
     return int(result.rowcount)
 
 
-class SqlJobStore(SqlKeyStore):
-    """Jobs, artifacts and API keys in one SQL database (SQLite or PostgreSQL); safe to share between threads.
+class SqlJobStore(SqlWebhookStore):
+    """Jobs, artifacts, API keys and webhook deliveries in one SQL database (SQLite or PostgreSQL); thread-safe.
 
-    ``SqlJobStore(engine)``: the engine comes from :func:`~tubesum.jobs.db.make_engine`, migrated to head.
+    ``SqlJobStore(engine)``: the engine comes from :func:`~tubesum.jobs.db.make_engine`, migrated to head. The
+    API keys are ``store.keys`` (a :class:`~tubesum.jobs.keys.SqlKeyStore` on the same engine); the key methods
+    here hand on to it, so the store still answers the whole ``KeyStore`` contract.
     """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.keys = SqlKeyStore(engine)
+
+    # -- API keys (composed: the key store does the work) ----------------------------------------------------
+    def create_key(self, name: str) -> tuple[ApiKeyRecord, str]:
+        return self.keys.create_key(name)
+
+    def verify_key(self, token: str) -> ApiKeyRecord | None:
+        return self.keys.verify_key(token)
+
+    def recently_verified(self, token: str) -> ApiKeyRecord | None:
+        return self.keys.recently_verified(token)
+
+    def revoke_key(self, key_id: str) -> bool:
+        return self.keys.revoke_key(key_id)
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        return self.keys.list_keys()
+
+    def webhook_secret(self, key_id: str) -> str | None:
+        return self.keys.webhook_secret(key_id)
+
+    def rotate_webhook_secret(self, key_id: str) -> str | None:
+        return self.keys.rotate_webhook_secret(key_id)
 
     @functools.cached_property
     def _single_reads(self) -> Engine:
@@ -258,7 +289,7 @@ class SqlJobStore(SqlKeyStore):
                 row.updated_at = _now()
 
     def succeed(
-        self, job_id: str, *, artifacts: Sequence[Artifact], audio_seconds: float | None, title: str | None
+        self, job_id: str, *, artifacts: Sequence[Rendered], audio_seconds: float | None, title: str | None
     ) -> None:
         """Replace the job's artifacts and mark it succeeded, in one transaction (a cancelled job stays so)."""
         now = _now()
@@ -372,13 +403,12 @@ class SqlJobStore(SqlKeyStore):
         with self._write.begin() as s:
             return _rowcount(s, delete(JobRow).where(JobRow.id == job_id, JobRow.state.in_(_FINISHED))) == 1
 
-    def artifact(self, job_id: str, fmt: str) -> Artifact | None:
+    def artifact(self, job_id: str, fmt: str) -> Rendered | None:
         with self._read.begin() as s:
             row = s.scalars(select(ArtifactRow).where(ArtifactRow.job_id == job_id, ArtifactRow.format == fmt)).first()
             if row is None:
                 return None
-            return Artifact(
-                job_id=row.job_id,
+            return Rendered(
                 format=row.format,
                 content_type=row.content_type,
                 filename=row.filename,
@@ -522,6 +552,9 @@ def _new_row(new: NewJob) -> JobRow:
         cancel_requested=False,
         cache_hit=False,
         checkpoint={},
+        callback_url=new.callback_url,
+        webhook_state="pending" if new.callback_url else None,
+        webhook_attempts=0,
     )
 
 
@@ -604,6 +637,9 @@ def _job_record(row: JobRow | Row[Any], formats: Sequence[str]) -> JobRecord:
         not_before=row.not_before,
         idempotency_key=row.idempotency_key,
         formats=tuple(formats),
+        callback_url=row.callback_url,
+        webhook_state=row.webhook_state,
+        webhook_attempts=row.webhook_attempts or 0,
     )
 
 

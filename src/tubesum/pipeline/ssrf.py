@@ -19,7 +19,8 @@ exist fails the same way on every retry, which costs little.
 
 Limits: the guard resolves the host itself, and the HTTP client resolves it again when it connects, so a DNS
 server that answers differently within seconds (DNS rebinding) can slip past it. Re-checking every redirect
-narrows that window; nothing here caches DNS answers, on purpose.
+narrows that window; nothing here caches DNS answers, on purpose. A client that can connect to an address it is
+given closes the window: :func:`vet_url` returns the approved addresses (webhook deliveries connect to one).
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ import ipaddress
 import logging
 import re
 import socket
+from dataclasses import dataclass
 from typing import TypeAlias
 from urllib.parse import SplitResult, urlsplit
 
 from tubesum.errors import InvalidUrlError, NetworkError, UnsafeUrlError
 
-__all__ = ["check_url", "is_public_address"]
+__all__ = ["VettedUrl", "check_url", "is_public_address", "vet_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,21 +89,23 @@ def is_public_address(ip: str | IPAddress) -> bool:
     )
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
-    """Raise unless ``url`` is an http(s) URL without user info whose host resolves only to public addresses.
+@dataclass(frozen=True, slots=True)
+class VettedUrl:
+    """What :func:`vet_url` approved: the URL's scheme, ASCII host (IPv6 in brackets), port, and the addresses
+    the host resolved to, all public (empty when ``allow_private`` skipped DNS). Connecting to one of these
+    addresses, rather than resolving the name again, leaves no room for DNS rebinding."""
 
-    **Parameters:**
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
 
-    * **url** - the URL about to be requested (the user's, or one the downloader is about to follow).
-    * **allow_private** - TEST ONLY (``Settings.allow_private_addresses``): skip the DNS and address checks;
-      the scheme, user info and host checks still apply.
 
-    Raises :class:`UnsafeUrlError` (scheme, user info, non-public address), :class:`InvalidUrlError` (no host,
-    bad port, malformed host) or :class:`NetworkError` (the host does not resolve). Resolves on every call.
-    """
+def vet_url(url: str, *, allow_private: bool) -> VettedUrl:
+    """:func:`check_url`, returning what it resolved (same checks, same errors)."""
     scheme, host, port = _split_http_url(url)
     if allow_private:
-        return
+        return VettedUrl(scheme, host, port, ())
     lookup = host[1:-1] if host.startswith("[") else host
     try:
         infos = socket.getaddrinfo(lookup, port, type=socket.SOCK_STREAM)
@@ -123,6 +127,22 @@ def check_url(url: str, *, allow_private: bool) -> None:
                 host=_clip(lookup),
                 address=address,
             )
+    return VettedUrl(scheme, host, port, tuple(sorted(addresses)))
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Raise unless ``url`` is an http(s) URL without user info whose host resolves only to public addresses.
+
+    **Parameters:**
+
+    * **url** - the URL about to be requested (the user's, or one the downloader is about to follow).
+    * **allow_private** - TEST ONLY (``Settings.allow_private_addresses``): skip the DNS and address checks;
+      the scheme, user info and host checks still apply.
+
+    Raises :class:`UnsafeUrlError` (scheme, user info, non-public address), :class:`InvalidUrlError` (no host,
+    bad port, malformed host) or :class:`NetworkError` (the host does not resolve). Resolves on every call.
+    """
+    vet_url(url, allow_private=allow_private)
 
 
 def _split_http_url(url: str) -> tuple[str, str, int]:

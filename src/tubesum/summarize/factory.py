@@ -99,7 +99,7 @@ def summarize_transcript(
 
 
 def clear_summarizers() -> None:
-    """Forget every cached summarizer (tests; freeing a model's memory)."""
+    """Forget every cached summarizer (tests). Summarizers hold no model: memory goes with the model registry."""
     with _lock:
         _cache.clear()
 

@@ -10,9 +10,10 @@ imports this module, and torch/transformers are imported inside its functions, s
     backend = TransformersChatBackend.from_settings(Settings(summary_model="/models/smollm2"))
     backend.complete([ChatMessage("user", "Summarize: ...")], max_tokens=200)
 
-Each model is loaded once per process (keyed by model, GGUF file, device and dtype) and shared by every backend
-built for it. With ``HF_HUB_OFFLINE=1`` nothing is downloaded and a model missing from the cache is a
-ModelNotFoundError that says how to fetch it.
+Each model is loaded once per process through the model registry (keyed by model, GGUF file, device and dtype)
+and shared by every backend built for it; a backend holds no reference of its own, so an idle unload frees the
+memory and the next call loads the model again. With ``HF_HUB_OFFLINE=1`` nothing is downloaded and a model
+missing from the cache is a ModelNotFoundError that says how to fetch it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,8 @@ from tubesum.errors import (
     ModelNotFoundError,
     SummaryBackendError,
 )
+from tubesum.model_estimates import Estimate, summary_estimate
+from tubesum.model_registry import REGISTRY, ModelKey
 from tubesum.summarize.base import ChatBackend, ChatMessage
 
 if TYPE_CHECKING:
@@ -160,14 +163,9 @@ class LoadedChatModel:
     lock: threading.Lock = field(default_factory=threading.Lock)  # one generation at a time per model
 
 
-_cache_lock = threading.Lock()
-_loaded: dict[tuple[str, str | None, str, str], LoadedChatModel] = {}
-
-
 def clear_loaded_chat_models() -> None:
-    """Drop every loaded chat model (tests; an idle unloader later)."""
-    with _cache_lock:
-        _loaded.clear()
+    """Unload every chat model (tests). Idle unload goes through ``tubesum.model_registry.REGISTRY.unload_idle``."""
+    REGISTRY.unload_all("summary")
 
 
 def _redact(text: str, token: str | None) -> str:
@@ -288,6 +286,28 @@ def _load(source: _Source, device: str, reason: str, *, token: str | None) -> Lo
     return loaded
 
 
+@dataclass(frozen=True, slots=True)
+class _Registration:
+    """How to get one chat model from the model registry again (after an idle unload, say)."""
+
+    key: ModelKey
+    load: Callable[[], LoadedChatModel]
+    estimate: Estimate
+
+    def get(self) -> LoadedChatModel:
+        return REGISTRY.get(self.key, self.load, estimate=self.estimate)
+
+
+def _registration(model: str, *, gguf_file: str | None, device: str, token: str | None) -> _Registration:
+    torch, _ = _import_ml()
+    source = _resolve_source(model, gguf_file)
+    chosen, reason = _choose_device(torch, device)
+    dtype = str(_choose_dtype(torch, chosen)).removeprefix("torch.")
+    key = ModelKey("summary", source.ref, chosen, (source.gguf_file or "", dtype))
+    estimate = summary_estimate(source.ref, gguf_file=source.gguf_file, device=chosen)
+    return _Registration(key, lambda: _load(source, chosen, reason, token=token), estimate)
+
+
 def load_chat_model(
     model: str,
     *,
@@ -295,17 +315,8 @@ def load_chat_model(
     device: str = "auto",
     token: str | None = None,
 ) -> LoadedChatModel:
-    """Return the process-wide chat model for these options, loading it on first use only."""
-    torch, _ = _import_ml()
-    source = _resolve_source(model, gguf_file)
-    chosen, reason = _choose_device(torch, device)
-    key = (source.ref, source.gguf_file, chosen, str(_choose_dtype(torch, chosen)))
-    with _cache_lock:
-        loaded = _loaded.get(key)
-        if loaded is None:
-            loaded = _load(source, chosen, reason, token=token)
-            _loaded[key] = loaded
-        return loaded
+    """Return the process-wide chat model for these options, loading it on first use only (the model registry)."""
+    return _registration(model, gguf_file=gguf_file, device=device, token=token).get()
 
 
 class TransformersChatBackend:
@@ -326,8 +337,8 @@ class TransformersChatBackend:
         if max_context_tokens < 16:
             raise ConfigError(f"max_context_tokens must be at least 16, not {max_context_tokens}.")
         self.model = model
-        self._loaded = load_chat_model(model, gguf_file=gguf_file, device=device, token=token)
-        self.context_tokens = min(self._loaded.native_context_tokens, max_context_tokens)
+        self._registration = _registration(model, gguf_file=gguf_file, device=device, token=token)
+        self.context_tokens = min(self._registration.get().native_context_tokens, max_context_tokens)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransformersChatBackend:
@@ -337,8 +348,12 @@ class TransformersChatBackend:
 
     @property
     def loaded(self) -> LoadedChatModel:
-        """Return the shared model record (device, dtype, load time)."""
-        return self._loaded
+        """Return the shared model record (device, dtype, load time), loading it again after an idle unload."""
+        return self._registration.get()
+
+    @property
+    def _loaded(self) -> LoadedChatModel:
+        return self._registration.get()
 
     def count_tokens(self, text: str) -> int:
         """Return how many tokens ``text`` takes with this model's own tokenizer."""
@@ -408,6 +423,7 @@ class TransformersChatBackend:
             },
         )
         text: str = loaded.tokenizer.decode(new_tokens, skip_special_tokens=True)
+        REGISTRY.touch(self._registration.key)  # idle time counts from the end of a generation
         return text.strip()
 
 

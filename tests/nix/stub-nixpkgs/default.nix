@@ -4,9 +4,12 @@
   system,
   config ? { },
   overlays ? [ ],
+  # The real nixpkgs lib (nix-community/nixpkgs.lib, the stub flake's input) when called from the flake, so
+  # that pyproject.nix and uv2nix run on the lib they are written for; a direct `import` gets the small
+  # stand-in in lib.nix.
+  lib ? import ./lib.nix,
 }:
 let
-  lib = import ./lib.nix;
 
   # nixpkgs' check-meta: an unfree package evaluates only under allowUnfree or when
   # allowUnfreePredicate accepts it.
@@ -95,7 +98,12 @@ let
       passthru = passthru;
     };
 
-  tool = pname: mkPkg { inherit pname; };
+  tool =
+    pname:
+    mkPkg {
+      inherit pname;
+      meta.mainProgram = pname;
+    };
 
   unfree =
     pname:
@@ -115,190 +123,113 @@ let
   cudaPackages = lib.genAttrs [
     "cudnn"
     "libcublas"
-    "cuda_cudart"
-    "libcurand"
-    "cuda_nvcc"
-    "cuda_cccl"
   ] unfree;
 
-  # Top-level CTranslate2 (the C++ library), CPU unless withCUDA, like pkgs/by-name/ct/ctranslate2.
-  ctranslate2 =
-    let
-      mk =
-        callArgs:
-        let
-          withCUDA = callArgs.withCUDA or instance.cudaSupport;
-          withCuDNN = callArgs.withCuDNN or withCUDA;
-        in
-        mkPkg {
-          pname = "ctranslate2";
-          version = "4.6.1";
-          args = {
-            inherit withCUDA withCuDNN;
-            nativeBuildInputs = lib.optionals withCUDA [ cudaPackages.cuda_nvcc ];
-            buildInputs =
-              lib.optionals withCUDA [
-                cudaPackages.cuda_cccl
-                cudaPackages.cuda_cudart
-                cudaPackages.libcublas
-                cudaPackages.libcurand
-              ]
-              ++ lib.optionals withCuDNN [ cudaPackages.cudnn ];
-          };
-          passthru.override = newArgs: mk (callArgs // newArgs);
-        };
-    in
-    mk { };
-
-  python311 = mkPython (_: _: { });
-
-  mkPython =
-    packageOverrides:
-    let
-      pythonPackages = lib.fix (
-        self:
-        let
-          base = basePythonPackages self;
-        in
-        base // packageOverrides self base
-      );
-      interpreter = mkPkg {
-        pname = "python3";
-        version = "3.11.stub";
+  platform =
+    if lib ? systems then
+      lib.systems.elaborate system
+    else
+      {
+        inherit system;
+        isLinux = true;
       };
+
+  # stdenv.mkDerivation: its arguments (or a function of the final arguments, as nixpkgs allows) recorded
+  # like every stub package; overrideAttrs takes `old: { }` or `final: prev: { }` like nixpkgs'.
+  mkDerivation =
+    fnOrAttrs:
+    let
+      fn = if builtins.isFunction fnOrAttrs then fnOrAttrs else (_: fnOrAttrs);
+      attrs = lib.fix fn;
+      pname = attrs.pname or (builtins.parseDrvName attrs.name).name;
+      version = attrs.version or "0-stub";
     in
-    interpreter
-    // {
-      pkgs = pythonPackages;
-      pythonVersion = "3.11";
-      override =
-        {
-          packageOverrides ? (_: _: { }),
-          self ? null,
-        }:
-        mkPython packageOverrides;
-      withPackages =
-        f:
-        mkPkg {
-          pname = "python3-3.11-env";
-          args.packages = f pythonPackages;
-        };
+    mkPkg {
+      inherit pname version;
+      name = attrs.name or "${pname}-${version}";
+      args = builtins.removeAttrs attrs [
+        "passthru"
+        "meta"
+      ];
+      passthru = (attrs.passthru or { }) // {
+        overrideAttrs =
+          f:
+          mkDerivation (
+            final:
+            let
+              prev = fn final;
+              applied = if builtins.isFunction f then f prev else f;
+            in
+            prev // (if builtins.isFunction applied then f final prev else applied)
+          );
+      };
+      meta = attrs.meta or { };
     };
 
-  basePythonPackages =
-    self:
-    let
-      py =
-        pname: args:
-        mkPkg {
-          inherit pname args;
-          name = "python3.11-${pname}-0-stub";
-          passthru = {
-            optional-dependencies = args.optional-dependencies or { };
-            override = newArgs: py pname (args // newArgs);
-          };
-        };
-      build =
-        kind: args:
-        mkPkg {
-          inherit (args) pname version;
-          # Applications carry no interpreter prefix, like nixpkgs' buildPythonApplication.
-          name =
-            (if kind == "buildPythonApplication" then "" else "python3.11-")
-            + "${args.pname}-${args.version}";
-          args = args // {
-            inherit kind;
-          };
-          passthru = (args.passthru or { }) // {
-            optional-dependencies = args.optional-dependencies or { };
-          };
-          meta = args.meta or { };
-        };
-      plain = lib.genAttrs [
-        "accelerate"
-        "alembic"
-        "av"
-        "click"
-        "croniter"
-        "defusedxml"
-        "gguf"
-        "hatchling"
-        "httpx"
-        "httpx-sse"
-        "jinja2"
-        "jiwer"
-        "jsbeautifier"
-        "jsonschema"
-        "matplotlib"
-        "multipart"
-        "mypy"
-        "nvidia-ml-py"
-        "prometheus-client"
-        "psycopg"
-        "psycopg-pool"
-        "pyannote-audio"
-        "pycairo"
-        "pydantic"
-        "pydantic-settings"
-        "pyside6"
-        "pytest"
-        "pytest-timeout"
-        "redis"
-        "rich"
-        "schemathesis"
-        "sentencepiece"
-        "sentry-sdk"
-        "sqlalchemy"
-        "srt"
-        "streamlit"
-        "structlog"
-        "torch"
-        "transformers"
-        "uvicorn"
-        "webvtt-py"
-        "yt-dlp"
-        "yt-dlp-ejs"
-      ] (pname: py pname { });
-    in
-    plain
-    // {
-      buildPythonPackage = build "buildPythonPackage";
-      buildPythonApplication = build "buildPythonApplication";
+  stdenv = {
+    inherit mkDerivation;
+    isLinux = true;
+    isDarwin = false;
+    hostPlatform = platform;
+    buildPlatform = platform;
+    targetPlatform = platform;
+    # glibc's version decides which manylinux wheels are compatible (pyproject.nix's pep600).
+    cc.libc = {
+      pname = "glibc";
+      version = "2.40";
+      linuxHeaders.version = "6.12";
+    };
+  };
 
-      ctranslate2 = py "ctranslate2" { ctranslate2-cpp = ctranslate2; };
-      faster-whisper = py "faster-whisper" {
-        dependencies = [
-          self.av
-          self.ctranslate2
-        ];
-      };
-      # The optional-dependencies keys of nixpkgs 25.11's litestar (2.18), no `standard` among them
-      # (nix/nixpkgs-evidence.json; tests/test_nix.py keeps the two lists equal).
-      litestar = py "litestar" {
-        optional-dependencies =
-          lib.genAttrs [
-            "annotated-types"
-            "attrs"
-            "brotli"
-            "cli"
-            "cryptography"
-            "htmx"
-            "jinja"
-            "jwt"
-            "mako"
-            "minijinja"
-            "opentelemetry"
-            "piccolo"
-            "picologging"
-            "polyfactory"
-            "pydantic"
-            "redis"
-            "structlog"
-            "yaml"
-          ] (_: [ ])
-          // {
-            prometheus = [ self.prometheus-client ];
+  # The interpreter: nixpkgs' python311 is CPython 3.11.x; only its facts, no package set (`pkgs` and
+  # `withPackages` are absent, so a flake that reached for nixpkgs' Python packages fails here).
+  python311 =
+    let
+      version = "3.11.14";
+      self =
+        mkPkg {
+          pname = "python3";
+          inherit version;
+        }
+        // {
+          pythonVersion = "3.11";
+          sitePackages = "lib/python3.11/site-packages";
+          executable = "python3.11";
+          interpreter = "${self}/bin/python3.11";
+          pythonOlder = v: builtins.compareVersions "3.11" v < 0;
+          pythonAtLeast = v: builtins.compareVersions "3.11" v >= 0;
+          pythonOnBuildForHost = self;
+          inherit stdenv;
+          implementation = "cpython";
+          passthru = {
+            implementation = "cpython";
+            pythonVersion = "3.11";
+            sourceVersion = {
+              major = "3";
+              minor = "11";
+              patch = "14";
+            };
           };
+        };
+    in
+    self;
+
+  # makeSetupHook { name, substitutions, propagatedBuildInputs, ... } script
+  makeSetupHook =
+    {
+      name ? "hook",
+      propagatedBuildInputs ? [ ],
+      depsTargetTargetPropagated ? [ ],
+      substitutions ? { },
+      meta ? { },
+      passthru ? { },
+    }:
+    script:
+    mkPkg {
+      pname = name;
+      inherit name meta passthru;
+      args = {
+        inherit propagatedBuildInputs substitutions script;
       };
     };
 
@@ -322,9 +253,54 @@ let
     inherit
       lib
       cudaPackages
-      ctranslate2
       python311
+      stdenv
+      makeSetupHook
       ;
+    pkgs = pkgs;
+    buildPackages = pkgs;
+    newScope = extra: lib.callPackageWith (pkgs // extra);
+
+    replaceVars =
+      src: replacements:
+      mkPkg {
+        pname = baseNameOf src;
+        args = { inherit src replacements; };
+      };
+
+    makeFontsConf =
+      { fontDirectories }:
+      mkPkg {
+        pname = "fonts.conf";
+        name = "fonts.conf";
+        args = { inherit fontDirectories; };
+      };
+
+    # Not used by nix/ (no nixpkgs Python package is installed): build-system-pkgs' overlay takes
+    # setuptools-scm's setup hook from nixpkgs' default Python set, and the devshell's editable hook reaches
+    # it (libcst's extra build dependency setuptools-rust needs setuptools-scm).
+    # Likewise meson-python's setup hooks (pycairo's sdist build).
+    python3Packages = {
+      setuptools-scm.setupHook = tool "setuptools-scm-version-pretend-hook.sh";
+      meson-python.setupHooks = [ (tool "meson-python-pep517-hook.sh") ];
+      # nixpkgs' `ninja` Python stub (it runs nixpkgs' ninja binary), whose source build-system-pkgs reuses.
+      ninja = {
+        pname = "ninja";
+        version = "1.13.0";
+        src = tool "ninja-python-stub-source";
+        meta = { };
+        postUnpack = "";
+        setupHook = tool "ninja-setup-hook.sh";
+        preBuild = "";
+      };
+    };
+
+    # The manylinux library lists uv2nix adds to every binary wheel.
+    pythonManylinuxPackages = {
+      manylinux1 = [ pkgs.glibc ];
+      manylinux2010 = [ pkgs.glibc ];
+      manylinux2014 = [ pkgs.glibc ];
+    };
 
     callPackage =
       fn: args:
@@ -337,21 +313,31 @@ let
       {
         url,
         hash,
+        name ? baseNameOf url,
       }:
       mkPkg {
-        pname = baseNameOf url;
-        name = baseNameOf url;
+        pname = name;
+        inherit name;
         args = { inherit url hash; };
+        passthru = { inherit url; };
       };
 
     runCommand =
       name: env: script:
       mkPkg {
-        pname = name;
+        pname = env.pname or name;
+        version = env.version or "0-stub";
         inherit name;
-        args = env // {
-          inherit script;
-        };
+        args =
+          builtins.removeAttrs env [
+            "passthru"
+            "meta"
+          ]
+          // {
+            inherit script;
+          };
+        passthru = env.passthru or { };
+        meta = env.meta or { };
       };
 
     # `nix develop` needs a bash builder and a single "out" output; env becomes the shell's
@@ -400,17 +386,29 @@ let
     };
 
     cacert = tool "nss-cacert";
+    ninja = tool "ninja";
+    pkg-config = tool "pkg-config";
+    autoPatchelfHook = tool "autoPatchelfHook";
     cairo = tool "cairo";
+    dbus = tool "dbus";
+    dejavu_fonts = tool "dejavu_fonts";
     deno = tool "deno";
     espeak-ng = tool "espeak-ng";
     ffmpeg-headless = tool "ffmpeg-headless";
+    fontconfig = tool "fontconfig";
+    freetype = tool "freetype";
+    glibc = tool "glibc";
+    libGL = tool "libGL";
+    libxkbcommon = tool "libxkbcommon";
+    makeWrapper = tool "makeWrapper";
     nixfmt = tool "nixfmt";
-    pkg-config = tool "pkg-config";
     podman = tool "podman";
     poppler-utils = tool "poppler-utils";
-    ruff = tool "ruff";
     skopeo = tool "skopeo";
+    ugrep = tool "ugrep";
+    unzip = tool "unzip";
     uv = tool "uv";
+    zlib = tool "zlib";
   };
 in
 pkgs

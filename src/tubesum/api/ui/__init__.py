@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Router, get
-from litestar.datastructures import State
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from tubesum import __version__
+from tubesum.api.deps import SettingsDep
 from tubesum.config import OUTPUT_FORMATS
 
 __all__ = ["UI_CSP", "UI_PUBLIC_PATHS", "template_config", "ui_router"]
@@ -40,9 +40,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 
 @get("/", operation_id="ShowUi", include_in_schema=False, sync_to_thread=False)
-def show_ui(state: State) -> Template:
+def show_ui(settings: SettingsDep) -> Template:
     """Render the page with the server's defaults and switches (auth on/off, uploads and their limits)."""
-    settings = state.settings
     context: dict[str, Any] = {
         "version": __version__,
         "auth_required": not settings.auth_disabled,
