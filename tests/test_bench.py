@@ -120,6 +120,31 @@ def test_bench_json_has_every_mode_with_sane_fields(bench_result: dict[str, Any]
         assert figures["count"] == 5 and 0 < figures["p50_ms"] <= figures["p99_ms"]
 
 
+def test_bench_measures_every_bare_variant_with_its_wer(bench_result: dict[str, Any]) -> None:
+    (measured,) = bench_result["files"]
+    bare = measured["bare"]
+    assert {"sequential", "batched", "batched_timestamps"} <= set(bare)
+    # tubesum's default plan (batched, text only, word timings to cut sentences) is measured as its own bare call
+    assert measured["baseline_variant"] == "tubesum_equivalent" and measured["baseline"] == bare["tubesum_equivalent"]
+    for figures in bare.values():
+        assert figures["repeat"] == 1 and 0 < figures["transcribe_s"] < figures["wall_s"]
+        assert 0.0 <= figures["wer"] < 0.5, "5 s of clear speech: most words right, and the WER is a fraction"
+    assert 0.0 <= measured["cli"]["wer"] < 0.5 and 0.0 <= measured["api"]["wer"] < 0.5
+    assert measured["audio"]["script_words"] > 5
+    live = measured["api"]["live_job"]
+    assert live["segment_events"] >= 1 and 0 < live["first_segment_s"] <= live["end_s"]
+    ratios = measured["ratios"]
+    chosen = ratios["fastest_accurate_bare"]
+    assert chosen in bare
+    assert ratios["api_warm_job_vs_fastest_accurate"] == round(
+        measured["api"]["job_s"] / bare[chosen]["transcribe_s"], 3
+    )
+    best = min(v["wer"] for v in bare.values())
+    assert ratios["api_wer_minus_best_bare_wer"] == round(measured["api"]["wer"] - best, 4)
+    target = bench_result["targets"]["default_vs_fastest_accurate"]
+    assert target["value"] == ratios["api_warm_job_vs_fastest_accurate"] and isinstance(target["met"], bool)
+
+
 def test_bench_ratios_come_from_the_measured_values(bench_result: dict[str, Any]) -> None:
     (measured,) = bench_result["files"]
     base, cli_run, api, ratios = measured["baseline"], measured["cli"], measured["api"], measured["ratios"]

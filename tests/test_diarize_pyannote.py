@@ -187,7 +187,8 @@ def test_pipeline_lives_in_the_model_registry_and_idle_unload_frees_it(
     pipeline = weakref.ref(diarizer._state.pipeline)
     del diarizer
     time.sleep(1.05)
-    assert [k.kind for k in REGISTRY.unload_idle(1)] == ["diarize"]
+    # other tests may have left their own models idle in this process: only this kind matters here
+    assert [k.kind for k in REGISTRY.unload_idle(1) if k.kind == "diarize"] == ["diarize"]
     gc.collect()
     assert pipeline() is None
     assert Diarizer.from_settings(settings).diarize(sample_audio)  # loads again on the next use

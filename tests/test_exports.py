@@ -10,7 +10,8 @@ import tubesum
 
 
 def test_all_is_sorted_and_complete() -> None:
-    imported_helpers = {"annotations", "version", "PackageNotFoundError"}
+    imported_helpers = {"annotations", "version", "PackageNotFoundError", "TYPE_CHECKING", "Any"}
+    assert tubesum.Settings.__name__ == "Settings"  # imported on first use (PEP 562), then a module attribute
     public = {
         name
         for name, value in vars(tubesum).items()

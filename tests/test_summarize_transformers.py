@@ -144,7 +144,8 @@ def test_model_lives_in_the_registry_and_a_backend_reloads_it_after_an_idle_unlo
     backend.complete(MESSAGES, max_tokens=4)
     assert REGISTRY.unload_idle(3600) == []  # just used
     time.sleep(1.05)
-    assert [k.kind for k in REGISTRY.unload_idle(1)] == ["summary"]
+    # other tests may have left their own models idle in this process: only this kind matters here
+    assert [k.kind for k in REGISTRY.unload_idle(1) if k.kind == "summary"] == ["summary"]
     gc.collect()
     assert model() is None  # the backend (and the summarizer cache holding it) kept no reference
     assert isinstance(backend.complete(MESSAGES, max_tokens=4), str)  # loaded again on use

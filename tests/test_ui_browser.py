@@ -99,6 +99,10 @@ def record_progress(page: Any) -> None:
             const target = document.getElementById("progress-text");
             new MutationObserver(() => window.__progress.push(target.textContent))
                 .observe(target, {childList: true, characterData: true, subtree: true});
+            window.__live = [];  // the live transcript's texts, with what the progress line said meanwhile
+            const live = document.getElementById("live-text");
+            new MutationObserver(() => window.__live.push([live.textContent, target.textContent]))
+                .observe(live, {childList: true, characterData: true, subtree: true});
         }"""
     )
 
@@ -148,6 +152,9 @@ def test_wrong_key_is_refused_then_upload_shows_progress_transcript_player_and_d
     assert any(text.startswith("Uploading") for text in seen), seen
     assert any(text.startswith("Transcribing") for text in seen), seen
     assert page.locator("#progress-text").inner_text() == "Done."
+    live = page.evaluate("window.__live")  # text grew while the job ran, from the events stream's segments
+    assert live and all(status != "Done." for _text, status in live), live
+    assert word_overlap(SPEECH_WORDS, live[-1][0]) >= 0.7, live
     assert page.locator("#progress-bar").evaluate("bar => bar.value") == 1
     assert page.locator("#result-title").inner_text() == "fox speech"
     assert word_overlap(SPEECH_WORDS, page.locator("#transcript").inner_text()) >= 0.7

@@ -136,7 +136,8 @@ class Settings(BaseSettings):
         "auto", description="auto: float16 on GPU, int8 on CPU; or any CTranslate2 type (int8_float16, ...)."
     )
     batched: Literal["auto", "on", "off"] = Field(
-        "auto", description="Batched inference (needs the VAD filter): auto = on GPU only."
+        "auto",
+        description="Batched inference (needs the VAD filter): auto = batched everywhere (fastest, most accurate).",
     )
     batch_size: int = Field(8, ge=1, le=256, description="Batch size for batched inference.")
     cpu_threads: int = Field(0, ge=0, description="CPU threads for CTranslate2 (0: its default).")

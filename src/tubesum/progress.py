@@ -2,13 +2,20 @@
 
 Front ends turn the calls into progress bars (CLI), job state (API) or events (SSE). ``done`` and ``total``
 are in the stage's own unit: bytes for ``download``, audio seconds for ``transcribe``; ``total`` may be None.
+
+A progress callable may also take the transcript as it grows: when it has a ``segment(segment)`` method
+(:class:`SegmentSink`), the transcription stage passes each segment to it once, in order, as it is decoded
+(:func:`emit_segment`). Plain functions keep working: they just see no segments.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
-__all__ = ["STAGES", "ProgressFn", "Stage", "no_progress"]
+if TYPE_CHECKING:
+    from tubesum.records import Segment
+
+__all__ = ["STAGES", "ProgressFn", "SegmentSink", "Stage", "emit_segment", "no_progress"]
 
 Stage = Literal[
     "follow",  # a job waits for an identical one to finish and takes its transcript (single flight)
@@ -32,3 +39,14 @@ class ProgressFn(Protocol):
 
 def no_progress(stage: Stage, done: float, total: float | None = None, /) -> None:
     """Ignore progress (the default when nobody is watching)."""
+
+
+class SegmentSink(Protocol):
+    def segment(self, segment: Segment, /) -> None: ...
+
+
+def emit_segment(progress: object, segment: Segment) -> None:
+    """Pass ``segment`` to ``progress.segment`` when the progress callable has one (live transcripts)."""
+    sink = getattr(progress, "segment", None)
+    if callable(sink):
+        sink(segment)

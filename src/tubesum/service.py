@@ -24,8 +24,7 @@ from tubesum import __version__
 from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
 from tubesum.options import RunOptions, resolve
 from tubesum.outputs.subtitles import SubtitleLayout
-from tubesum.pipeline import decode, fetch, models
-from tubesum.pipeline.captions import captions_for_mode
+from tubesum.pipeline import decode, models
 from tubesum.pipeline.ingest import parse_source
 from tubesum.pipeline.models import (
     DeviceChoice,
@@ -40,8 +39,14 @@ from tubesum.pipeline.models import (
     pull_model,
     resolve_model,
 )
-from tubesum.pipeline.transcribe import SpeechResult, WhisperOptions, transcribe_speech, transcribe_windows
-from tubesum.pipeline.transcribe import _use_batched as use_batched
+from tubesum.pipeline.transcribe import (
+    DecodingPlan,
+    SpeechResult,
+    WhisperOptions,
+    decoding_plan,
+    transcribe_speech,
+    transcribe_windows,
+)
 from tubesum.pipeline.upload_ref import UploadRecord, check_upload_enabled, is_upload, resolve_upload
 from tubesum.progress import ProgressFn, no_progress
 from tubesum.records import Audio, MediaInfo, Rendered, Source, Transcript
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
     from tubesum.pipeline.decode import DecodedAudio
 
 __all__ = [
+    "DecodingPlan",
     "DeviceChoice",
     "LoadedModel",
     "Rendered",
@@ -108,6 +114,8 @@ def expand_sources(texts: Sequence[str], *, settings: Settings) -> list[Source]:
     for text in texts:
         source = parse_source(text, settings)
         if source.kind == "youtube" and source.playlist_id and not source.video_id:
+            from tubesum.pipeline import fetch  # yt-dlp: imported only for URLs (a file's start-up skips it)
+
             sources.extend(fetch.expand_playlist(source, settings=settings))
         else:
             sources.append(source)
@@ -171,6 +179,9 @@ def _transcript(
         if not settings.diarize:
             return _whispered_in_windows(audio, settings, progress)
         return _whispered(audio, _decode(audio, settings=settings, progress=progress), settings, progress)
+    from tubesum.pipeline import fetch  # yt-dlp: imported only for URLs (a file's start-up skips it)
+    from tubesum.pipeline.captions import captions_for_mode
+
     progress("ingest", 0, None)
     info = fetch.probe(source, settings=settings)
     progress("captions", 0, None)
@@ -221,7 +232,7 @@ def _whispered_in_windows(
     loaded = models.load_model(settings)
     progress("load_model", 1, 1)
     result = transcribe_windows(
-        decode.iter_windows(audio.path),
+        decode.iter_windows(audio.path, first_window_seconds=decode.FIRST_WINDOW_SECONDS),
         total=duration,
         model=loaded,
         options=WhisperOptions.from_settings(settings),
@@ -385,9 +396,14 @@ class RunPlan:
     options: WhisperOptions
 
     @property
+    def decoding(self) -> DecodingPlan:
+        """How faster-whisper is called: batched or not, text only or with timestamps, word timings."""
+        return decoding_plan(self.options, self.device.device)
+
+    @property
     def batched(self) -> bool:
         """Whether the run uses faster-whisper's batched pipeline."""
-        return use_batched(self.options, self.device.device)
+        return self.decoding.batched
 
 
 def run_plan(settings: Settings) -> RunPlan:

@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFL
 
 from tubesum import service
 from tubesum.api.deps import ExecutorDep, SettingsDep, StoreDep
+from tubesum.api.live_events import LiveCursor
 from tubesum.api.schemas import JobCreate, JobList, JobRead
 from tubesum.jobs.db import is_sqlite
 from tubesum.jobs.submit import submit_job
@@ -146,11 +147,17 @@ class JobController(Controller):
 
     @get("/{job_id:str}/events", operation_id="FollowJob")
     async def follow_job(
-        self, job_id: FromPath[str], request: Request[Any, Any, Any], store: StoreDep
+        self, job_id: FromPath[str], request: Request[Any, Any, Any], store: StoreDep, segments: FromQuery[bool] = False
     ) -> ServerSentEvent:
-        """Stream ``progress`` events (state, stage, progress) until the job ends, then one ``end`` event."""
+        """Stream ``progress`` events (state, stage, progress) until the job ends, then one ``end`` event.
+
+        With ``?segments=true`` also ``segment`` events: the transcript as it is decoded (index, start, end,
+        text; each once, in order), and ``reset`` when a retried attempt starts it over.
+        """
         job = await asyncio.to_thread(own_job, store, request, job_id)
-        return ServerSentEvent(_events(store, job), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return ServerSentEvent(
+            _events(store, job, segments=segments), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
 
 def download_response(result: Rendered) -> Response[bytes]:
@@ -176,10 +183,11 @@ def _upload_in_use(store: JobStore, deleted: JobRecord) -> bool:
             return False
 
 
-async def _events(store: JobStore, job: JobRecord) -> AsyncIterator[ServerSentEventMessage]:
+async def _events(store: JobStore, job: JobRecord, *, segments: bool) -> AsyncIterator[ServerSentEventMessage]:
     last: tuple[Any, ...] | None = None
     idle = 0.0
     current: JobRecord | None = job
+    live = LiveCursor(job.id)
     while current is not None:
         snapshot = (current.state, current.stage, current.progress)
         if snapshot != last:
@@ -191,6 +199,9 @@ async def _events(store: JobStore, job: JobRecord) -> AsyncIterator[ServerSentEv
         elif idle >= _HEARTBEAT_SECONDS:
             idle = 0.0
             yield ServerSentEventMessage(comment="keep-alive")
+        for message in live.messages() if segments else ():  # once the job is finished, the feed is complete
+            idle = 0.0
+            yield message
         if current.state.finished:
             yield ServerSentEventMessage(data=json.dumps({"id": current.id, "state": current.state.value}), event="end")
             return

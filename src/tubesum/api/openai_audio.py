@@ -12,7 +12,10 @@ normal job (visible in ``/v1/jobs``, cached, retried, quota'd and limited like a
 it up to ``TUBESUM_OPENAI_WAIT_SECONDS``; a client that goes away does not cancel it. Errors use OpenAI's error
 JSON.
 
-Not yet supported, and refused with a clear error rather than ignored: ``stream=true``.
+``stream=true`` answers with Server-Sent Events in OpenAI's shapes: a ``transcript.text.delta`` event per
+segment as it is decoded (:mod:`tubesum.live`), then ``transcript.text.done`` with the whole text. A job that
+runs in another process (SAQ workers) or comes from the cache has no live feed here: its text then arrives as
+one delta when it ends.
 """
 
 from __future__ import annotations
@@ -108,6 +111,10 @@ async def _transcribe(
         raise
     if submission.created and not submission.cache_hit and executor is not None:
         executor.notify()
+    if form.get("stream", "false").lower() == "true":
+        from tubesum.api.openai_stream import stream_transcription
+
+        return stream_transcription(store, submission.job.id, timeout=settings.openai_wait_seconds)
     job = await _wait(store, submission.job.id, timeout=settings.openai_wait_seconds)
     if job.error_code is not None:
         status = error_class(job.error_code).http_status
@@ -143,8 +150,6 @@ def _options(form: dict[str, str], *, granularities: list[str], fmt: str, task: 
         raise UnsupportedParameterError("temperature must be a number between 0 and 1.") from None
     if not 0 <= temperature <= 1:
         raise UnsupportedParameterError("temperature must be between 0 and 1.")
-    if form.get("stream", "false").lower() == "true":
-        raise UnsupportedParameterError("This server does not stream transcriptions yet; send stream=false.")
     if unknown := set(granularities) - {"segment", "word"}:
         raise UnsupportedParameterError(f"Unknown timestamp_granularities: {', '.join(sorted(unknown))}.")
     model = form.get("model", OPENAI_DEFAULT_MODEL)

@@ -1,11 +1,11 @@
 """Bare faster-whisper: the physical baseline, run as its own process by the bench.
 
     python -m tubesum.bench.baseline --audio speech.wav --model /path/to/ct2-model --device cpu \\
-        --compute-type int8 --beam-size 5 --vad --no-batched
+        --compute-type int8 --beam-size 5 --vad --batched --without-timestamps
 
-Only faster-whisper is imported for the work (no tubesum pipeline), with the decoding options tubesum would
-use (the bench passes them in). Prints one JSON object: import, load and transcribe seconds, audio length,
-segments and words.
+Only faster-whisper is imported for the work (no tubesum pipeline), with the decoding options the bench passes
+in (tubesum's, and each bare configuration the bench compares against: sequential, batched). Prints one JSON
+object: import, load and transcribe seconds, audio length, segments, words and the whole text (for the WER).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def transcribe_bare(args: argparse.Namespace) -> dict[str, Any]:
         "audio_s": round(float(info.duration), 3),
         "segments": len(texts),
         "words": sum(len(t.split()) for t in texts),
-        "text_head": " ".join(t.strip() for t in texts)[:200],
+        "text": " ".join(t.strip() for t in texts),
     }
 
 
@@ -53,6 +53,12 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--vad", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--batched", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--without-timestamps",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Sample text tokens only (default: faster-whisper's own, True when batched, False otherwise).",
+    )
     return parser
 
 
@@ -66,9 +72,11 @@ def transcribe_with(model: Any, audio: Any, args: argparse.Namespace) -> tuple[A
         "word_timestamps": args.word_timestamps,
         "vad_filter": args.vad,
     }
+    if getattr(args, "without_timestamps", None) is not None:
+        options["without_timestamps"] = args.without_timestamps
     if args.batched:
         return BatchedInferencePipeline(model).transcribe(  # type: ignore[no-any-return]
-            audio, batch_size=args.batch_size, without_timestamps=False, **options
+            audio, batch_size=args.batch_size, **options
         )
     return model.transcribe(audio, **options)  # type: ignore[no-any-return]
 

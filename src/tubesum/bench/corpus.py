@@ -84,11 +84,13 @@ def _speak(binary: str, text: str, speed: int, workdir: Path, cache: dict[tuple[
     return cache[key]
 
 
-def _synthesize(target: Path, seconds: float, seed: int) -> None:
+def _synthesize(target: Path, seconds: float, seed: int) -> str:
+    """Write the speech file and return its script: the words spoken in it, in order."""
     binary = _espeak()
     rng = random.Random(seed)  # noqa: S311 - reproducibility, not security
     need = int(seconds * _RATE) * 2  # bytes of 16-bit frames
     chunks: list[bytes] = []
+    spoken: list[str] = []
     size = 0
     memo: dict[tuple[str, int], bytes] = {}
     with tempfile.TemporaryDirectory(prefix="tubesum-corpus-") as tmp:
@@ -98,6 +100,7 @@ def _synthesize(target: Path, seconds: float, seed: int) -> None:
             for text in order:
                 speech = _speak(binary, text, rng.choice(_SPEEDS), Path(tmp), memo)
                 pause = b"\x00\x00" * int(_RATE * rng.uniform(0.3, 1.2))
+                spoken.append(_spoken_part(text, min(1.0, (need - size) / len(speech))))
                 chunks += [speech, pause]
                 size += len(speech) + len(pause)
                 if size >= need:
@@ -110,6 +113,15 @@ def _synthesize(target: Path, seconds: float, seed: int) -> None:
         w.setframerate(_RATE)
         w.writeframes(frames)
     partial.replace(target)
+    return " ".join(part for part in spoken if part)
+
+
+def _spoken_part(text: str, fraction: float) -> str:
+    """The words of ``text`` heard when only ``fraction`` of its audio is kept (the file's last sentence)."""
+    if fraction >= 1.0:
+        return text
+    words = text.split()
+    return " ".join(words[: round(len(words) * fraction)])
 
 
 def _label(seconds: float) -> str:
@@ -125,11 +137,19 @@ def corpus_file(seconds: float, *, seed: int, cache_dir: Path) -> CorpusFile:
     version = _espeak_version(binary)
     stem = f"speech-{_label(seconds)}-seed{seed}-espeak{version.replace(' ', '_')}"
     path, meta = cache_dir / f"{stem}.wav", cache_dir / f"{stem}.json"
-    if not (path.is_file() and meta.is_file()):
-        _synthesize(path, seconds, seed)
-        meta.write_text(json.dumps({"sha256": sha256_of(path), "seconds": seconds, "seed": seed, "espeak": version}))
-    recorded = json.loads(meta.read_text())
-    return CorpusFile(name=_label(seconds), path=path, seconds=float(seconds), sha256=recorded["sha256"], seed=seed)
+    recorded = json.loads(meta.read_text()) if path.is_file() and meta.is_file() else {}
+    if "script" not in recorded:  # missing, or cached before the script was recorded: the same seed, same bytes
+        script = _synthesize(path, seconds, seed)
+        recorded = {"sha256": sha256_of(path), "seconds": seconds, "seed": seed, "espeak": version, "script": script}
+        meta.write_text(json.dumps(recorded))
+    return CorpusFile(
+        name=_label(seconds),
+        path=path,
+        seconds=float(seconds),
+        sha256=recorded["sha256"],
+        seed=seed,
+        script=recorded["script"],
+    )
 
 
 def build_corpus(durations: Iterable[float], *, seed: int, cache_dir: Path) -> list[CorpusFile]:
@@ -138,7 +158,7 @@ def build_corpus(durations: Iterable[float], *, seed: int, cache_dir: Path) -> l
 
 
 def user_file(path: Path) -> CorpusFile:
-    """Describe a user-supplied media file (its length is read with PyAV)."""
+    """Describe a user-supplied media file (its length is read with PyAV; ``FILE.txt`` next to it: its script)."""
     from tubesum.service import media_duration
 
     if not path.is_file():
@@ -146,4 +166,8 @@ def user_file(path: Path) -> CorpusFile:
     seconds = media_duration(path)
     if seconds is None:
         raise BenchError(f"Cannot read the length of {path}.", hint="Pass an audio or video file PyAV can open.")
-    return CorpusFile(name=path.name, path=path.resolve(), seconds=seconds, sha256=sha256_of(path), seed=None)
+    sidecar = path.with_suffix(".txt")
+    script = sidecar.read_text(encoding="utf-8").strip() or None if sidecar.is_file() else None
+    return CorpusFile(
+        name=path.name, path=path.resolve(), seconds=seconds, sha256=sha256_of(path), seed=None, script=script
+    )

@@ -8,6 +8,7 @@ in the machine's load hits every mode alike; medians are reported.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -22,13 +23,15 @@ import httpx
 from tubesum.bench.proc import run_measured
 from tubesum.bench.records import BenchError, CorpusFile, ProcessStats, summarize_latencies
 from tubesum.bench.server import ServeProcess, wait_until
-from tubesum.bench.setup import BenchSetup
+from tubesum.bench.setup import BareVariant, BenchSetup
+from tubesum.bench.wer import word_error_rate
 
 __all__ = [
     "api_job",
     "baseline_run",
     "cached_requests",
     "cli_run",
+    "live_job",
     "server_metrics",
     "submit_and_wait",
     "summarize_api",
@@ -58,13 +61,22 @@ def _process_summary(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[st
     }
 
 
-def baseline_run(setup: BenchSetup, audio: CorpusFile, *, workdir: Path) -> ProcessStats:
-    """One bare faster-whisper process (import, load, transcribe)."""
-    return run_measured(setup.baseline_cmd(audio.path), log=workdir / "baseline.log")
+def wer_of(audio: CorpusFile, text: str | None) -> float | None:
+    """The word error rate of ``text`` against the file's script (None when the file has no script)."""
+    if not audio.script or text is None:
+        return None
+    return word_error_rate(audio.script, text)
+
+
+def baseline_run(
+    setup: BenchSetup, audio: CorpusFile, *, workdir: Path, variant: BareVariant | None = None
+) -> ProcessStats:
+    """One bare faster-whisper process (import, load, transcribe): tubesum's decoding plan or ``variant``."""
+    return run_measured(setup.baseline_cmd(audio.path, variant), log=workdir / "baseline.log")
 
 
 def summarize_baseline(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[str, Any]:
-    """Whole-process medians plus the baseline's own split: import, load, transcribe (wall and CPU)."""
+    """Whole-process medians plus the baseline's own split: import, load, transcribe (wall and CPU), and WER."""
     summary = _process_summary(runs, audio)
     for key in ("import_s", "load_s", "transcribe_s", "transcribe_cpu_s"):
         summary[key] = _median([float(r.output[key]) for r in runs])
@@ -72,18 +84,27 @@ def summarize_baseline(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[
     summary["transcribe_realtime_factor"] = round(audio.seconds / transcribe, 2) if transcribe else None
     summary["segments"] = runs[-1].output.get("segments")
     summary["words"] = runs[-1].output.get("words")
+    summary["wer"] = wer_of(audio, runs[-1].output.get("text"))
     return summary
 
 
 def cli_run(setup: BenchSetup, audio: CorpusFile, *, workdir: Path, index: int) -> ProcessStats:
     """One ``tubesum transcribe FILE -f json`` process (imports and model load included, as a user sees it)."""
     cmd = [sys.executable, "-m", "tubesum", "transcribe", str(audio.path), "-f", "json", "--json", "-q"]
-    out = workdir / f"cli-out-{index}"
+    out = workdir / f"cli-out-{audio.name}-{index}"
     return run_measured([*cmd, "-o", str(out)], env=setup.child_env(), log=workdir / "cli.log")
 
 
-def summarize_cli(runs: Sequence[ProcessStats], audio: CorpusFile) -> dict[str, Any]:
+def cli_text(workdir: Path, audio: CorpusFile, index: int) -> str | None:
+    """The transcript text ``tubesum transcribe`` wrote for ``audio`` in run ``index`` (its JSON file)."""
+    for path in sorted((workdir / f"cli-out-{audio.name}-{index}").glob("*.json")):
+        return str(json.loads(path.read_text()).get("text", ""))
+    return None
+
+
+def summarize_cli(runs: Sequence[ProcessStats], audio: CorpusFile, text: str | None = None) -> dict[str, Any]:
     summary = _process_summary(runs, audio)
+    summary["wer"] = wer_of(audio, text)
     reports = [r.output.get("results", [{}])[0] for r in runs]
     if not all(report.get("ok") for report in reports):
         raise BenchError("tubesum transcribe did not succeed in the bench.", report=str(reports)[:500])
@@ -98,7 +119,9 @@ def _seconds(later: str | None, earlier: str | None) -> float | None:
     return round((datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds(), 4)
 
 
-def submit_and_wait(client: httpx.Client, url: str, *, timeout: float = 3600) -> dict[str, Any]:
+def submit_and_wait(
+    client: httpx.Client, url: str, *, timeout: float = 3600, keep_text: bool = False
+) -> dict[str, Any]:
     """Submit ``url`` as a job, poll until it ends and fetch the JSON result.
 
     Returns the job as the client saw it (``client_s``) and as the server recorded it (``wait_s``, ``run_s``).
@@ -127,6 +150,38 @@ def submit_and_wait(client: httpx.Client, url: str, *, timeout: float = 3600) ->
         "cache_hit": job["cache_hit"],
         "result_bytes": len(result.content),
         "segments": len(result.json().get("segments", [])),
+        **({"text": result.json().get("text", "")} if keep_text else {}),
+    }
+
+
+def live_job(client: httpx.Client, url: str) -> dict[str, Any]:
+    """Submit ``url`` and follow its events stream: seconds from submit to the first ``segment`` event and to ``end``.
+
+    The first words a user sees (browser UI, OpenAI ``stream=true``): issue 18's target is 3 s on the 5-minute
+    file. The server has the model loaded already (run after the cold job).
+    """
+    started = time.perf_counter()
+    created = client.post("/v1/jobs", json={"source": url, "options": {"formats": ["json"]}})
+    if created.status_code not in (200, 202):
+        raise BenchError(f"Submitting a bench job failed: HTTP {created.status_code}.", body=created.text[:300])
+    job_id = created.json()["id"]
+    first: float | None = None
+    segments = 0
+    event = ""
+    with client.stream("GET", f"/v1/jobs/{job_id}/events", params={"segments": "true"}) as answer:
+        for line in answer.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "segment":
+                segments += 1
+                first = first if first is not None else time.perf_counter() - started
+            elif line.startswith("data:") and event == "end":
+                break
+    return {
+        "id": job_id,
+        "first_segment_s": round(first, 4) if first is not None else None,
+        "end_s": round(time.perf_counter() - started, 4),
+        "segment_events": segments,
     }
 
 
@@ -140,7 +195,7 @@ def api_job(server: ServeProcess, client: httpx.Client, url: str) -> dict[str, A
     """One job end to end, plus the server CPU time it took (the server runs nothing else meanwhile)."""
     assert server.proc is not None
     before = _cpu_seconds(server.proc.pid)
-    timing = submit_and_wait(client, url)
+    timing = submit_and_wait(client, url, keep_text=True)
     timing["server_cpu_s"] = round(_cpu_seconds(server.proc.pid) - before, 3)
     return timing
 
@@ -173,6 +228,7 @@ def summarize_api(cold: dict[str, Any], warm: Sequence[dict[str, Any]], audio: C
         "run_s": _median([j["run_s"] for j in jobs if j["run_s"] is not None]),
         "job_cpu_s": _median([j["server_cpu_s"] for j in jobs]),
         "realtime_factor": round(audio.seconds / job_s, 2) if job_s else None,
+        "wer": wer_of(audio, jobs[-1].get("text")),
     }
 
 

@@ -23,6 +23,7 @@ class CorpusFile:
     seconds: float
     sha256: str
     seed: int | None = None
+    script: str | None = None  # the words spoken (generated files): the reference of the WER column
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -31,6 +32,7 @@ class CorpusFile:
             "seconds": round(self.seconds, 3),
             "sha256": self.sha256,
             "seed": self.seed,
+            "script_words": len(self.script.split()) if self.script else None,
         }
 
 

@@ -23,6 +23,8 @@ from tubesum.bench.modes import (
     baseline_run,
     cached_requests,
     cli_run,
+    cli_text,
+    live_job,
     server_metrics,
     submit_and_wait,
     summarize_api,
@@ -31,7 +33,16 @@ from tubesum.bench.modes import (
 )
 from tubesum.bench.peers import known_peers, measure_peer
 from tubesum.bench.records import BenchError, CorpusFile
-from tubesum.bench.report import git_commit, machine, ratios, targets, versions, write_json, write_plot
+from tubesum.bench.report import (
+    bare_ratios,
+    git_commit,
+    machine,
+    ratios,
+    targets,
+    versions,
+    write_json,
+    write_plot,
+)
 from tubesum.bench.server import MediaServer, ServeProcess, media_server
 from tubesum.bench.setup import BenchSetup
 from tubesum.bench.sweep import sweep_levels
@@ -56,6 +67,7 @@ class BenchConfig:
     load_concurrency: int = 16
     load_generator: str = "auto"  # wrk when installed, else httpx
     sweep: tuple[int, ...] = (1, 2, 4)
+    bare: tuple[str, ...] = ("sequential", "batched", "batched_timestamps")  # bare faster-whisper variants
     peers: bool = True
     fws: str | None = None
     out_dir: Path = Path("benchmarks/results")
@@ -87,26 +99,41 @@ def _served(setup: BenchSetup, workdir: Path, config: BenchConfig) -> Iterator[S
 def _measure_file(
     setup: BenchSetup, audio: CorpusFile, media: MediaServer, config: BenchConfig, workdir: Path
 ) -> dict[str, Any]:
-    """Cold API job, then ``repeat`` rounds of baseline, CLI and warm API jobs interleaved, then the cache."""
-    base_runs, cli_runs, warm = [], [], []
+    """Cold API job, then ``repeat`` rounds of every bare variant, CLI and warm API jobs interleaved, then the cache.
+
+    ``baseline`` is the bare variant doing tubesum's work (its decoding plan); ``bare`` holds every variant.
+    """
+    variants = setup.variants(config.bare)
+    bare_runs: dict[str, list[Any]] = {name: [] for name in variants}
+    cli_runs, warm = [], []
     with _served(setup, workdir / f"serve-{audio.name}", config) as server, server.client() as client:
         url = functools.partial(media.url, audio.path.name)
         cold = api_job(server, client, url(tag=f"{audio.name}-cold"))
         for index in range(config.repeat):
-            base_runs.append(baseline_run(setup, audio, workdir=workdir))
+            for name, variant in variants.items():
+                bare_runs[name].append(baseline_run(setup, audio, workdir=workdir, variant=variant))
             cli_runs.append(cli_run(setup, audio, workdir=workdir, index=index))
             warm += [api_job(server, client, url(tag=f"{audio.name}-{index}-{j}")) for j in range(config.jobs)]
+        live = live_job(client, url(tag=f"{audio.name}-live"))
         cached = cached_requests(server, url(tag=f"{audio.name}-cold"), requests=config.cached_requests)
         api = summarize_api(cold, warm, audio) | server_metrics(client)
+        api["live_job"] = live
         api["server"] = server.stop().to_dict()
-    baseline, cli = summarize_baseline(base_runs, audio), summarize_cli(cli_runs, audio)
+    for job in (cold, *warm):
+        job.pop("text", None)  # the WER is kept, not the transcript
+    bare = {name: summarize_baseline(runs, audio) for name, runs in bare_runs.items()}
+    baseline_name = setup.baseline_name(variants)
+    baseline = bare[baseline_name]
+    cli = summarize_cli(cli_runs, audio, cli_text(workdir, audio, config.repeat - 1))
     return {
         "audio": audio.to_dict(),
+        "baseline_variant": baseline_name,
         "baseline": baseline,
+        "bare": bare,
         "cli": cli,
         "api": api,
         "cached": cached,
-        "ratios": ratios(baseline, cli, api),
+        "ratios": ratios(baseline, cli, api) | bare_ratios(bare, api),
     }
 
 

@@ -8,10 +8,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tubesum.bench.records import BenchError
 from tubesum.config import Settings
-from tubesum.service import DeviceChoice, WhisperOptions, run_plan
+from tubesum.service import DecodingPlan, DeviceChoice, WhisperOptions, run_plan
 
-__all__ = ["BenchSetup"]
+__all__ = ["BARE_VARIANTS", "BareVariant", "BenchSetup"]
+
+
+@dataclass(frozen=True, slots=True)
+class BareVariant:
+    """One way to call bare faster-whisper: sequential ``transcribe`` or the batched pipeline."""
+
+    name: str
+    batched: bool
+    without_timestamps: bool
+    word_timestamps: bool = False
+
+
+#: The bare configurations every run measures: faster-whisper's two modes with their own defaults, and the
+#: batched pipeline with segment timestamps (what tubesum used before: it costs accuracy).
+BARE_VARIANTS: tuple[BareVariant, ...] = (
+    BareVariant("sequential", batched=False, without_timestamps=False),
+    BareVariant("batched", batched=True, without_timestamps=True),
+    BareVariant("batched_timestamps", batched=True, without_timestamps=False),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +43,35 @@ class BenchSetup:
     device: DeviceChoice
     options: WhisperOptions
     batched: bool
+    plan: DecodingPlan  # how tubesum calls faster-whisper with these options on this device
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BenchSetup:
         plan = run_plan(settings)  # what tubesum itself runs with these settings
-        return cls(settings, plan.model.path, plan.device, plan.options, plan.batched)
+        return cls(settings, plan.model.path, plan.device, plan.options, plan.batched, plan.decoding)
+
+    @property
+    def tubesum_variant(self) -> BareVariant:
+        """The bare call doing tubesum's work: its decoding plan (word timings included when it asks for them)."""
+        plan = self.plan
+        return BareVariant("tubesum_equivalent", plan.batched, plan.without_timestamps, plan.word_timestamps)
+
+    def variants(self, names: tuple[str, ...]) -> dict[str, BareVariant]:
+        """The named bare variants, plus tubesum's own plan when none of them matches it (as ``tubesum_equivalent``)."""
+        chosen = {v.name: v for v in BARE_VARIANTS if v.name in names}
+        unknown = set(names) - set(chosen)
+        if unknown:
+            raise BenchError(f"Unknown bare variants: {sorted(unknown)}.", known=[v.name for v in BARE_VARIANTS])
+        mine = self.tubesum_variant
+        same = [v for v in chosen.values() if (v.batched, v.without_timestamps, v.word_timestamps) == _key(mine)]
+        if not same:
+            chosen[mine.name] = mine
+        return chosen
+
+    def baseline_name(self, variants: dict[str, BareVariant]) -> str:
+        """The variant that does tubesum's work (the baseline of the ratios)."""
+        mine = _key(self.tubesum_variant)
+        return next(name for name, v in variants.items() if _key(v) == mine)
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """Environment for tubesum child processes: the same model, device and options as the baseline."""
@@ -53,9 +97,10 @@ class BenchSetup:
         env.update(extra)
         return env
 
-    def baseline_cmd(self, audio: Path) -> list[str]:
-        """The bare faster-whisper command line with the same options."""
+    def baseline_cmd(self, audio: Path, variant: BareVariant | None = None) -> list[str]:
+        """The bare faster-whisper command line: tubesum's decoding plan, or ``variant``'s."""
         o = self.options
+        variant = variant or self.tubesum_variant
         cmd = [
             sys.executable,
             "-m",
@@ -75,8 +120,9 @@ class BenchSetup:
             "--batch-size",
             str(o.batch_size),
             "--vad" if o.vad_filter else "--no-vad",
-            "--batched" if self.batched else "--no-batched",
-            "--word-timestamps" if o.word_timestamps else "--no-word-timestamps",
+            "--batched" if variant.batched else "--no-batched",
+            "--without-timestamps" if variant.without_timestamps else "--no-without-timestamps",
+            "--word-timestamps" if variant.word_timestamps else "--no-word-timestamps",
         ]
         return [*cmd, "--language", o.language] if o.language else cmd
 
@@ -92,7 +138,13 @@ class BenchSetup:
             "beam_size": o.beam_size,
             "vad_filter": o.vad_filter,
             "batched": self.batched,
+            "without_timestamps": self.plan.without_timestamps,
+            "decoder_word_timestamps": self.plan.word_timestamps,
             "batch_size": o.batch_size,
             "language": o.language,
             "word_timestamps": o.word_timestamps,
         }
+
+
+def _key(variant: BareVariant) -> tuple[bool, bool, bool]:
+    return (variant.batched, variant.without_timestamps, variant.word_timestamps)

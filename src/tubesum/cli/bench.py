@@ -68,6 +68,12 @@ _seed = click.option("--seed", type=int, default=1, show_default=True, help="Cor
     help="auto: wrk when installed (lighter), else the Python generator.",
 )
 @click.option("--sweep", callback=_levels, default="1,2,4", show_default=True, help="Jobs submitted at once.")
+@click.option(
+    "--bare",
+    default="sequential,batched,batched_timestamps",
+    show_default=True,
+    help="Bare faster-whisper variants measured next to tubesum (comma-separated).",
+)
 @click.option("--peers/--no-peers", default=True, show_default=True, help="Measure the peer servers too.")
 @click.option("--peer-fws", metavar="EXE", help="faster-whisper-server executable (its own venv) to measure.")
 @click.option("-m", "--model", help="Whisper model (default TUBESUM_MODEL).")
@@ -82,9 +88,11 @@ def bench(ctx: click.Context, /, **opts: Any) -> None:
     """Measure tubesum against bare faster-whisper and peer servers on the same audio and model.
 
     \b
-    In one run: bare faster-whisper, `tubesum transcribe`, an API job on a real `tubesum serve`, a cached
-    re-request; then status polling and result download load, a concurrency sweep and the peers.
-    Writes OUT_DIR/NAME.json and OUT_DIR/NAME.png.
+    In one run: bare faster-whisper (sequential and batched, each with its WER), `tubesum transcribe`, an API
+    job on a real `tubesum serve`, a cached re-request; then status polling and result download load, a
+    concurrency sweep and the peers.
+    Writes OUT_DIR/NAME.json and OUT_DIR/NAME.png. An --audio FILE with a FILE.txt next to it (the words
+    spoken) gets a WER column too.
     \b
     Examples:
       tubesum bench -d 1m -d 5m --repeat 3
@@ -102,6 +110,7 @@ def bench(ctx: click.Context, /, **opts: Any) -> None:
         durations=opts["durations"] or _DEFAULT_DURATIONS,
         audio=tuple(opts["audio"]),
         sweep=opts["sweep"],
+        bare=tuple(name.strip() for name in opts["bare"].split(",") if name.strip()),
         peers=opts["peers"],
         fws=opts["peer_fws"],
         out_dir=opts["out_dir"],

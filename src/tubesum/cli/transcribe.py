@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from tubesum.cli._common import AppContext, echo_json, error_line, pass_app
-from tubesum.cli.progress import cli_progress
 from tubesum.cli.run_options import run_options
 from tubesum.config import parse_browser_cookies
 from tubesum.errors import ConfigError, TubesumError
 from tubesum.options import RunOptions, resolve
-from tubesum.service import TranscriptionOutcome, expand_sources, sample_path, transcribe
+
+if TYPE_CHECKING:
+    from tubesum.service import TranscriptionOutcome
 
 __all__ = ["transcribe_command"]
 
@@ -69,6 +69,11 @@ def transcribe_command(
       tubesum transcribe talk.mp3 --model large-v3-turbo --language de
       tubesum transcribe talk.mp3 --initial-prompt "Siobhan, Kubernetes" --max-line-width 32
     """
+    from rich.console import Console  # imported here: `tubesum --help` and other commands never pay for them
+
+    from tubesum.cli.progress import cli_progress
+    from tubesum.service import expand_sources, sample_path, transcribe
+
     if sample:
         sources = (str(sample_path()), *sources)
         options = options.model_copy(update={"model": options.model or SAMPLE_MODEL})

@@ -43,7 +43,8 @@ from tubesum import metrics, service
 from tubesum.errors import JobTimeoutError, TubesumError
 from tubesum.jobs.types import JobState
 from tubesum.jobs.webhooks import wake_all
-from tubesum.records import Rendered, Transcript
+from tubesum.live import LIVE
+from tubesum.records import Rendered, Segment, Transcript
 from tubesum.redact import scrub_paths
 
 if TYPE_CHECKING:
@@ -166,6 +167,10 @@ class JobProgress:
         if not running:
             raise JobCancelled("cancelled")
 
+    def segment(self, segment: Segment, /) -> None:
+        """Pass a decoded segment to this process's live transcript of the job (:mod:`tubesum.live`)."""
+        LIVE.add(self._job_id, segment)
+
     def check(self) -> None:
         """Raise :class:`JobCancelled` when the cancel event is set or the deadline has passed."""
         if self._cancel is not None and self._cancel.is_set():
@@ -211,6 +216,7 @@ def run_job(
     extra = {"job_id": job.id}
     store = cast("JobStore", _RetryingWrites(store, job.id, budget=store_retry_s))
     progress = JobProgress(store, job.id, cancel=cancel, timeout=settings.job_timeout_seconds)
+    LIVE.open(job.id)  # live transcript: the segments of this attempt, as they are decoded
     with bound_contextvars(job_id=job.id):
         logger.info("job started", extra={**extra, "attempt": job.attempts})
         try:
@@ -238,6 +244,8 @@ def run_job(
             logger.exception("job failed with an unexpected error", extra=extra)
             store.fail(job.id, code="internal_error", message=INTERNAL_ERROR_MESSAGE)
             _finished(JobState.FAILED)
+        finally:
+            LIVE.close(job.id)
 
 
 def _execute(job: JobRecord, *, store: JobStore, settings: Settings, progress: JobProgress) -> None:

@@ -153,19 +153,21 @@ class SqlJobStore(SqlWebhookStore):
     # -- worker side --------------------------------------------------------------------------------------
     def claim(self, *, worker: str, now: datetime | None = None) -> JobRecord | None:
         """Move the oldest claimable queued job to running (attempts + 1); None when nothing is claimable."""
-        now = now or _now()
+        due = now or _now()
         with self._write.begin() as s:
             row = s.scalars(
                 select(JobRow)
                 .where(JobRow.state == JobState.QUEUED.value)
-                .where(or_(JobRow.not_before.is_(None), JobRow.not_before <= now))
+                .where(or_(JobRow.not_before.is_(None), JobRow.not_before <= due))
                 .order_by(JobRow.created_at, JobRow.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)  # PostgreSQL; SQLite holds the write lock since BEGIN
             ).first()
             if row is None:
                 return None
-            _start(row, worker, now)
+            # The start time is read once the row is found: a job created after ``due`` was taken (another
+            # thread's commit) must not start before it was created.
+            _start(row, worker, now or _now())
             s.flush()
             return self._record(s, row)
 

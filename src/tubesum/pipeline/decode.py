@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = [
+    "FIRST_WINDOW_SECONDS",
     "SAMPLE_RATE",
     "WINDOW_SECONDS",
     "AudioWindow",
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 WINDOW_SECONDS = 300.0  # long media is decoded and transcribed this many seconds at a time (bounded memory)
+FIRST_WINDOW_SECONDS = 30.0  # the service's first window: about one speech chunk, so the first words come soon
 _CUT_SEARCH_SECONDS = 10.0  # a window ends at the quietest 100 ms in its last seconds, not inside a word
 _CUT_FRAME = SAMPLE_RATE // 10
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
@@ -145,8 +147,13 @@ def decode_audio(path: Path) -> DecodedAudio:
     return audio
 
 
-def iter_windows(path: Path, *, window_seconds: float = WINDOW_SECONDS) -> Iterator[AudioWindow]:
+def iter_windows(
+    path: Path, *, window_seconds: float = WINDOW_SECONDS, first_window_seconds: float | None = None
+) -> Iterator[AudioWindow]:
     """Decode ``path`` as :func:`decode_audio` does, but yield it in windows of about ``window_seconds``.
+
+    ``first_window_seconds`` makes the first window shorter: its speech detection, features and decoding take
+    a fraction of a full window's, so the first words come sooner (live transcripts).
 
     Memory stays bounded by the window, whatever the file's length. Each window (but the last) ends at the
     quietest 100 ms of its last ``_CUT_SEARCH_SECONDS``, so a cut falls in a pause, not inside a word; the rest
@@ -157,7 +164,7 @@ def iter_windows(path: Path, *, window_seconds: float = WINDOW_SECONDS) -> Itera
     from faster_whisper.audio import _group_frames, _ignore_invalid_frames, _resample_frames
 
     _large_buffers_back_to_the_os()
-    target = int(window_seconds * SAMPLE_RATE)
+    target = int((first_window_seconds or window_seconds) * SAMPLE_RATE)
     pending: list[npt.NDArray[np.int16]] = []
     buffered = 0
     start = 0  # samples already yielded
@@ -178,6 +185,7 @@ def iter_windows(path: Path, *, window_seconds: float = WINDOW_SECONDS) -> Itera
                 yield AudioWindow(start=start / SAMPLE_RATE, samples=joined[:cut].astype(np.float32) / 32768.0)
                 start += cut
                 pending, buffered = [joined[cut:]], len(joined) - cut
+                target = int(window_seconds * SAMPLE_RATE)
     except (av.error.FFmpegError, IndexError, ValueError) as exc:
         if isinstance(exc, IndexError):
             raise EmptyAudioError(f"{path.name} has no audio stream.") from None

@@ -234,8 +234,11 @@
     follow = controller;
     $("cancel-job").hidden = false;
     showProgress(null, "Queued: waiting for a worker.");
+    const live = $("live-text");
+    live.textContent = "";
+    live.hidden = true;
     try {
-      const response = await api(`/v1/jobs/${encodeURIComponent(jobId)}/events`, {
+      const response = await api(`/v1/jobs/${encodeURIComponent(jobId)}/events?segments=true`, {
         headers: { Accept: "text/event-stream" },
         signal: controller.signal,
       });
@@ -252,6 +255,12 @@
           const message = parseEvent(block);
           if (message.event === "progress" && message.data) {
             showProgress(message.data.progress, describe(message.data));
+          } else if (message.event === "segment" && message.data) {
+            // The transcript as it is decoded: each segment once, in order (text grows while the job runs).
+            live.hidden = false;
+            live.textContent += (live.textContent ? " " : "") + message.data.text;
+          } else if (message.event === "reset") {
+            live.textContent = ""; // a retried attempt starts its transcript over
           } else if (message.event === "end") {
             controller.abort();
             break;

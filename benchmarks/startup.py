@@ -1,0 +1,68 @@
+"""Start-up cost of the CLI against a bare Python process, interleaved rounds, medians (issue 18, target 3).
+
+    PYTHONPATH=src python benchmarks/startup.py --rounds 7 --out benchmarks/results/startup.json
+
+Measures whole processes: ``python -c pass``; ``tubesum --help``; bare faster-whisper's imports
+(``import faster_whisper``, what the baseline process loads before its work); and what ``tubesum transcribe
+FILE`` loads before its model (the CLI group, the command, settings, logging, rich, the service and stages,
+faster-whisper). The difference of the last two is tubesum's fixed start-up over the bare process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASES = {
+    "python": ["-c", "pass"],
+    "tubesum_help": ["-m", "tubesum", "--help"],
+    "bare_imports": ["-c", "import faster_whisper"],
+    "transcribe_imports": [
+        "-c",
+        "import tubesum.cli, tubesum.cli.transcribe, tubesum.cli.progress, tubesum.service, tubesum.logs, "
+        "faster_whisper, rich.console; from tubesum.config import Settings; Settings()",
+    ],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--compare-src", type=Path, help="Another tree's src/ (e.g. before a change), same rounds.")
+    args = parser.parse_args()
+    cases = {name: (argv, None) for name, argv in CASES.items()}
+    if args.compare_src:
+        cases |= {
+            f"{name}@compare": (argv, str(args.compare_src))
+            for name, argv in CASES.items()
+            if "tubesum" in name or "transcribe" in name
+        }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.rounds):
+        for name, (argv, src) in cases.items():
+            env = {**os.environ, "PYTHONPATH": src} if src else None
+            started = time.perf_counter()
+            subprocess.run([sys.executable, *argv], check=True, capture_output=True, env=env)
+            times[name].append(time.perf_counter() - started)
+    medians = {name: round(statistics.median(values), 4) for name, values in times.items()}
+    result = {
+        "medians_s": medians,
+        "help_s": medians["tubesum_help"],
+        "transcribe_fixed_over_bare_s": round(medians["transcribe_imports"] - medians["bare_imports"], 4),
+        "compared_with": str(args.compare_src) if args.compare_src else None,
+        "runs_s": {name: [round(v, 4) for v in values] for name, values in times.items()},
+    }
+    print(json.dumps(result, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
