@@ -32,6 +32,12 @@ def rare_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Sequential decoding (``WhisperModel.transcribe``); batched decoding has its own test below."""
+    return settings.model_copy(update={"batched": "off"})
+
+
+@pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The keyword arguments of every real ``WhisperModel.transcribe`` call made during the test."""
     seen: list[dict[str, Any]] = []
