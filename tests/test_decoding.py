@@ -116,8 +116,12 @@ def test_translate_task_reaches_the_call(
     assert calls[0]["task"] == "translate"
 
 
+@pytest.mark.parametrize("batched", ["off", "auto"])  # auto (the default) decodes a prompted run sequentially
 @pytest.mark.parametrize("option", ["initial_prompt", "hotwords"])
-def test_a_prompt_makes_tiny_en_spell_a_rare_name(settings: Settings, rare_wav: Path, option: str) -> None:
+def test_a_prompt_makes_tiny_en_spell_a_rare_name(
+    settings: Settings, rare_wav: Path, option: str, batched: str
+) -> None:
+    settings = settings.model_copy(update={"batched": batched})
     plain = transcribe(str(rare_wav), settings=settings, options=RunOptions(formats=("txt",))).transcript.text
     assert "Siobhan" not in plain, plain  # the control: unprompted, tiny.en hears something else
     prompted = transcribe(

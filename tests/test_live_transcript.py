@@ -96,6 +96,9 @@ def test_the_plan_per_device_and_option() -> None:
         )
     assert decoding_plan(WhisperOptions(word_timestamps=True), "cpu").keep_words is True
     no_vad = decoding_plan(WhisperOptions(vad_filter=False), "cuda")  # the batched pipeline needs the VAD
+    for prompt in ({"initial_prompt": "Siobhan"}, {"hotwords": "Siobhan"}):  # auto: sequential follows a prompt
+        assert not decoding_plan(WhisperOptions(**prompt), "cpu").batched
+        assert decoding_plan(WhisperOptions(batched="on", **prompt), "cpu").batched  # "on" is the user's word
     assert not no_vad.batched and not no_vad.without_timestamps and not no_vad.word_timestamps
 
 

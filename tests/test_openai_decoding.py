@@ -20,8 +20,8 @@ RARE_TEXT = "We met Siobhan at the quay."
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(  # sequential decoding: tiny.en's text-only batched decoding ignores a prompt here
-        tmp_path_factory.mktemp("openai-decoding"), TUBESUM_UPLOADS_ENABLED="true", TUBESUM_BATCHED="off"
+    with running_server(  # the default decoding: a prompted request is decoded sequentially, which follows it
+        tmp_path_factory.mktemp("openai-decoding"), TUBESUM_UPLOADS_ENABLED="true"
     ) as srv:
         yield srv
 

@@ -127,7 +127,9 @@ class DecodingPlan:
     against 0.103 sequential), while batched decoding of text only kept every word (0.078) and was the fastest.
     A text-only chunk is one segment of up to 30 s, so the plan asks for word timings (``word_timestamps``) and
     the segments are cut at sentence ends by :mod:`tubesum.pipeline.resegment`; the words leave the transcript
-    again unless the user asked for them (``keep_words``).
+    again unless the user asked for them (``keep_words``). With ``batched="auto"`` an initial prompt or hotwords
+    choose sequential decoding: text-only batched decoding did not follow a prompt (tiny.en kept mishearing the
+    prompted name "Siobhan", which sequential decoding spells; tests/test_decoding.py).
     """
 
     batched: bool
@@ -137,8 +139,11 @@ class DecodingPlan:
 
 
 def decoding_plan(options: WhisperOptions, device: str) -> DecodingPlan:
-    """Choose the faster-whisper call for ``options`` on ``device`` (``batched="auto"``: batched on every device)."""
-    batched = options.vad_filter and options.batched != "off"  # the batched pipeline cuts the audio with the VAD
+    """Choose the faster-whisper call for ``options`` on ``device`` (``batched="auto"``: batched on every device,
+    unless a prompt or hotwords ask for sequential decoding, which follows them)."""
+    prompted = bool(options.initial_prompt or options.hotwords)
+    wanted = options.batched == "on" or (options.batched == "auto" and not prompted)
+    batched = options.vad_filter and wanted  # the batched pipeline cuts the audio with the VAD
     return DecodingPlan(
         batched=batched,
         without_timestamps=batched,
