@@ -51,45 +51,43 @@ class UnsupportedParameterError(TubesumError):
     http_status = 400
 
 
+#: What both routes share: the body limit is upload_max_mb, enforced while streaming; errors in OpenAI's shape.
+_ROUTE: dict[str, Any] = {
+    "status_code": 200,
+    "request_max_body_size": None,
+    "responses": {
+        400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
+    },
+}
+
+
 class AudioController(Controller):
     path = "/v1/audio"
     tags = ("OpenAI-compatible",)
 
-    @post(
-        "/transcriptions",
-        operation_id="CreateTranscription",
-        status_code=200,
-        request_max_body_size=None,  # upload_max_mb, enforced while streaming
-        responses={
-            400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
-        },
-    )
+    @post("/transcriptions", operation_id="CreateTranscription", **_ROUTE)
     async def create_transcription(
         self, request: Request[Any, Any, Any], settings: SettingsDep, store: StoreDep, executor: ExecutorDep
     ) -> Response[Any]:
         """Transcribe an audio file (OpenAI's multipart form); the answer is in ``response_format``."""
-        try:
-            return await _transcribe(request, settings=settings, store=store, executor=executor, task="transcribe")
-        except TubesumError as exc:
-            return openai_error(exc.http_status, exc.message, code=exc.code)
+        return await _handle(request, settings=settings, store=store, executor=executor, task="transcribe")
 
-    @post(
-        "/translations",
-        operation_id="CreateTranslation",
-        status_code=200,
-        request_max_body_size=None,  # upload_max_mb, enforced while streaming
-        responses={
-            400: ResponseSpec(OpenAIError, description="Bad request (OpenAI's error shape).", generate_examples=False)
-        },
-    )
+    @post("/translations", operation_id="CreateTranslation", **_ROUTE)
     async def create_translation(
         self, request: Request[Any, Any, Any], settings: SettingsDep, store: StoreDep, executor: ExecutorDep
     ) -> Response[Any]:
         """Translate an audio file into English text (OpenAI's multipart form); the answer is in ``response_format``."""
-        try:
-            return await _transcribe(request, settings=settings, store=store, executor=executor, task="translate")
-        except TubesumError as exc:
-            return openai_error(exc.http_status, exc.message, code=exc.code)
+        return await _handle(request, settings=settings, store=store, executor=executor, task="translate")
+
+
+async def _handle(
+    request: Request[Any, Any, Any], *, settings: Settings, store: JobStore, executor: Executor | None, task: Task
+) -> Response[Any]:
+    """Run one request of either route; tubesum's errors become OpenAI's error JSON."""
+    try:
+        return await _transcribe(request, settings=settings, store=store, executor=executor, task=task)
+    except TubesumError as exc:
+        return openai_error(exc.http_status, exc.message, code=exc.code)
 
 
 async def _transcribe(
