@@ -95,10 +95,10 @@ def test_embedded_job_whose_outcome_cannot_be_recorded_is_requeued_once_the_lock
     lock = WriteLock(db)
     real_render = outputs.render
 
-    def render_then_lock(transcript: Transcript, fmt: Any) -> bytes:
+    def render_then_lock(transcript: Transcript, fmt: Any, **kwargs: Any) -> bytes:
         if not lock.held.is_set() and store.get(job_id, checkpoint=False).attempts == 2:  # type: ignore[union-attr]
             lock.take()  # the first attempt here: the store is locked from now until the test releases it
-        return real_render(transcript, fmt)
+        return real_render(transcript, fmt, **kwargs)
 
     monkeypatch.setattr(outputs, "render", render_then_lock)
     monkeypatch.setattr(service, "transcribe_source", lambda *a, **k: pytest.fail("the checkpoint must be used"))
@@ -139,11 +139,11 @@ def test_checkpoint_and_outcome_writes_survive_a_short_lock_without_losing_the_w
     lock = WriteLock(db)
     real_render = outputs.render
 
-    def render_then_lock_briefly(transcript: Transcript, fmt: Any) -> bytes:
+    def render_then_lock_briefly(transcript: Transcript, fmt: Any, **kwargs: Any) -> bytes:
         if not lock.held.is_set():
             lock.take()
             threading.Timer(1.5, lock.release).start()
-        return real_render(transcript, fmt)
+        return real_render(transcript, fmt, **kwargs)
 
     monkeypatch.setattr(outputs, "render", render_then_lock_briefly)
     executor = LocalExecutor(store, settings.model_copy(update={"workers": 1}), poll_interval=0.1, store_retry_s=10)

@@ -137,7 +137,7 @@ def test_model_is_loaded_once_per_process(tiny_llm: Path) -> None:
 
 def test_model_lives_in_the_registry_and_a_backend_reloads_it_after_an_idle_unload(tiny_llm: Path) -> None:
     backend = tb.TransformersChatBackend.from_settings(_settings(tiny_llm))
-    (info,) = [i for i in REGISTRY.snapshot() if i.kind == "summary" and i.loaded]
+    (info,) = [i for i in REGISTRY.snapshot() if i.kind == "summary" and i.name == str(tiny_llm) and i.loaded]
     assert (info.name, info.device, info.estimate_basis) == (str(tiny_llm), "cpu", "disk")
     assert info.estimate_mb == summary_estimate(str(tiny_llm), device="cpu").mb
     model = weakref.ref(backend.loaded.model)
@@ -149,7 +149,7 @@ def test_model_lives_in_the_registry_and_a_backend_reloads_it_after_an_idle_unlo
     gc.collect()
     assert model() is None  # the backend (and the summarizer cache holding it) kept no reference
     assert isinstance(backend.complete(MESSAGES, max_tokens=4), str)  # loaded again on use
-    (info,) = [i for i in REGISTRY.snapshot() if i.kind == "summary"]
+    (info,) = [i for i in REGISTRY.snapshot() if i.kind == "summary" and i.name == str(tiny_llm)]
     assert info.loaded and info.loads >= 2
 
 

@@ -183,7 +183,7 @@ def test_transcribe_passes_cookie_options_to_the_run(
         seen.append(settings)
         raise ConfigError("stop here")
 
-    monkeypatch.setattr("tubesum.cli.transcribe.transcribe", fake_transcribe)
+    monkeypatch.setattr("tubesum.service.transcribe", fake_transcribe)  # the command imports it when it runs
     media = tmp_path / "talk.wav"
     media.write_bytes(b"RIFF")
     args = ["transcribe", str(media), "--cookies", str(cookies), "--cookies-from-browser", "edge:Default", "-q"]
