@@ -694,13 +694,15 @@ def test_uv2nix_resolves_uv_lock(nix_env: dict[str, str], sources: dict[str, Pat
 
 
 MODERN_NIX_ROOT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tubesum-modern-nix/trixie-nix.tar"
+#: Read at import: tests/conftest.py removes every TUBESUM_* variable before each test.
+MODERN_NIX_WANTED = os.environ.get("TUBESUM_MODERN_NIX")
 
 
 def test_modern_nix_evaluates_the_flake(nix: Any, sources: dict[str, Path]) -> None:
     """scripts/modern-nix: `nix flake show`, `nix flake check` and the drvPaths of every package and devshell with
     Nix 2.26 (the syntax and builtins nixpkgs 25.11 is written for), against the stub and the snapshots; the
     derivations are the very ones Nix 2.8 computes."""
-    wanted = os.environ.get("TUBESUM_MODERN_NIX")
+    wanted = MODERN_NIX_WANTED
     if wanted == "0":
         pytest.skip("TUBESUM_MODERN_NIX=0")
     if os.geteuid() != 0 or shutil.which("debootstrap") is None or shutil.which("unshare") is None:
