@@ -12,13 +12,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from tubesum.jobs.db import make_engine
 from tubesum.jobs.migrate import upgrade
 from tubesum.jobs.store import SqlJobStore
+
+if TYPE_CHECKING:
+    import openai
 
 
 def free_port() -> int:
@@ -147,3 +150,11 @@ def running_server(tmp_path: Path, **env_overrides: str) -> Iterator[Server]:
         yield srv
     finally:
         srv.kill()
+
+
+def openai_client(server: Server, *, api_key: str | None = None, timeout: float = 120) -> openai.OpenAI:
+    """The official openai SDK pointed at ``server``, with its key (or ``api_key``) and no retries."""
+    import openai
+
+    token = api_key or server.headers["Authorization"].removeprefix("Bearer ")
+    return openai.OpenAI(base_url=f"{server.base}/v1", api_key=token, max_retries=0, timeout=timeout)

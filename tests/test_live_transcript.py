@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openai
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from servers import Server, running_server
+from servers import Server, openai_client, running_server
 from tubesum.bench.corpus import build_corpus
 from tubesum.config import Settings
 from tubesum.live import LiveTranscripts
@@ -184,8 +183,7 @@ def test_job_events_carry_each_segment_once_in_order(server: Server, long_speech
 
 
 def test_openai_stream_true_sends_deltas_before_the_end(server: Server, long_speech: Path) -> None:
-    token = server.headers["Authorization"].removeprefix("Bearer ")
-    client = openai.OpenAI(base_url=f"{server.base}/v1", api_key=token, max_retries=0, timeout=120)
+    client = openai_client(server)
     arrivals: list[tuple[Any, float]] = []
     with long_speech.open("rb") as audio:
         stream = client.audio.transcriptions.create(model="whisper-1", file=audio, stream=True)

@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from conftest import SPEECH_WORDS, word_overlap
-from servers import Server, running_server
+from servers import Server, openai_client, running_server
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def client(server: Server) -> openai.OpenAI:
-    token = server.headers["Authorization"].removeprefix("Bearer ")
-    return openai.OpenAI(base_url=f"{server.base}/v1", api_key=token, max_retries=0, timeout=120)
+    return openai_client(server)
 
 
 def test_json_and_text_answers(client: openai.OpenAI, speech_wav: Path) -> None:
@@ -67,7 +66,7 @@ def test_verbose_json_with_words_and_segments(client: openai.OpenAI, speech_wav:
 
 
 def test_errors_are_openai_errors_the_sdk_understands(client: openai.OpenAI, server: Server, speech_wav: Path) -> None:
-    wrong = openai.OpenAI(base_url=f"{server.base}/v1", api_key="tsk_wrong", max_retries=0, timeout=30)
+    wrong = openai_client(server, api_key="tsk_wrong", timeout=30)
     with speech_wav.open("rb") as audio, pytest.raises(openai.AuthenticationError):
         wrong.audio.transcriptions.create(model="whisper-1", file=audio)
     with pytest.raises(openai.APIStatusError) as too_big:

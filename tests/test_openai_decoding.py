@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from conftest import _need
-from servers import Server, running_server
+from servers import Server, openai_client, running_server
 
 RARE_TEXT = "We met Siobhan at the quay."
 
@@ -28,8 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def client(server: Server) -> openai.OpenAI:
-    token = server.headers["Authorization"].removeprefix("Bearer ")
-    return openai.OpenAI(base_url=f"{server.base}/v1", api_key=token, max_retries=0, timeout=120)
+    return openai_client(server)
 
 
 @pytest.fixture(scope="module")

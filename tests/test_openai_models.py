@@ -7,13 +7,12 @@ from pathlib import Path
 import openai
 import pytest
 
-from servers import running_server
+from servers import openai_client, running_server
 
 
 def test_the_openai_sdk_lists_and_retrieves_models(tmp_path: Path) -> None:
     with running_server(tmp_path, TUBESUM_API_MODELS="tiny.en,base,Systran/faster-whisper-small") as srv:
-        token = srv.headers["Authorization"].removeprefix("Bearer ")
-        client = openai.OpenAI(base_url=f"{srv.base}/v1", api_key=token, max_retries=0, timeout=30)
+        client = openai_client(srv, timeout=30)
         models = {m.id: m for m in client.models.list()}
         assert list(models) == ["whisper-1", "tiny.en", "base", "Systran/faster-whisper-small"]
         tiny = models["tiny.en"].model_dump()
@@ -24,6 +23,6 @@ def test_the_openai_sdk_lists_and_retrieves_models(tmp_path: Path) -> None:
         with pytest.raises(openai.NotFoundError) as missing:
             client.models.retrieve("/etc/passwd")
         assert missing.value.body["code"] == "model_not_found"  # type: ignore[index]
-        wrong = openai.OpenAI(base_url=f"{srv.base}/v1", api_key="tsk_wrong", max_retries=0, timeout=30)
+        wrong = openai_client(srv, api_key="tsk_wrong", timeout=30)
         with pytest.raises(openai.AuthenticationError):
             wrong.models.list()

@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 
 from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
 from inprocess import migrated_store
-from servers import Server, running_server
+from servers import Server, openai_client, running_server
 from tubesum.api.app import create_app
 from tubesum.config import Settings
 
@@ -55,8 +55,7 @@ def test_a_media_url_is_transcribed_like_a_file(
 
 
 def test_both_or_neither_is_an_openai_error(server: Server, speech_wav: Path, http_server: LoopbackServer) -> None:
-    token = server.headers["Authorization"].removeprefix("Bearer ")
-    sdk = openai.OpenAI(base_url=f"{server.base}/v1", api_key=token, max_retries=0, timeout=60)
+    sdk = openai_client(server, timeout=60)
     with speech_wav.open("rb") as audio, pytest.raises(openai.BadRequestError) as both:
         sdk.audio.transcriptions.create(model="whisper-1", file=audio, extra_body={"url": http_server.url("a.m4a")})
     assert both.value.body["code"] == "invalid_request" and "not both" in both.value.body["message"]  # type: ignore[index]
