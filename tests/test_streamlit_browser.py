@@ -114,9 +114,10 @@ def test_the_transcript_grows_on_the_page_while_the_run_transcribes(page: Any, l
     assert live, "no transcript text on the page before the run ended"
     assert any("Transcribing" in bar for text, bar, done in seen if text and not done), "text came after transcribing"
     final = page.locator('[data-testid="stCode"]').last.inner_text().strip()
-    assert len(page.locator(".st-key-live-transcript").all()) == 0 or not page.locator(
-        ".st-key-live-transcript"
-    ).inner_text().strip(), "the live view stays after the run"
+    assert (
+        len(page.locator(".st-key-live-transcript").all()) == 0
+        or not page.locator(".st-key-live-transcript").inner_text().strip()
+    ), "the live view stays after the run"
     assert all(final.startswith(text) for text in live), (live, final)  # the same lines as the result
     assert len(live[0].splitlines()) < len(final.splitlines()), "the text came in one piece at the end"
     assert final.startswith("[00:0") and len(final.splitlines()) >= 5

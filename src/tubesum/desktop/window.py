@@ -40,9 +40,9 @@ from tubesum.files import ensure_writable_dir, write_atomic
 from tubesum.frontends.models import model_is_local
 from tubesum.frontends.session import (
     MODEL_CHOICES,
+    LiveText,
     RunRequest,
     RunResult,
-    LiveText,
     advanced_fields,
     build_options,
     describe_error,

@@ -2,9 +2,10 @@
 
 The worker calls the service layer (:func:`tubesum.frontends.session.run_local`) and turns its progress callbacks
 into Qt signals, so the GUI thread never blocks: ``progress`` for the bar and ``segment`` for each transcript
-segment as it is decoded (once, in order), so the window can show the text growing. Cancelling sets a flag that the next progress callback turns into
-:class:`Cancelled`, which unwinds the pipeline (its temporary directory is removed on the way out). A model that
-is not on this machine yet is downloaded first, with its progress on the same bar.
+segment as it is decoded (once, in order), so the window can show the text growing. Cancelling sets a flag that
+the next progress or segment callback turns into :class:`Cancelled`, which unwinds the pipeline (its temporary
+directory is removed on the way out). A model that is not on this machine yet is downloaded first, with its
+progress on the same bar.
 """
 
 from __future__ import annotations
