@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -32,7 +32,7 @@ from tubesum.errors import ApiError, ConfigError, NetworkError, TubesumError
 from tubesum.jobs.types import JobOptions, JobState
 from tubesum.records import Rendered
 
-__all__ = ["JobEvent", "Rendered", "TubesumClient", "error_from_problem"]
+__all__ = ["JobEvent", "Rendered", "ResetEvent", "SegmentEvent", "TubesumClient", "error_from_problem"]
 
 _FILENAME = re.compile(r"filename\*=UTF-8''([^;]+)|filename=\"([^\"]*)\"")
 
@@ -48,6 +48,30 @@ class JobEvent(BaseModel):
     stage: str | None = None
     progress: float | None = None
     error: dict[str, str] | None = None
+
+
+class SegmentEvent(BaseModel):
+    """A ``segment`` event (``?segments=true``): one transcript segment as it is decoded, each once, in order."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event: Literal["segment"] = "segment"
+    index: int
+    start: float
+    end: float
+    text: str
+
+
+class ResetEvent(BaseModel):
+    """A ``reset`` event: a retried attempt starts the transcript over; drop the segments received so far."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event: Literal["reset"] = "reset"
+    id: str
+
+
+LiveEvent = JobEvent | SegmentEvent | ResetEvent
 
 
 def _error_classes() -> dict[str, type[TubesumError]]:
@@ -158,10 +182,18 @@ class TubesumClient:
 
     def events(self, job_id: str) -> Iterator[JobEvent]:
         """Yield the job's progress events as they happen; the last one has ``event == "end"``."""
+        for event in self.live_events(job_id, segments=False):
+            if isinstance(event, JobEvent):
+                yield event
+
+    def live_events(self, job_id: str, *, segments: bool = True) -> Iterator[LiveEvent]:
+        """Yield progress events and (with ``segments``) the live transcript: :class:`SegmentEvent` for each
+        segment as it is decoded and :class:`ResetEvent` when a retried attempt starts over. Ends after ``end``."""
         try:
             with self._http.stream(
                 "GET",
                 f"/v1/jobs/{job_id}/events",
+                params={"segments": "true"} if segments else None,
                 headers={"Accept": "text/event-stream"},
                 timeout=httpx.Timeout(30.0, read=None),
             ) as response:
@@ -169,7 +201,13 @@ class TubesumClient:
                     response.read()
                     _raise_for_problem(response)
                 for event, data in _sse(response.iter_lines()):
-                    yield JobEvent.model_validate({"event": event, **json.loads(data)})
+                    fields = {**json.loads(data), "event": event}
+                    if event == "segment":
+                        yield SegmentEvent.model_validate(fields)
+                    elif event == "reset":
+                        yield ResetEvent.model_validate(fields)
+                    else:
+                        yield JobEvent.model_validate(fields)
                     if event == "end":
                         return
         except httpx.TransportError as exc:
@@ -178,11 +216,24 @@ class TubesumClient:
                 hint="The job goes on on the server; follow it again or poll its state.",
             ) from None
 
-    def wait(self, job_id: str, *, on_event: Callable[[JobEvent], None] | None = None) -> JobRead:
-        """Follow the job's events until it ends, then return its final state."""
-        for event in self.events(job_id):
-            if on_event is not None:
-                on_event(event)
+    def wait(
+        self,
+        job_id: str,
+        *,
+        on_event: Callable[[JobEvent], None] | None = None,
+        on_segment: Callable[[SegmentEvent | ResetEvent], None] | None = None,
+    ) -> JobRead:
+        """Follow the job's events until it ends, then return its final state.
+
+        ``on_segment`` (when given) gets the live transcript: each :class:`SegmentEvent` once, in order, and a
+        :class:`ResetEvent` when a retried attempt starts over.
+        """
+        for event in self.live_events(job_id, segments=on_segment is not None):
+            if isinstance(event, JobEvent):
+                if on_event is not None:
+                    on_event(event)
+            elif on_segment is not None:
+                on_segment(event)
         return self.get(job_id)
 
 

@@ -231,6 +231,12 @@ class LiveText:
     _changed: bool = False
     _taken_at: float = -math.inf
 
+    def clear(self) -> None:
+        """Drop the text shown so far (a retried remote attempt starts over)."""
+        self.segments.clear()
+        self.lines.clear()
+        self._changed = True
+
     def add(self, segment: Segment) -> str | None:
         self.segments.append(segment)
         text = segment.text.strip()
@@ -298,15 +304,32 @@ def run_local(
 
 
 def run_remote(
-    request: RunRequest, *, client: TubesumClient, on_event: Callable[[JobEvent], None] | None = None
+    request: RunRequest,
+    *,
+    client: TubesumClient,
+    on_event: Callable[[JobEvent], None] | None = None,
+    on_segment: Callable[[Segment], None] | None = None,
+    on_reset: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Submit to a tubesum server, follow its progress events, then download every requested format."""
-    from tubesum.client import error_from_problem
+    """Submit to a tubesum server, follow its progress events, then download every requested format.
+
+    ``on_segment`` gets each segment once, in order, as the server decodes it (live text, like :func:`run_local`);
+    ``on_reset`` is called when a retried attempt starts the transcript over (drop what was shown).
+    """
+    from tubesum.client import SegmentEvent, error_from_problem
     from tubesum.jobs.types import JobState
+
+    def live(event: Any) -> None:
+        if isinstance(event, SegmentEvent):
+            if on_segment is not None:
+                on_segment(Segment(start=event.start, end=event.end, text=event.text))
+        elif on_reset is not None:
+            on_reset()
 
     started = time.perf_counter()
     options = request.job_options()
-    job = client.wait(client.submit(request.source, options).id, on_event=on_event)
+    follow = live if on_segment is not None or on_reset is not None else None
+    job = client.wait(client.submit(request.source, options).id, on_event=on_event, on_segment=follow)
     if job.state is not JobState.SUCCEEDED:
         error = job.error or {"code": "job_" + job.state.value, "message": f"The job was {job.state.value}."}
         raise error_from_problem(500, {"code": error.get("code"), "detail": error.get("message")})

@@ -170,16 +170,6 @@ def _widget(field: OptionField) -> str:
 
 def _run(request: RunRequest, *, settings: Settings, mode: str, server: tuple[str, str], upload: Any) -> RunResult:
     bar = st.progress(0.0, text="Starting…")
-    if mode == REMOTE:
-        from tubesum.client import TubesumClient
-
-        def on_event(event: JobEvent) -> None:
-            label = stage_label(event.stage) if event.stage else event.state.value.capitalize()
-            bar.progress(overall_fraction(event.stage or "", event.progress or 0.0, 1.0), text=label)
-
-        with TubesumClient(server[0], api_key=server[1] or None) as client:
-            return run_remote(request, client=client, on_event=on_event)
-
     holder = st.empty()  # the transcript as it grows; gone once the run ends (the result is shown below)
     live_box = holder.container(key="live-transcript")
     live_text = live_box.empty()
@@ -189,13 +179,31 @@ def _run(request: RunRequest, *, settings: Settings, mode: str, server: tuple[st
         if (text := live.take()) is not None:
             live_text.code(text, language=None)
 
-    def progress(stage: str, done: float, total: float | None = None, /) -> None:
-        bar.progress(overall_fraction(stage, done, total), text=stage_label(stage))
-        draw()  # a change held back by the interval shows at the next progress call
-
     def on_segment(segment: Segment) -> None:
         live.add(segment)
         draw()
+
+    def on_reset() -> None:
+        live.clear()
+        draw()
+
+    if mode == REMOTE:
+        from tubesum.client import TubesumClient
+
+        def on_event(event: JobEvent) -> None:
+            label = stage_label(event.stage) if event.stage else event.state.value.capitalize()
+            bar.progress(overall_fraction(event.stage or "", event.progress or 0.0, 1.0), text=label)
+            draw()
+
+        try:
+            with TubesumClient(server[0], api_key=server[1] or None) as client:
+                return run_remote(request, client=client, on_event=on_event, on_segment=on_segment, on_reset=on_reset)
+        finally:
+            holder.empty()
+
+    def progress(stage: str, done: float, total: float | None = None, /) -> None:
+        bar.progress(overall_fraction(stage, done, total), text=stage_label(stage))
+        draw()  # a change held back by the interval shows at the next progress call
 
     def on_download(mb: float, total_mb: float | None) -> None:
         text, fraction = download_progress(mb, total_mb)
