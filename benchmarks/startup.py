@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,18 +58,25 @@ def main() -> None:
         }
     scratch = tempfile.mkdtemp(prefix="tubesum-startup-")
     times: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):
         for name, (argv, src) in cases.items():
             env = {**os.environ, "PYTHONPATH": src} if src else None
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             extra = [scratch] if argv[0] == "-c" else []  # the scratch dir: the transcribe case's output dir
             subprocess.run([sys.executable, *argv, *extra], check=True, capture_output=True, env=env)
             times[name].append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime)
     medians = {name: round(statistics.median(values), 4) for name, values in times.items()}
+    cpu_medians = {name: round(statistics.median(values), 4) for name, values in cpu.items()}
     result = {
         "medians_s": medians,
+        "cpu_medians_s": cpu_medians,  # user + system time of the process: less moved by a shared machine's load
         "help_s": medians["tubesum_help"],
         "transcribe_fixed_over_bare_s": round(medians["transcribe_cli"] - medians["bare_imports"], 4),
+        "transcribe_fixed_over_bare_cpu_s": round(cpu_medians["transcribe_cli"] - cpu_medians["bare_imports"], 4),
         "transcribe_imports_over_bare_s": round(medians["transcribe_imports"] - medians["bare_imports"], 4),
         "compared_with": str(args.compare_src) if args.compare_src else None,
         "runs_s": {name: [round(v, 4) for v in values] for name, values in times.items()},

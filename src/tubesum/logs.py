@@ -93,7 +93,9 @@ def _structlog_formatter(fmt: str, *, colors: bool) -> logging.Formatter:
     import structlog
 
     shared = _shared_processors()
-    renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=colors)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=colors)
+    )
     final: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if fmt == "json":  # the console renderer formats tracebacks itself
         final.append(structlog.processors.format_exc_info)

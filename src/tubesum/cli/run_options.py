@@ -13,7 +13,7 @@ import functools
 import types
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin, overload
 
 import annotated_types
 import click
@@ -46,6 +46,10 @@ _CLI_HELP: dict[str, str] = {
 _METAVARS: dict[str, str] = {"speaker_names": "LABEL=NAME", "temperature": "T[,T...]", "formats": "FORMAT"}
 
 
+@overload
+def run_options(func: _F, *, fields: Iterable[str] | None = None) -> _F: ...
+@overload
+def run_options(func: None = None, *, fields: Iterable[str] | None = None) -> Callable[[_F], _F]: ...
 def run_options(func: _F | None = None, *, fields: Iterable[str] | None = None) -> Any:
     """Add a flag for each ``RunOptions`` field (or only ``fields``); the command gets ``options: RunOptions``.
 
