@@ -4,7 +4,8 @@ A field ``vad_threshold: float | None`` with ``ge=0, le=1`` becomes ``--vad-thre
 is the field's description; a bool becomes ``--x/--no-x``; a ``Literal`` a choice; a tuple a repeatable (or
 comma-separated) option. The decorated command receives one ``options: RunOptions`` argument instead.
 A new ``RunOptions`` field therefore gets its flag with no change here; the tables below only add short
-names, whisper's spellings and CLI-only help (``-f all``).
+names, whisper's spellings and CLI-only help (``-f all``). ``@run_options(fields=("model", "device"))`` adds only
+those fields' flags (``tubesum bench``).
 """
 
 from __future__ import annotations
