@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 import tubesum
@@ -52,25 +54,40 @@ NOT_FOR_TRANSCRIBE = (
 )
 
 
-def _run_in_fresh_python(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -c CODE ARGS`` with this tree's tubesum (not another install) first on the path."""
+def _run_in_fresh_python(
+    code: str, *args: str, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c CODE ARGS`` with this tree's tubesum (not another install) first on the path; an ``env``
+    value of None removes that variable."""
     source = str(Path(tubesum.__file__).resolve().parents[1])
-    base = {**os.environ, **(env or {})}
+    base = {**os.environ}
+    for name, value in (env or {}).items():
+        if value is None:
+            base.pop(name, None)
+        else:
+            base[name] = value
     base["PYTHONPATH"] = os.pathsep.join(filter(None, [source, base.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=base)
 
 
-def _loaded_after(args: list[str], watch: tuple[str, ...] = HEAVY, **env: str) -> tuple[int, list[str]]:
+def _loaded_after(args: list[str], watch: tuple[str, ...] = HEAVY, **env: str | None) -> tuple[int, list[str]]:
     """Run ``python -m tubesum ARGS`` in a fresh interpreter; return its exit code and the ``watch`` modules it
     loaded."""
+    rc, loaded, _ = _run_tubesum(args, watch, **env)
+    return rc, loaded
+
+
+def _run_tubesum(args: list[str], watch: tuple[str, ...], **env: str | None) -> tuple[int, list[str], list[str]]:
+    """Like :func:`_loaded_after`, and the lines the command wrote on stderr (its log records among them)."""
     code = (
         "import json, sys, runpy; sys.argv = ['tubesum', *json.loads(sys.argv[1])]\n"
         "try:\n    runpy.run_module('tubesum', run_name='__main__')\n"
         "except SystemExit as exc:\n    rc = exc.code or 0\nelse:\n    rc = 0\n"
         f"print(json.dumps([rc, [m for m in {watch!r} if m in sys.modules]]), file=sys.stderr)"
     )
-    rc, loaded = json.loads(_run_in_fresh_python(code, json.dumps(args), env=env).stderr.strip().splitlines()[-1])
-    return rc, loaded
+    *lines, last = _run_in_fresh_python(code, json.dumps(args), env=env).stderr.strip().splitlines()
+    rc, loaded = json.loads(last)
+    return rc, loaded, lines
 
 
 def test_help_imports_no_heavy_module() -> None:
@@ -97,13 +114,17 @@ def test_transcribe_run_loads_no_face_store_renderer_or_progress_ui(tmp_path: Pa
     """A real piped ``tubesum transcribe`` (tiny.en on the bundled sample) writes its transcript without loading
     rich (no terminal to draw on), structlog (nothing logged) or any API/job-store module."""
     out = tmp_path / "out"
-    rc, loaded = _loaded_after(
+    rc, loaded, stderr = _run_tubesum(
         ["transcribe", "--sample", "-f", "txt", "-o", str(out)],
-        watch=(*NOT_FOR_TRANSCRIBE, "faster_whisper"),
-        TTY_COMPATIBLE="",
+        (*NOT_FOR_TRANSCRIBE, "faster_whisper"),
+        TTY_COMPATIBLE=None,
+        FORCE_COLOR=None,
     )
     assert rc == 0
-    assert loaded == ["faster_whisper"], loaded  # it did transcribe, and loaded nothing it must not
+    logged = [line for line in stderr if line.startswith('{"')]  # JSON log records (stderr is not a TTY)
+    if logged:  # a warning on this machine (e.g. a compute type fallback) rightly loads structlog to render it
+        loaded = [name for name in loaded if name not in ("structlog", "rich", "pygments")]  # and what it imports
+    assert loaded == ["faster_whisper"], (loaded, logged)  # it did transcribe, and loaded nothing it must not
     (transcript,) = out.glob("*.txt")
     assert "sample" in transcript.read_text().lower()
 
@@ -125,3 +146,31 @@ def test_structlog_is_imported_by_the_first_log_record_and_renders_it() -> None:
     assert first["level"] == "warning" and "timestamp" in first
     # structlog's own loggers were configured by the same first record: JSON, masked
     assert native["event"] == "native" and native["hf_token"] == "***" and native["logger"] == "tubesum.s"
+
+
+@pytest.mark.parametrize(
+    ("env", "tty", "expected"),
+    [
+        ({}, False, False),
+        ({}, True, True),
+        ({"TTY_COMPATIBLE": "1"}, False, True),
+        ({"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"}, True, False),
+        ({"FORCE_COLOR": "1"}, False, True),
+        ({"FORCE_COLOR": ""}, True, False),
+    ],
+)
+def test_progress_imports_rich_only_where_rich_would_find_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tty: bool, expected: bool
+) -> None:
+    from rich.console import Console
+
+    from tubesum.cli.progress import may_be_terminal
+
+    for name in ("TTY_COMPATIBLE", "FORCE_COLOR", "JUPYTER_COLUMNS", "JUPYTER_LINES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    stream = io.StringIO()
+    monkeypatch.setattr(stream, "isatty", lambda: tty)
+    assert may_be_terminal(stream) is expected
+    assert Console(file=stream).is_terminal is expected  # the rule rich applies after the import

@@ -21,9 +21,13 @@ __all__ = ["cli_progress", "may_be_terminal"]
 
 
 def may_be_terminal(stream: IO[str]) -> bool:
-    """False only where rich would find no terminal either (no TTY, no TTY_COMPATIBLE=1, no FORCE_COLOR)."""
-    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR") is not None:
-        return True
+    """False only where rich would find no terminal either: its ``Console.is_terminal`` rules (TTY_COMPATIBLE,
+    FORCE_COLOR, then the stream's ``isatty``), less the cases where rich says no although these say yes."""
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "1"
+    if (force_color := os.environ.get("FORCE_COLOR")) is not None:
+        return force_color != ""
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty and isatty())
