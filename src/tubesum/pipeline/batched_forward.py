@@ -77,17 +77,39 @@ def unfinished_from(tokens: Sequence[int], *, timestamp_begin: int, duration: fl
 def forward_keeping_tail(
     pipeline: Any, features: Any, tokenizer: Any, chunks_metadata: list[dict[str, Any]], options: Any
 ) -> list[list[dict[str, Any]]]:
-    """Decode a batch of chunks as ``BatchedInferencePipeline.forward`` does, keeping each chunk's end.
+    """Decode a batch of chunks as ``BatchedInferencePipeline.forward`` does, keeping each chunk's end, and
+    cut text-only chunks into sentences.
 
     **Parameters:** the arguments of faster-whisper 1.2's ``BatchedInferencePipeline.forward``: the pipeline,
-    the stacked log-mel ``features`` of the chunks, the ``tokenizer``, one ``{"offset", "duration"}`` dict per
-    chunk, and the ``TranscriptionOptions``. Returns one list of segment dicts per chunk (text, times, tokens,
-    scores, and ``words`` when ``options.word_timestamps``). Text-only decoding (``without_timestamps``) has no
-    unfinished end: it is faster-whisper's forward.
+    the stacked log-mel ``features`` of the chunks, the ``tokenizer``, one ``{"offset", "duration", "segments"}``
+    dict per chunk, and the ``TranscriptionOptions``. Returns one list of segment dicts per chunk (text, times,
+    tokens, scores, and ``words`` when ``options.word_timestamps``).
+
+    * Segment timestamps: each chunk's unfinished end is kept, and an end the model left undecoded is decoded
+      again (one more batch, for the chunks that need it).
+    * Text only (tubesum's default): nothing is unfinished; without word timings each chunk is cut into
+      sentences timed from the text and the VAD's pauses (:func:`sentences`); with them, tubesum cuts it at the
+      words' own times (:mod:`tubesum.pipeline.resegment`).
     """
     segmented = _decode(pipeline, features, tokenizer, chunks_metadata, options)
-    if options.without_timestamps:
-        return segmented
+    if not options.without_timestamps:
+        _decode_ends(pipeline, features, tokenizer, chunks_metadata, options, segmented)
+    for segments in segmented:
+        for segment in segments:
+            del segment["all_tokens"]
+    return segmented
+
+
+def _decode_ends(
+    pipeline: Any,
+    features: Any,
+    tokenizer: Any,
+    chunks_metadata: list[dict[str, Any]],
+    options: Any,
+    segmented: list[list[dict[str, Any]]],
+) -> None:
+    """Decode again, as one batch, the ends of the chunks where the model stopped early (:func:`unfinished_from`),
+    adding their segments to ``segmented``."""
     import numpy as np
 
     model = pipeline.model
@@ -110,13 +132,11 @@ def forward_keeping_tail(
         decoded = _decode(pipeline, rest[..., :width], tokenizer, [meta for _, meta, _ in ends], options)
         for (index, _, _), segments in zip(ends, decoded, strict=True):
             segmented[index].extend(segments)
-    for segments in segmented:
-        for segment in segments:
-            segment.pop("all_tokens", None)
-    return segmented
 
 
-def speech_spans(metadata: dict[str, Any], *, pad: float = SPEECH_PAD_SECONDS, rate: int = 16000) -> list[tuple[float, float]]:
+def speech_spans(
+    metadata: dict[str, Any], *, pad: float = SPEECH_PAD_SECONDS, rate: int = 16000
+) -> list[tuple[float, float]]:
     """Where the speech is inside a batched chunk, in the chunk's (VAD-joined) time: its VAD speech ranges laid
     end to end from ``offset``, each without ``pad`` seconds at both ends (at most a quarter of the range).
 
@@ -131,7 +151,7 @@ def speech_spans(metadata: dict[str, Any], *, pad: float = SPEECH_PAD_SECONDS, r
     start = metadata["offset"]
     for length in lengths:
         trim = min(pad, length / 4)
-        spans.append((start + trim, start + length - trim))
+        spans.append((round(start + trim, 3), round(start + length - trim, 3)))
         start += length
     return spans or [(metadata["offset"], metadata["offset"] + metadata["duration"])]
 

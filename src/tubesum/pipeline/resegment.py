@@ -50,7 +50,9 @@ def estimate_word_times(
         first = _at(spans, done * scale)
         done += weight
         own = tuple(tokens[index]) if index < len(tokens) else ()
-        found.append(EstimatedWord(word=word, start=first, end=max(first, _at(spans, done * scale, end=True)), tokens=own))
+        found.append(
+            EstimatedWord(word=word, start=first, end=max(first, _at(spans, done * scale, end=True)), tokens=own)
+        )
     return found
 
 
