@@ -1,9 +1,11 @@
-"""Cut the long segments of text-only decoding into sentence-sized ones, at word timings.
+"""Cut the long segments of text-only decoding into sentence-sized ones, between words.
 
 Batched decoding without timestamp tokens (the fast, accurate default: :func:`~tubesum.pipeline.transcribe.
 decoding_plan`) gives one segment per speech chunk of up to 30 s. Readers, subtitles and live streaming want
 sentence-sized segments with their own times, so each chunk is cut after a word that ends a sentence, at a
-pause between words, or when it grows too long — always between words, with the words' own timings.
+pause between words, or when it grows too long (:func:`split_words`). The words' times are the aligned ones when
+the user asked for word timestamps; otherwise they are estimated from the text and the VAD's speech spans
+(:func:`estimate_word_times`), and the cuts then move into the nearest pause (:func:`snap_to_pauses`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ def estimate_word_times(
     a text-only chunk into sentences without aligning each word to the audio (speech is about as long as its
     text; a pause between two spans becomes a pause between two words, where :func:`split_words` cuts).
     """
-    spans = [(a, b) for a, b in spans if b > a] or [(spans[0][0], spans[0][0])] if spans else [(0.0, 0.0)]
+    speech = [(a, b) for a, b in spans if b > a]
+    if not speech:  # no span with a length: every word at the first span's start
+        speech = [(spans[0][0], spans[0][0])] if spans else [(0.0, 0.0)]
+    spans = speech
     weights = [max(len(word.strip()), 1) for word in words]
     scale = sum(b - a for a, b in spans) / (sum(weights) or 1)
     found: list[EstimatedWord] = []
