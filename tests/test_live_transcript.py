@@ -62,7 +62,7 @@ def test_default_decoding_is_batched_text_only_without_word_alignment_on_cpu(
     monkeypatch: pytest.MonkeyPatch, tiny: models.LoadedModel, long_speech: Path
 ) -> None:
     """docs/performance.md: batched text-only decoding was the fastest and the most accurate mode on CPU; its
-    chunks are cut into sentences without word alignment, which cost 12-15 % more CPU."""
+    chunks are cut into sentences without word alignment, which cost 7-9 % more CPU."""
     calls: list[tuple[str, dict[str, Any]]] = []
     _spy(monkeypatch, BatchedInferencePipeline, calls)
     _spy(monkeypatch, WhisperModel, calls)

@@ -160,7 +160,7 @@ def sentences(
     subsegments: list[dict[str, Any]], *, tokenizer: Any, spans: list[tuple[float, float]]
 ) -> list[dict[str, Any]]:
     """Cut text-only chunks into sentence-sized segments, with times estimated from the text
-    (:func:`tubesum.pipeline.resegment.estimate_word_times`; no word alignment, which costs 12-14 % of the CPU)."""
+    (:func:`tubesum.pipeline.resegment.estimate_word_times`; no word alignment, which costs 7-9 % more CPU)."""
     from tubesum.pipeline.resegment import estimate_word_times, snap_to_pauses, split_words
 
     cut: list[dict[str, Any]] = []

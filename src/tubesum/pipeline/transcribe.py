@@ -129,9 +129,10 @@ class DecodingPlan:
     CPU than text-only; batched decoding of text only kept every word (0.067 / 0.054) and was the fastest.
     A text-only chunk is one run of up to 30 s of text, which :func:`~tubesum.pipeline.batched_forward.
     forward_keeping_tail` cuts into sentences timed from their share of the text and the VAD's pauses (boundaries
-    within 0.06 s median / 0.4 s at most of word-aligned ones on real speech, 0.15 s median on espeak), for no
-    measurable CPU: word alignment (``word_timestamps``) cost 12-15 % more CPU and is done only when the user
-    asks for words (``keep_words``), which then also time the sentence cuts (:mod:`tubesum.pipeline.resegment`).
+    0.06 s from word-aligned ones in the median, 0.4 s at most, on real speech; 0.15 s median on espeak), at the
+    CPU of the bare call (10.7 s against 10.6 s, medians of 3 on 5 min of espeak). Word alignment
+    (``word_timestamps``) cost 9 % more (11.6 s) and is done only when the user asks for words (``keep_words``),
+    which then also time the sentence cuts (:mod:`tubesum.pipeline.resegment`).
     With ``batched="auto"`` an initial prompt or hotwords choose sequential decoding: text-only batched decoding
     did not follow a prompt (tiny.en kept mishearing the prompted name "Siobhan", which sequential decoding
     spells; tests/test_decoding.py).
