@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,7 @@ logger = logging.getLogger(__name__)
 AUDIO_FORMAT = "bestaudio/best"
 GUARDED_AUDIO_FORMAT = "bestaudio[protocol~='^https?$']/best[protocol~='^https?$']"
 _YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+_REPORT_SECONDS = 0.5  # a blocked reader reports the download's progress at most this often
 _UNREUSABLE_KEYS = frozenset(
     {"requested_downloads", "requested_formats", "requested_subtitles", "filepath", "_filename", "filename"}
 )
@@ -226,7 +228,14 @@ class AudioStream:
     def reader(self, *, progress: ProgressFn = no_progress) -> GrowingFile:
         """A new reader from the first byte; it reports ``progress("download", ...)`` while it waits."""
 
-        def report() -> None:
+        last = 0.0
+
+        def report() -> None:  # a cancellation point too: the progress callable may raise
+            nonlocal last
+            now = time.monotonic()
+            if now - last < _REPORT_SECONDS:
+                return
+            last = now
             progress("download", float(self.growth.written), float(self.growth.total) if self.growth.total else None)
 
         return self.growth.reader(on_wait=report)

@@ -9,9 +9,10 @@ objects, plain binary file objects that PyAV can open (``av.open(reader)``)::
         container = av.open(reader)
 
 A read past what exists blocks until more bytes arrive, the download finishes (then it returns what is left:
-end of file) or fails (then it raises the download's own error). Seeks within the file are free; ``SEEK_END``
-waits for the end, so a container whose index sits at the end (mp4 with the ``moov`` atom last) is read once
-the download is complete: streaming falls back to download-then-decode by itself. A reader keeps its file
+end of file) or fails (then it raises the download's own error). Seeks are free (a read past what exists
+waits); ``SEEK_END`` uses the size the writer announced, or waits for the end when it announced none. A
+container whose index sits at the end (mp4 with the ``moov`` atom last) is read once the download is
+complete: streaming falls back to download-then-decode by itself. A reader keeps its file
 descriptor, so the writer's final rename (``x.part`` → ``x``) does not disturb it.
 """
 
@@ -173,6 +174,13 @@ class GrowingFile(io.RawIOBase):
         return self._fd
 
     def _size_at_end(self) -> int:
+        """The file's final size: the size the writer announced (HTTP Content-Length), else wait for its end.
+
+        FFmpeg asks for the size of its input often (``avio_size`` falls back to ``seek(-1, SEEK_END)``), so
+        answering only at the end would hold every container back until the download is complete.
+        """
         fd = self._descriptor()
-        self._growth._wait(lambda: False, self._on_wait)  # the end is known once the writer is done
+        if not self._growth.done and self._growth.total:
+            return self._growth.total
+        self._growth._wait(lambda: False, self._on_wait)
         return os.fstat(fd).st_size
