@@ -306,7 +306,7 @@ def _download(
                 check_limits(fresh, settings=settings)
                 result = ydl.process_ie_result(_reusable(fresh), download=True)
             messages = list(ydl.messages)
-    except SizeLimitError:
+    except BaseException:  # a failed or stopped download leaves no partial file behind
         hook.remove_partial()
         raise
     path = _downloaded_file(result)

@@ -116,6 +116,7 @@ class GrowingFile(io.RawIOBase):
         self._on_wait = on_wait
         self._fd: int | None = None
         self._pos = 0
+        self._raised = False
         self.name = "download"
 
     def readable(self) -> bool:
@@ -146,7 +147,7 @@ class GrowingFile(io.RawIOBase):
         want = len(buffer)
         if want == 0:
             return 0
-        self._growth._wait(lambda: os.fstat(fd).st_size > self._pos, self._on_wait)
+        self._wait(lambda: os.fstat(fd).st_size > self._pos)
         data = os.pread(fd, want, self._pos)  # at the end only once the writer is done: then it is the end
         view = memoryview(buffer).cast("B")
         view[: len(data)] = data
@@ -182,5 +183,16 @@ class GrowingFile(io.RawIOBase):
         fd = self._descriptor()
         if not self._growth.done and self._growth.total:
             return self._growth.total
-        self._growth._wait(lambda: False, self._on_wait)
+        self._wait(lambda: False)
         return os.fstat(fd).st_size
+
+    def _wait(self, ready: Callable[[], bool]) -> None:
+        """Wait for ``ready()`` or the writer's end; its error goes up once: FFmpeg retries failed reads and
+        seeks, and each retry would stash the same error again (PyAV prints every one it drops)."""
+        if self._raised:
+            return  # what exists now is all there is
+        try:
+            self._growth._wait(ready, self._on_wait)
+        except BaseException:
+            self._raised = True
+            raise
