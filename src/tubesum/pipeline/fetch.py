@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 AUDIO_FORMAT = "bestaudio/best"
 GUARDED_AUDIO_FORMAT = "bestaudio[protocol~='^https?$']/best[protocol~='^https?$']"
 _YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+_STOP_SECONDS = 5.0  # how long leaving stream_audio early waits for the download thread to stop
 _REPORT_SECONDS = 0.5  # a blocked reader reports the download's progress at most this often
 _UNREUSABLE_KEYS = frozenset(
     {"requested_downloads", "requested_formats", "requested_subtitles", "filepath", "_filename", "filename"}
@@ -249,9 +250,15 @@ class AudioStream:
         return self._audio
 
     def stop(self) -> None:
-        """Stop the download if it still runs (at its next block of data), wait for it, remove a partial file."""
+        """Stop the download if it still runs (at its next block of data), wait for it, remove a partial file.
+
+        The wait is bounded: a server that sends nothing more leaves the thread in a socket read until yt-dlp's
+        own timeout; it then removes its partial file itself and ends (it is a daemon thread).
+        """
         self._stopping.set()
-        self._thread.join()
+        self._thread.join(_STOP_SECONDS)
+        if self._thread.is_alive():
+            logger.warning("download of %s still waits for its server; leaving it to time out", self.source.label)
         if self._audio is None:
             self._hook.remove_partial()
 
