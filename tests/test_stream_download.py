@@ -7,6 +7,7 @@ out its first segment before that moment, and end with the transcript the finish
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import subprocess
 import threading
@@ -16,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from servers import running_server
 from tubesum import service
 from tubesum.config import Settings
 from tubesum.errors import SizeLimitError, TubesumError
@@ -187,6 +190,49 @@ def test_first_segment_arrives_before_the_download_ends_and_the_transcript_is_th
     assert _timed(transcript.segments) == _timed(whole.segments)
     assert transcript.duration == whole.duration
     assert "museum" in transcript.text.lower()
+
+
+def _sse(lines: Iterator[str]) -> Iterator[tuple[str, str, float]]:
+    """Parse Server-Sent Events: (event, data, arrival time)."""
+    event, data = "message", []
+    for line in lines:
+        if not line:
+            if data:
+                yield event, "\n".join(data), time.monotonic()
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data.append(line.split(":", 1)[1].strip())
+
+
+def test_served_job_sends_its_first_segment_event_before_the_download_ends(
+    throttled: Any, long_webm: Path, tmp_path: Path
+) -> None:
+    with (
+        running_server(tmp_path) as srv,
+        httpx.Client(base_url=srv.base, headers=srv.headers, timeout=120) as client,
+    ):
+        server = throttled(long_webm, seconds=16)
+        submitted = time.monotonic()
+        job = client.post("/v1/jobs", json={"source": server.url(), "options": {"formats": ["json"]}})
+        assert job.status_code in (200, 201, 202), job.text
+        job_id = job.json()["id"]
+        events: list[tuple[str, str, float]] = []
+        with client.stream("GET", f"/v1/jobs/{job_id}/events", params={"segments": "true"}) as answer:
+            for event in _sse(answer.iter_lines()):
+                events.append(event)
+                if event[0] == "end":
+                    break
+        result = client.get(f"/v1/jobs/{job_id}/result", params={"format": "json"}).json()
+    segments = [(json.loads(data), at) for name, data, at in events if name == "segment"]
+    assert segments and server.finished, events[-3:]
+    print(
+        f"\nserve: first segment event {segments[0][1] - submitted:.2f} s after submit; server sent its last "
+        f"byte at {server.finished[0] - submitted:.2f} s"
+    )
+    assert segments[0][1] < server.finished[0], "the first segment event came only after the download had ended"
+    assert " ".join(s["text"] for s, _ in segments) == result["text"]
 
 
 def test_index_at_the_end_falls_back_to_waiting_for_the_whole_file(
