@@ -31,6 +31,7 @@ from tubesum.errors import (
     FetchError,
     SizeLimitError,
     SourceError,
+    TubesumError,
     UnsupportedMediaError,
 )
 from tubesum.pipeline.growing_file import GrowingFile, Growth
@@ -183,7 +184,7 @@ def stream_audio(
     The download is :func:`fetch_audio`'s (same limits, SSRF guard, errors); :meth:`AudioStream.reader` gives
     file objects that block until the bytes they need arrive, and raise the download's error when it fails.
     Leaving the block early (an error, a cancellation) stops the download and removes its partial file; an
-    error of the decoding side is replaced by the download's own when the download failed first.
+    error of the decoding side (a tubesum error) is replaced by the download's own when the download failed.
     """
     check_limits(info, settings=settings)  # refuse before starting anything
     stream = AudioStream(source, settings=settings, workdir=workdir, info=info, url_guard=url_guard)
@@ -193,8 +194,8 @@ def stream_audio(
     except BaseException as exc:
         failed = stream.growth.error  # the download's own failure, read before stopping it
         stream.stop()
-        if failed is not None and failed is not exc and not isinstance(failed, _Stopped):
-            raise failed from exc
+        if isinstance(exc, TubesumError) and failed is not None and failed is not exc:
+            raise failed from exc  # the decoder's view of a broken download (a cancellation stays one)
         raise
     stream.stop()
 
