@@ -14,6 +14,7 @@ are downloaded for them, because HLS/DASH downloads may be handed to ffmpeg, whi
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import threading
@@ -218,7 +219,8 @@ class AudioStream:
         self._hook = _DownloadHook(self._grew, settings=settings, stop=self._stopping)
         self._audio: Audio | None = None
         self._thread = threading.Thread(
-            target=self._download,
+            target=contextvars.copy_context().run,  # the job's log context (job id, ...) goes along
+            args=(self._download,),
             kwargs={"settings": settings, "workdir": workdir, "info": info, "url_guard": url_guard},
             name=f"download {source.label}",
             daemon=True,
