@@ -23,8 +23,13 @@ from tubesum.errors import (
 )
 
 if TYPE_CHECKING:
+    import io
+    from typing import BinaryIO
+
     import numpy as np
     import numpy.typing as npt
+
+    Media = io.RawIOBase | BinaryIO  # a readable, seekable binary file object PyAV can open
 
 __all__ = [
     "FIRST_WINDOW_SECONDS",
@@ -73,26 +78,30 @@ class AudioWindow:
         return len(self.samples) / SAMPLE_RATE
 
 
-def _not_media(path: Path, exc: BaseException | None = None) -> UnsupportedMediaError:
+def _not_media(path: Path | Media, exc: BaseException | None = None) -> UnsupportedMediaError:
     why = f" ({type(exc).__name__})" if exc is not None else ""
     return UnsupportedMediaError(
-        f"{path.name} is not an audio or video file that can be decoded{why}.",
+        f"{_name(path)} is not an audio or video file that can be decoded{why}.",
         hint="Pass a media file (mp3, m4a, wav, webm, mp4, ...).",
     )
 
 
-def probe_duration(path: Path) -> float | None:
-    """Return the container's duration in seconds (None when the header does not say)."""
+def probe_duration(path: Path | Media) -> float | None:
+    """Return the container's duration in seconds (None when the header does not say).
+
+    ``path`` may also be a readable binary file object (a download still running: the header is enough).
+    """
     import av
 
-    if not path.is_file():
-        raise SourceNotFoundError(f"No such file: {path}")
-    if path.stat().st_size == 0:
-        raise EmptyAudioError(f"{path.name} is empty (0 bytes).")
+    if isinstance(path, Path):
+        if not path.is_file():
+            raise SourceNotFoundError(f"No such file: {path}")
+        if path.stat().st_size == 0:
+            raise EmptyAudioError(f"{path.name} is empty (0 bytes).")
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(_openable(path), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise EmptyAudioError(f"{path.name} has no audio stream.")
+                raise EmptyAudioError(f"{_name(path)} has no audio stream.")
             if container.duration is not None:
                 return float(container.duration) / 1_000_000  # av.time_base
             stream = container.streams.audio[0]
@@ -148,7 +157,7 @@ def decode_audio(path: Path) -> DecodedAudio:
 
 
 def iter_windows(
-    path: Path, *, window_seconds: float = WINDOW_SECONDS, first_window_seconds: float | None = None
+    path: Path | Media, *, window_seconds: float = WINDOW_SECONDS, first_window_seconds: float | None = None
 ) -> Iterator[AudioWindow]:
     """Decode ``path`` as :func:`decode_audio` does, but yield it in windows of about ``window_seconds``.
 
@@ -157,7 +166,8 @@ def iter_windows(
 
     Memory stays bounded by the window, whatever the file's length. Each window (but the last) ends at the
     quietest 100 ms of its last ``_CUT_SEARCH_SECONDS``, so a cut falls in a pause, not inside a word; the rest
-    starts the next window. Raises the same errors as :func:`decode_audio`.
+    starts the next window. Raises the same errors as :func:`decode_audio`. ``path`` may also be a readable
+    binary file object (:class:`~tubesum.pipeline.growing_file.GrowingFile`: decoding while downloading).
     """
     import av
     import numpy as np
@@ -169,7 +179,7 @@ def iter_windows(
     buffered = 0
     start = 0  # samples already yielded
     try:
-        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        with av.open(_openable(path), mode="r", metadata_errors="ignore") as container:
             resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             frames = _resample_frames(
                 _group_frames(_ignore_invalid_frames(container.decode(audio=0)), 500000), resampler
@@ -188,17 +198,25 @@ def iter_windows(
                 target = int(window_seconds * SAMPLE_RATE)
     except (av.error.FFmpegError, IndexError, ValueError) as exc:
         if isinstance(exc, IndexError):
-            raise EmptyAudioError(f"{path.name} has no audio stream.") from None
+            raise EmptyAudioError(f"{_name(path)} has no audio stream.") from None
         raise _not_media(path, exc) from None
     rest = np.concatenate(pending) if pending else np.zeros(0, dtype=np.int16)
     total = (start + len(rest)) / SAMPLE_RATE
     if total < _MIN_SECONDS:
         raise EmptyAudioError(
-            f"{path.name} contains no audio ({total:.2f} s decoded).",
+            f"{_name(path)} contains no audio ({total:.2f} s decoded).",
             hint="Check that the file plays and is not silent or truncated.",
         )
     if len(rest):
         yield AudioWindow(start=start / SAMPLE_RATE, samples=rest.astype(np.float32) / 32768.0)
+
+
+def _openable(media: Path | Media) -> str | Media:
+    return str(media) if isinstance(media, Path) else media
+
+
+def _name(media: Path | Media) -> str:
+    return media.name if isinstance(media, Path) else str(getattr(media, "name", "media"))
 
 
 @functools.cache
