@@ -52,6 +52,7 @@ FIRST_WINDOW_SECONDS = 30.0  # the service's first window: about one speech chun
 _CUT_SEARCH_SECONDS = 10.0  # a window ends at the quietest 100 ms in its last seconds, not inside a word
 _CUT_FRAME = SAMPLE_RATE // 10
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+_MMAP_THRESHOLD_BYTES = 16 << 20
 # Less than this is not speech anyone can transcribe (and Whisper would hallucinate on it).
 _MIN_SECONDS = 0.1
 
@@ -192,6 +193,7 @@ def iter_windows(
                     continue
                 joined = np.concatenate(pending)
                 cut = _quiet_cut(joined, target)
+                _return_free_memory()
                 yield AudioWindow(start=start / SAMPLE_RATE, samples=joined[:cut].astype(np.float32) / 32768.0)
                 start += cut
                 pending, buffered = [joined[cut:]], len(joined) - cut
@@ -220,18 +222,38 @@ def _name(media: Path | Media) -> str:
 
 
 @functools.cache
-def _large_buffers_back_to_the_os() -> None:
-    """Pin glibc's mmap threshold at 1 MiB: each window's arrays (samples, features) are then mapped and
-    unmapped instead of carved from the heap, which glibc's growing dynamic threshold would otherwise let
-    fragment, so peak memory crept up with the number of windows (+100 MB from 30 min to 2 h). No-op off glibc.
-    """
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, when this process runs on it (musl and others: None, and the allocator is left alone)."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
-    except (OSError, AttributeError):  # musl and others: no mallopt, nothing to tune
-        logger.debug("mallopt is not available; leaving the allocator as it is")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both must exist
+    except (OSError, AttributeError):
+        logger.debug("glibc's mallopt/malloc_trim are not available; leaving the allocator as it is")
+        return None
+    return libc
+
+
+@functools.cache
+def _large_buffers_back_to_the_os() -> None:
+    """Pin glibc's mmap threshold at 16 MiB: a window's big arrays (a 300 s window is 19 MB of samples) are
+    then mapped and unmapped instead of carved from the heap, which glibc's growing dynamic threshold would
+    otherwise let fragment, so peak memory crept up with the number of windows (+100 MB from 30 min to 2 h).
+    Smaller buffers (a chunk's features, CTranslate2's tensors) stay on the heap: pinning the threshold at
+    1 MiB kept memory just as flat but cost 23 % more CPU on 30 minutes of speech, every allocation becoming a
+    map, page faults and an unmap (docs/performance.md). :func:`_return_free_memory` trims the heap between
+    windows. No-op off glibc.
+    """
+    if (libc := _glibc()) is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+
+
+def _return_free_memory() -> None:
+    """Give the heap's free pages back to the OS (``malloc_trim``) between windows, so the next window's
+    arrays do not grow the peak. Takes milliseconds. No-op off glibc."""
+    if (libc := _glibc()) is not None:
+        libc.malloc_trim(0)
 
 
 def _quiet_cut(samples: npt.NDArray[np.int16], target: int) -> int:
