@@ -1,8 +1,9 @@
-"""Why tubesum decodes batched and text-only by default: bare faster-whisper decoding modes side by side.
+"""Why tubesum decodes batched and text-only by default: faster-whisper decoding modes side by side.
 
 One process, the model loaded once, every variant on the same audio in interleaved rounds (medians of wall and
-CPU seconds of the transcribe call, WER against the script). Figures in docs/performance.md and
-benchmarks/results/decoding-variants.json.
+CPU seconds of the transcribe call, WER against the script): bare faster-whisper's calls, and its batched
+pipeline with tubesum's forward (:mod:`tubesum.pipeline.batched_forward`: ``batched_ts_tail``,
+``batched_nots_sentences``). Figures in docs/performance.md and benchmarks/results/decoding-variants.json.
 
     python benchmarks/decoding_variants.py --rounds 3 --audio benchmarks/real/librivox-cards.wav \\
         --out benchmarks/results/decoding-variants.json
@@ -24,6 +25,14 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
 
 from tubesum.bench.corpus import build_corpus
 from tubesum.bench.wer import word_error_rate
+from tubesum.pipeline.batched_forward import forward_keeping_tail
+
+
+class KeepingTail(BatchedInferencePipeline):  # type: ignore[misc]
+    """faster-whisper's batched pipeline with tubesum's forward (what tubesum's decoding runs)."""
+
+    def forward(self, features: Any, tokenizer: Any, chunks_metadata: Any, options: Any) -> Any:
+        return forward_keeping_tail(self, features, tokenizer, chunks_metadata, options)
 
 
 def main() -> None:
@@ -43,6 +52,7 @@ def main() -> None:
     files |= {p.stem: (str(p), p.with_suffix(".txt").read_text()) for p in args.audio}
     model = WhisperModel(args.model, device="cpu", compute_type="int8")
     pipe = BatchedInferencePipeline(model)
+    mine = KeepingTail(model)
     variants: dict[str, Any] = {
         "seq": lambda a: model.transcribe(a, beam_size=5, vad_filter=True),
         "seq_words": lambda a: model.transcribe(a, beam_size=5, vad_filter=True, word_timestamps=True),
@@ -54,6 +64,14 @@ def main() -> None:
         ),
         "batched_nots_words": lambda a: pipe.transcribe(
             a, batch_size=8, beam_size=5, vad_filter=True, without_timestamps=True, word_timestamps=True
+        ),
+        # tubesum's forward: segment timestamps with each chunk's unfinished end kept and decoded again
+        "batched_ts_tail": lambda a: mine.transcribe(
+            a, batch_size=8, beam_size=5, vad_filter=True, without_timestamps=False
+        ),
+        # tubesum's forward: text only, cut into sentences timed from the text and the VAD's pauses (the default)
+        "batched_nots_sentences": lambda a: mine.transcribe(
+            a, batch_size=8, beam_size=5, vad_filter=True, without_timestamps=True
         ),
     }
     results: dict[str, dict[str, Any]] = {}

@@ -53,6 +53,42 @@ def test_bad_durations_and_levels_are_usage_errors() -> None:
     assert runner.invoke(cli, ["bench", "--sweep", "0,2"]).exit_code == 2
 
 
+def test_bench_model_flags_are_the_run_options_flags_and_reach_its_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-m/--model``, ``--device`` and ``--compute-type`` come from ``RunOptions`` (checked like every run's
+    options); ``--batched`` is the bench's own. The bench run itself is replaced: it takes minutes."""
+    import tubesum.bench.run
+
+    seen: list[Any] = []
+
+    def fake_run_bench(settings: Any, config: Any, *, progress: Any) -> dict[str, Any]:
+        seen.append((settings, config))
+        return {"json": str(tmp_path / "bench.json"), "targets": {}}
+
+    monkeypatch.setattr(tubesum.bench.run, "run_bench", fake_run_bench)
+    runner = CliRunner()
+    args = ["bench", "-d", "3s", "--no-peers", "-o", str(tmp_path), "--no-plot"]
+    flags = ["-m", "tiny.en", "--device", "cpu", "--compute-type", "int8", "--batched", "off"]
+    result = runner.invoke(cli, [*args, *flags], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ((settings, config),) = seen
+    assert (settings.model, settings.device, settings.compute_type, settings.batched) == (
+        "tiny.en",
+        "cpu",
+        "int8",
+        "off",
+    )
+    assert config.durations == (3.0,) and config.peers is False
+    result = runner.invoke(cli, args, catch_exceptions=False)  # unset flags leave the settings as they are
+    assert (seen[-1][0].model, seen[-1][0].device, seen[-1][0].batched) == ("small", "auto", "auto")
+    bad = runner.invoke(cli, [*args, "--device", "tpu"])
+    assert bad.exit_code == 2 and "--device" in bad.output
+    help_text = runner.invoke(cli, ["bench", "--help"]).output
+    for flag in ("-m, --model", "--device [auto|cpu|cuda]", "--compute-type", "--batched [auto|on|off]"):
+        assert flag in help_text
+
+
 def test_measured_processes_each_report_their_own_peak_rss(tmp_path: Path) -> None:
     big = run_measured(
         [sys.executable, "-c", "import json; b = bytearray(300 * 2**20); print(json.dumps({'n': len(b)}))"]

@@ -185,3 +185,5 @@ def test_batched_inference_gets_the_same_options(
     call = seen[0]
     assert (call["initial_prompt"], call["hotwords"], call["temperature"]) == ("Tomorrow", "museum", [0.2])
     assert call["vad_parameters"] == {"threshold": 0.4} and call["vad_filter"] is True
+    # text only, no word alignment: the chunks are cut into sentences by tubesum's forward (test_batched_forward)
+    assert call["without_timestamps"] is True and call["word_timestamps"] is False

@@ -79,6 +79,40 @@ def test_transcribes_the_sample_and_shows_it(window: MainWindow, qapp: QApplicat
     assert "Saved" in window.status.text()
 
 
+@pytest.fixture(scope="module")
+def long_speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """45 s of seeded espeak-ng speech: more than the service's first 30 s window, so segments come in bursts."""
+    from tubesum.bench.corpus import build_corpus
+
+    return build_corpus([45.0], seed=3, cache_dir=tmp_path_factory.mktemp("corpus"))[0].path
+
+
+def test_the_transcript_view_grows_while_the_job_runs(
+    window: MainWindow, qapp: QApplication, long_speech: Path
+) -> None:
+    window.transcript_view.setPlainText("an earlier run's text")
+    window.source.setText(str(long_speech))
+    window.start()
+    assert window.worker is not None and window.transcript_view.toPlainText() == ""  # a new run starts empty
+    seen: list[str] = []  # the view's text while the job runs, looked at from the GUI thread between events
+
+    def running() -> bool:
+        if window.result is None:
+            seen.append(window.transcript_view.toPlainText())
+        return window.worker is None
+
+    wait_until(qapp, running)
+    assert window.result is not None, window.status.text()
+    final = window.transcript_view.toPlainText()
+    segments = window.live.segments  # what the window's slot received through the worker's segment signal
+    assert segments == list(window.result.transcript.segments) and len(segments) >= 5  # each once, in order
+    shown = list(dict.fromkeys(text for text in seen if text))
+    assert shown, "no text was shown before the job ended"
+    assert all(final.startswith(text) for text in shown), "the live lines are not the final view's lines"
+    assert len(shown[0].splitlines()) < len(final.splitlines()), "the text came in one piece at the end"
+    assert window.live.text == final  # every segment reached the view (the last ones just before the result)
+
+
 def test_url_with_summary_shows_key_points(
     window: MainWindow, qapp: QApplication, http_server: Any, make_media: Any, settings: Settings
 ) -> None:
@@ -152,6 +186,7 @@ def test_self_test_entry_point_writes_every_format(tmp_path: Path) -> None:
     expected = {f"sample.{f}" for f in ("txt", "srt", "vtt", "json", "md", "pdf")}
     assert {p.name for p in out.iterdir()} == expected | {"self-test.json"}
     assert "Downloading the model (first run)" not in " ".join(report["progress"])  # tiny.en is bundled
+    assert report["live_lines"] >= 1  # the text grew in the window while the job ran
     assert sum(word in (out / "sample.txt").read_text().lower() for word in SAMPLE_WORDS) >= 3
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tubesum import __version__
 from tubesum.files import ensure_writable_dir, job_workdir, write_atomic
@@ -53,7 +53,7 @@ from tubesum.records import Audio, MediaInfo, Rendered, Source, Transcript
 
 if TYPE_CHECKING:
     from tubesum.config import OutputFormat, Settings
-    from tubesum.pipeline.decode import DecodedAudio
+    from tubesum.pipeline.decode import AudioWindow, DecodedAudio
 
 __all__ = [
     "DecodingPlan",
@@ -192,6 +192,8 @@ def _transcript(
         logger.info("transcript from captions", extra={"source": source.label, "origin": captioned.origin})
         if not settings.diarize:
             return captioned, None, None
+    if captioned is None and not settings.diarize and fetch.streamable(info):
+        return _whispered_while_downloading(source, info, settings, progress, workdir)
     audio = fetch.fetch_audio(source, settings=settings, workdir=workdir, progress=progress, info=info)
     if captioned is None and not settings.diarize:
         return _whispered_in_windows(audio, settings, progress)
@@ -239,6 +241,46 @@ def _whispered_in_windows(
         progress=progress,
     )
     return _whisper_transcript(audio, result, loaded.resolved.name, duration=result.duration), None, loaded.device
+
+
+def _whispered_while_downloading(
+    source: Source, info: Mapping[str, Any], settings: Settings, progress: ProgressFn, workdir: Path
+) -> tuple[Transcript, None, DeviceChoice]:
+    """Decode and transcribe in windows while yt-dlp still downloads (:func:`fetch.stream_audio`).
+
+    The model loads while the first bytes arrive; the duration limit is checked on the container header as
+    soon as it is there, and again on what is decoded when the header states none. The transcript is the one
+    :func:`_whispered_in_windows` gives for the finished file; the download's errors win over the decoder's.
+    """
+    from tubesum.pipeline import fetch
+
+    with fetch.stream_audio(source, settings=settings, workdir=workdir, info=info) as stream:
+        progress("download", 0, None)
+        progress("load_model", 0, None)
+        loaded = models.load_model(settings)
+        progress("load_model", 1, 1)
+        with stream.reader(progress=progress) as header:
+            duration = decode.probe_duration(header)
+        decode.check_duration(duration, max_duration=settings.max_duration, name=source.label)
+        progress("decode", 0, duration)
+        with stream.reader(progress=progress) as media:
+            windows = decode.iter_windows(media, first_window_seconds=decode.FIRST_WINDOW_SECONDS)
+            result = transcribe_windows(
+                _within_duration(windows, settings=settings, name=source.label),
+                total=duration,
+                model=loaded,
+                options=WhisperOptions.from_settings(settings),
+                progress=progress,
+            )
+        audio = stream.audio()  # the download's error, if it failed after the decoder saw its last byte
+    return _whisper_transcript(audio, result, loaded.resolved.name, duration=result.duration), None, loaded.device
+
+
+def _within_duration(windows: Iterator[AudioWindow], *, settings: Settings, name: str) -> Iterator[AudioWindow]:
+    """Pass the windows on, refusing media that turns out longer than ``max_duration`` (header without one)."""
+    for window in windows:
+        decode.check_duration(window.start + window.duration, max_duration=settings.max_duration, name=name)
+        yield window
 
 
 def _whispered(

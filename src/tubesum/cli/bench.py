@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tubesum.cli._common import AppContext, echo_json, pass_app
+from tubesum.cli.run_options import run_options
 
 __all__ = ["bench"]
 
@@ -40,6 +41,8 @@ def _levels(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[i
 
 
 _DEFAULT_DURATIONS = (60.0, 300.0, 1800.0)
+#: The ``RunOptions`` fields the bench takes as flags (generated: ``-m/--model``, ``--device``, ``--compute-type``).
+BENCH_OPTIONS = ("model", "device", "compute_type")
 _durations = click.option(
     "-d",
     "--duration",
@@ -76,9 +79,7 @@ _seed = click.option("--seed", type=int, default=1, show_default=True, help="Cor
 )
 @click.option("--peers/--no-peers", default=True, show_default=True, help="Measure the peer servers too.")
 @click.option("--peer-fws", metavar="EXE", help="faster-whisper-server executable (its own venv) to measure.")
-@click.option("-m", "--model", help="Whisper model (default TUBESUM_MODEL).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where Whisper runs.")
-@click.option("--compute-type", help="auto, int8, float16, int8_float16 …")
+@run_options(fields=BENCH_OPTIONS)
 @click.option("--batched", type=click.Choice(["auto", "on", "off"]), help="Batched inference (default auto).")
 @click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("benchmarks/results"))
 @click.option("--name", default="bench", show_default=True, help="Result file stem: NAME.json and NAME.png.")
@@ -101,10 +102,12 @@ def bench(ctx: click.Context, /, **opts: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from tubesum.bench.run import BenchConfig, run_bench
+    from tubesum.options import resolve
 
     app: AppContext = ctx.find_object(AppContext)  # type: ignore[assignment]
-    overrides = {k: opts.pop(k) for k in ("model", "device", "compute_type", "batched")}
-    settings = app.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    settings = resolve(opts.pop("options"), app.settings)
+    if (batched := opts.pop("batched")) is not None:  # a server setting, not a per-run option
+        settings = settings.model_copy(update={"batched": batched})
     passed = ("seed", "repeat", "jobs", "cached_requests", "load_seconds", "load_concurrency", "load_generator")
     config = BenchConfig(
         durations=opts["durations"] or _DEFAULT_DURATIONS,

@@ -4,7 +4,8 @@ A field ``vad_threshold: float | None`` with ``ge=0, le=1`` becomes ``--vad-thre
 is the field's description; a bool becomes ``--x/--no-x``; a ``Literal`` a choice; a tuple a repeatable (or
 comma-separated) option. The decorated command receives one ``options: RunOptions`` argument instead.
 A new ``RunOptions`` field therefore gets its flag with no change here; the tables below only add short
-names, whisper's spellings and CLI-only help (``-f all``).
+names, whisper's spellings and CLI-only help (``-f all``). ``@run_options(fields=("model", "device"))`` adds only
+those fields' flags (``tubesum bench``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import functools
 import types
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin, overload
 
 import annotated_types
 import click
@@ -46,6 +47,10 @@ _CLI_HELP: dict[str, str] = {
 _METAVARS: dict[str, str] = {"speaker_names": "LABEL=NAME", "temperature": "T[,T...]", "formats": "FORMAT"}
 
 
+@overload
+def run_options(func: _F, *, fields: Iterable[str] | None = None) -> _F: ...
+@overload
+def run_options(func: None = None, *, fields: Iterable[str] | None = None) -> Callable[[_F], _F]: ...
 def run_options(func: _F | None = None, *, fields: Iterable[str] | None = None) -> Any:
     """Add a flag for each ``RunOptions`` field (or only ``fields``); the command gets ``options: RunOptions``.
 

@@ -69,8 +69,6 @@ def transcribe_command(
       tubesum transcribe talk.mp3 --model large-v3-turbo --language de
       tubesum transcribe talk.mp3 --initial-prompt "Siobhan, Kubernetes" --max-line-width 32
     """
-    from rich.console import Console  # imported here: `tubesum --help` and other commands never pay for them
-
     from tubesum.cli.progress import cli_progress
     from tubesum.service import expand_sources, sample_path, transcribe
 
@@ -83,13 +81,12 @@ def transcribe_command(
     settings = resolve(options, app.settings)
     if any(network.values()):
         settings = settings.model_copy(update={k: v for k, v in network.items() if v is not None})
-    console = Console(stderr=True)
     reports: list[dict[str, Any]] = []
     first_error: TubesumError | None = None
     for text in sources:
         try:
             for source in expand_sources([text], settings=settings):
-                with cli_progress(source.label, enabled=not (quiet or as_json), console=console) as progress:
+                with cli_progress(source.label, enabled=not (quiet or as_json)) as progress:
                     outcome = transcribe(source, settings=settings, progress=progress)
                 reports.append(_report(outcome))
                 if not as_json:

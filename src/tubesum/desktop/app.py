@@ -1,8 +1,8 @@
 """``tubesum-desktop``: start the window, or check a packaged build headlessly with ``--self-test OUTDIR``.
 
 The self-test drives the same window and worker as a person would (offscreen): it transcribes the bundled sample
-with the tiny.en model, saves every format into OUTDIR through the "Save as…" code path, prints a JSON line and
-exits 0 — so CI can prove that a PyInstaller build really works.
+with the tiny.en model (its text growing in the window as it is decoded), saves every format into OUTDIR through
+the "Save as…" code path, prints a JSON line and exits 0 — so CI can prove that a PyInstaller build really works.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def run_self_test(outdir: Path, *, settings: Settings, timeout: float = 300.0) -
         "js_runtime": js.detail,
         "files": saved,
         "progress": list(dict.fromkeys(window.progress_log)),  # proves the bar followed the work
+        "live_lines": len(window.live.lines),  # proves the transcript grew while the job ran
     }
     (outdir / "self-test.json").write_text(json.dumps(report, indent=2), encoding="utf-8")  # GUI builds: no stdout
     print(json.dumps(report), flush=True)

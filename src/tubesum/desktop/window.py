@@ -1,4 +1,8 @@
-"""The desktop app's one window: source, options, progress with Cancel, transcript and summary, "Save as…"."""
+"""The desktop app's one window: source, options, progress with Cancel, transcript and summary, "Save as…".
+
+While a run transcribes, the Transcript tab grows line by line (the worker's ``segment`` signal); when it ends,
+the tab shows the final result (with speakers, when asked for).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from tubesum.files import ensure_writable_dir, write_atomic
 from tubesum.frontends.models import model_is_local
 from tubesum.frontends.session import (
     MODEL_CHOICES,
+    LiveText,
     RunRequest,
     RunResult,
     advanced_fields,
@@ -48,6 +53,7 @@ from tubesum.textfmt import timestamp
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
+    from tubesum.records import Segment
 
 __all__ = ["MainWindow", "save_result"]
 
@@ -70,6 +76,7 @@ class MainWindow(QMainWindow):
         self.worker: TranscribeWorker | None = None
         self.thread_: QThread | None = None
         self.progress_log: list[str] = []  # the progress texts of the current run, for the self-test
+        self.live = LiveText()  # the current run's transcript as it grows
         self.setWindowTitle("tubesum")
         self.resize(900, 700)
         self._build()
@@ -214,9 +221,14 @@ class MainWindow(QMainWindow):
             return
         self.worker = TranscribeWorker(request, self.settings)
         self.worker.progress.connect(self._on_progress)
+        self.worker.segment.connect(self._on_segment)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
+        self.result = None  # the view now shows this run's text: "Save as…" must not save the previous one
+        self.live = LiveText()
+        self.transcript_view.clear()
+        self.tabs.setCurrentWidget(self.transcript_view)
         self._busy(True)
         self.progress_log.clear()
         self.status.setText("Starting…")
@@ -253,6 +265,12 @@ class MainWindow(QMainWindow):
         self.progress.setValue(int(fraction * 1000))
         self.status.setText(text + "…")
         self.progress_log.append(text)
+
+    @Slot(object)
+    def _on_segment(self, segment: Segment) -> None:
+        line = self.live.add(segment)
+        if line is not None:
+            self.transcript_view.appendPlainText(line)  # appends (and scrolls) without redrawing the rest
 
     @Slot(object)
     def _on_finished(self, result: RunResult) -> None:

@@ -1,9 +1,11 @@
 """The desktop app's background work: one transcription per :class:`TranscribeWorker`, run in a ``QThread``.
 
 The worker calls the service layer (:func:`tubesum.frontends.session.run_local`) and turns its progress callbacks
-into Qt signals, so the GUI thread never blocks. Cancelling sets a flag that the next progress callback turns into
-:class:`Cancelled`, which unwinds the pipeline (its temporary directory is removed on the way out). A model that
-is not on this machine yet is downloaded first, with its progress on the same bar.
+into Qt signals, so the GUI thread never blocks: ``progress`` for the bar and ``segment`` for each transcript
+segment as it is decoded (once, in order), so the window can show the text growing. Cancelling sets a flag that
+the next progress or segment callback turns into :class:`Cancelled`, which unwinds the pipeline (its temporary
+directory is removed on the way out). A model that is not on this machine yet is downloaded first, with its
+progress on the same bar.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tubesum.frontends.session import RunRequest, overall_fraction, run_local, s
 
 if TYPE_CHECKING:
     from tubesum.config import Settings
+    from tubesum.records import Segment
 
 __all__ = ["Cancelled", "TranscribeWorker", "start_worker"]
 
@@ -31,9 +34,11 @@ class Cancelled(Exception):
 
 
 class TranscribeWorker(QObject):
-    """Run one request; emits ``progress(text, fraction)`` then exactly one of finished/failed/cancelled."""
+    """Run one request; emits ``progress(text, fraction)`` and ``segment(Segment)`` while it runs, then exactly
+    one of finished/failed/cancelled."""
 
     progress = Signal(str, float)
+    segment = Signal(object)  # tubesum.records.Segment, as decoded
     finished = Signal(object)  # RunResult
     failed = Signal(str, str)  # code, message for people
     cancelled = Signal()
@@ -56,6 +61,10 @@ class TranscribeWorker(QObject):
         self._check()
         self.progress.emit(stage_label(stage), overall_fraction(stage, done, total))
 
+    def _on_segment(self, segment: Segment) -> None:
+        self._check()
+        self.segment.emit(segment)
+
     def _on_download(self, mb: float, total_mb: float | None) -> None:
         self._check()
         self.progress.emit(*download_progress(mb, total_mb))
@@ -65,7 +74,9 @@ class TranscribeWorker(QObject):
         try:
             ensure_model(self.request.model or self.settings.model, settings=self.settings, report=self._on_download)
             self._check()
-            result = run_local(self.request, settings=self.settings, progress=self._on_progress)
+            result = run_local(
+                self.request, settings=self.settings, progress=self._on_progress, on_segment=self._on_segment
+            )
         except Cancelled:
             self.cancelled.emit()
         except TubesumError as exc:

@@ -4,11 +4,16 @@ A result is produced either in this process (:func:`run_local`, through :func:`t
 and :func:`tubesum.service.render`, all in memory) or by a tubesum server (:func:`run_remote`, through
 :class:`tubesum.client.TubesumClient`); both hand back the same :class:`RunResult` with the transcript and every
 requested format as a :class:`~tubesum.records.Rendered`, ready for download buttons or a "Save as…" dialog.
+
+While a local run transcribes, ``run_local(..., on_segment=...)`` hands each segment to the app as it is decoded
+(once, in order: :func:`tubesum.progress.emit_segment`), and :class:`LiveText` keeps the growing text in the same
+``[mm:ss] text`` lines the finished transcript is shown in, so the apps can show the transcript as it grows.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ from tubesum.options import MAIN_FORM_FIELDS as MAIN_FIELDS
 from tubesum.options import OptionField, RunOptions, first_error, form_values, resolve
 from tubesum.options import advanced_fields as options_advanced_fields
 from tubesum.progress import ProgressFn, Stage, no_progress
-from tubesum.records import Rendered, Transcript
+from tubesum.records import Rendered, Segment, Transcript
 from tubesum.textfmt import timestamp
 
 if TYPE_CHECKING:
@@ -35,12 +40,15 @@ __all__ = [
     "MODEL_CHOICES",
     "STAGE_LABELS",
     "Line",
+    "LiveProgress",
+    "LiveText",
     "OptionField",
     "RunRequest",
     "RunResult",
     "advanced_fields",
     "build_options",
     "describe_error",
+    "format_line",
     "overall_fraction",
     "require_url",
     "run_local",
@@ -180,10 +188,70 @@ def transcript_lines(transcript: Transcript) -> list[Line]:
     return [Line(s.start, timestamp(s.start), s.speaker, s.text.strip()) for s in transcript.segments if s.text.strip()]
 
 
+def format_line(line: Line) -> str:
+    """Return one line as ``[mm:ss] SPEAKER: text`` (the plain text views' format)."""
+    return f"[{line.stamp}] {line.speaker + ': ' if line.speaker else ''}{line.text}"
+
+
 def transcript_text(transcript: Transcript) -> str:
     """Return the transcript as ``[mm:ss] SPEAKER: text`` lines, for a plain text view."""
-    lines = transcript_lines(transcript)
-    return "\n".join(f"[{x.stamp}] {x.speaker + ': ' if x.speaker else ''}{x.text}" for x in lines) or "(no speech)"
+    return "\n".join(format_line(x) for x in transcript_lines(transcript)) or "(no speech)"
+
+
+class LiveProgress:
+    """A progress callable that also takes the segments as they are decoded (:class:`tubesum.progress.SegmentSink`).
+
+    ``progress`` gets every progress call; ``on_segment`` gets each segment once, in order, on the thread that
+    runs the pipeline (the Streamlit script thread, the desktop worker's thread).
+    """
+
+    def __init__(self, progress: ProgressFn, on_segment: Callable[[Segment], None]) -> None:
+        self._progress = progress
+        self._on_segment = on_segment
+
+    def __call__(self, stage: Stage, done: float, total: float | None = None, /) -> None:
+        self._progress(stage, done, total)
+
+    def segment(self, segment: Segment, /) -> None:
+        self._on_segment(segment)
+
+
+@dataclass
+class LiveText:
+    """The transcript of a running job as it grows, in :func:`transcript_text`'s lines.
+
+    ``add`` takes each segment and returns its line (None for a segment without text); ``take`` returns the whole
+    text when it changed and at least ``min_interval`` seconds passed since the last ``take`` that returned it,
+    so an app that redraws everything on each change (Streamlit) redraws a bounded number of times.
+    """
+
+    min_interval: float = 0.0
+    segments: list[Segment] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    _changed: bool = False
+    _taken_at: float = -math.inf
+
+    def add(self, segment: Segment) -> str | None:
+        self.segments.append(segment)
+        text = segment.text.strip()
+        if not text:
+            return None
+        line = format_line(Line(segment.start, timestamp(segment.start), segment.speaker, text))
+        self.lines.append(line)
+        self._changed = True
+        return line
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def take(self, *, now: float | None = None) -> str | None:
+        """The text if it changed since the last take and the interval has passed, else None."""
+        now = time.monotonic() if now is None else now
+        if not self._changed or now - self._taken_at < self.min_interval:
+            return None
+        self._changed, self._taken_at = False, now
+        return self.text
 
 
 def require_url(text: str, *, settings: Settings | None) -> str:
@@ -204,10 +272,22 @@ def require_url(text: str, *, settings: Settings | None) -> str:
     return text
 
 
-def run_local(request: RunRequest, *, settings: Settings, progress: ProgressFn = no_progress) -> RunResult:
-    """Transcribe in this process with the service layer; every format is rendered in memory."""
+def run_local(
+    request: RunRequest,
+    *,
+    settings: Settings,
+    progress: ProgressFn = no_progress,
+    on_segment: Callable[[Segment], None] | None = None,
+) -> RunResult:
+    """Transcribe in this process with the service layer; every format is rendered in memory.
+
+    ``on_segment`` gets each Whisper segment once, in order, as it is decoded (live text); a transcript taken
+    from the video's subtitles has no such segments, and diarization names speakers only in the final result.
+    """
     from tubesum import service
 
+    if on_segment is not None:
+        progress = LiveProgress(progress, on_segment)
     started = time.perf_counter()
     effective = resolve(request.options, settings)
     source = service.resolve_source(request.source, settings=effective).source

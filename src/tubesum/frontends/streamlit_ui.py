@@ -4,6 +4,9 @@ Two modes, chosen in the sidebar: **this machine** runs the pipeline in the Stre
 ``tubesum.service`` (the Whisper model is loaded once per process, cached with ``st.cache_resource``), and
 **tubesum server** sends the job to a server by URL + API key through ``tubesum.client``. ``streamlit_app.py`` at
 the repository root only calls :func:`main`. Needs the ``ui`` extra (``pip install 'tubesum[ui]'``).
+
+A local run shows the transcript growing under the progress bar while it transcribes (segments from
+:func:`tubesum.frontends.session.run_local`, redrawn at most every ``LIVE_REDRAW_SECONDS``), then the result.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tubesum.errors import ConfigError, MissingExtraError, TubesumError
 from tubesum.frontends.models import download_progress, ensure_model
 from tubesum.frontends.session import (
     MODEL_CHOICES,
+    LiveText,
     OptionField,
     RunRequest,
     RunResult,
@@ -36,7 +40,7 @@ from tubesum.frontends.session import (
     transcript_lines,
     transcript_text,
 )
-from tubesum.records import Transcript
+from tubesum.records import Segment, Transcript
 from tubesum.textfmt import http_url, md_escape, timestamp
 
 try:
@@ -52,6 +56,7 @@ __all__ = ["main", "transcript_markdown"]
 
 LOCAL, REMOTE = "This machine", "tubesum server"
 MAX_RECENT = 10
+LIVE_REDRAW_SECONDS = 0.3  # the live transcript is redrawn whole: at most this often, so long runs stay cheap
 SPEAKER_COLOURS = ("blue", "orange", "green", "violet", "red", "gray")
 LIMITS = (
     "Runs on the CPU here (no GPU): `tiny`/`base` take about a tenth of the audio's length, `small` about half; "
@@ -175,8 +180,22 @@ def _run(request: RunRequest, *, settings: Settings, mode: str, server: tuple[st
         with TubesumClient(server[0], api_key=server[1] or None) as client:
             return run_remote(request, client=client, on_event=on_event)
 
+    holder = st.empty()  # the transcript as it grows; gone once the run ends (the result is shown below)
+    live_box = holder.container(key="live-transcript")
+    live_text = live_box.empty()
+    live = LiveText(min_interval=LIVE_REDRAW_SECONDS)
+
+    def draw() -> None:
+        if (text := live.take()) is not None:
+            live_text.code(text, language=None)
+
     def progress(stage: str, done: float, total: float | None = None, /) -> None:
         bar.progress(overall_fraction(stage, done, total), text=stage_label(stage))
+        draw()  # a change held back by the interval shows at the next progress call
+
+    def on_segment(segment: Segment) -> None:
+        live.add(segment)
+        draw()
 
     def on_download(mb: float, total_mb: float | None) -> None:
         text, fraction = download_progress(mb, total_mb)
@@ -185,12 +204,16 @@ def _run(request: RunRequest, *, settings: Settings, mode: str, server: tuple[st
     name = request.model or settings.model
     ensure_model(name, settings=settings, report=on_download)  # first use of a model: from the Hugging Face Hub
     _model(name, settings.device, settings.compute_type, str(settings.model_cache_dir))
-    if upload is None:
-        return run_local(request, settings=settings, progress=progress)
-    with tempfile.TemporaryDirectory(prefix="tubesum-upload-") as tmp:
-        path = Path(tmp) / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
-        return run_local(replace(request, source=str(path)), settings=settings, progress=progress)
+    try:
+        if upload is None:
+            return run_local(request, settings=settings, progress=progress, on_segment=on_segment)
+        with tempfile.TemporaryDirectory(prefix="tubesum-upload-") as tmp:
+            path = Path(tmp) / Path(upload.name).name
+            path.write_bytes(upload.getvalue())
+            source = replace(request, source=str(path))
+            return run_local(source, settings=settings, progress=progress, on_segment=on_segment)
+    finally:
+        holder.empty()
 
 
 def _show(result: RunResult) -> None:

@@ -23,8 +23,13 @@ from tubesum.errors import (
 )
 
 if TYPE_CHECKING:
+    import io
+    from typing import BinaryIO
+
     import numpy as np
     import numpy.typing as npt
+
+    Media = io.RawIOBase | BinaryIO  # a readable, seekable binary file object PyAV can open
 
 __all__ = [
     "FIRST_WINDOW_SECONDS",
@@ -47,6 +52,7 @@ FIRST_WINDOW_SECONDS = 30.0  # the service's first window: about one speech chun
 _CUT_SEARCH_SECONDS = 10.0  # a window ends at the quietest 100 ms in its last seconds, not inside a word
 _CUT_FRAME = SAMPLE_RATE // 10
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+_MMAP_THRESHOLD_BYTES = 16 << 20
 # Less than this is not speech anyone can transcribe (and Whisper would hallucinate on it).
 _MIN_SECONDS = 0.1
 
@@ -73,26 +79,30 @@ class AudioWindow:
         return len(self.samples) / SAMPLE_RATE
 
 
-def _not_media(path: Path, exc: BaseException | None = None) -> UnsupportedMediaError:
+def _not_media(path: Path | Media, exc: BaseException | None = None) -> UnsupportedMediaError:
     why = f" ({type(exc).__name__})" if exc is not None else ""
     return UnsupportedMediaError(
-        f"{path.name} is not an audio or video file that can be decoded{why}.",
+        f"{_name(path)} is not an audio or video file that can be decoded{why}.",
         hint="Pass a media file (mp3, m4a, wav, webm, mp4, ...).",
     )
 
 
-def probe_duration(path: Path) -> float | None:
-    """Return the container's duration in seconds (None when the header does not say)."""
+def probe_duration(path: Path | Media) -> float | None:
+    """Return the container's duration in seconds (None when the header does not say).
+
+    ``path`` may also be a readable binary file object (a download still running: the header is enough).
+    """
     import av
 
-    if not path.is_file():
-        raise SourceNotFoundError(f"No such file: {path}")
-    if path.stat().st_size == 0:
-        raise EmptyAudioError(f"{path.name} is empty (0 bytes).")
+    if isinstance(path, Path):
+        if not path.is_file():
+            raise SourceNotFoundError(f"No such file: {path}")
+        if path.stat().st_size == 0:
+            raise EmptyAudioError(f"{path.name} is empty (0 bytes).")
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(_openable(path), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise EmptyAudioError(f"{path.name} has no audio stream.")
+                raise EmptyAudioError(f"{_name(path)} has no audio stream.")
             if container.duration is not None:
                 return float(container.duration) / 1_000_000  # av.time_base
             stream = container.streams.audio[0]
@@ -148,7 +158,7 @@ def decode_audio(path: Path) -> DecodedAudio:
 
 
 def iter_windows(
-    path: Path, *, window_seconds: float = WINDOW_SECONDS, first_window_seconds: float | None = None
+    path: Path | Media, *, window_seconds: float = WINDOW_SECONDS, first_window_seconds: float | None = None
 ) -> Iterator[AudioWindow]:
     """Decode ``path`` as :func:`decode_audio` does, but yield it in windows of about ``window_seconds``.
 
@@ -157,7 +167,8 @@ def iter_windows(
 
     Memory stays bounded by the window, whatever the file's length. Each window (but the last) ends at the
     quietest 100 ms of its last ``_CUT_SEARCH_SECONDS``, so a cut falls in a pause, not inside a word; the rest
-    starts the next window. Raises the same errors as :func:`decode_audio`.
+    starts the next window. Raises the same errors as :func:`decode_audio`. ``path`` may also be a readable
+    binary file object (:class:`~tubesum.pipeline.growing_file.GrowingFile`: decoding while downloading).
     """
     import av
     import numpy as np
@@ -169,7 +180,7 @@ def iter_windows(
     buffered = 0
     start = 0  # samples already yielded
     try:
-        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        with av.open(_openable(path), mode="r", metadata_errors="ignore") as container:
             resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             frames = _resample_frames(
                 _group_frames(_ignore_invalid_frames(container.decode(audio=0)), 500000), resampler
@@ -182,38 +193,67 @@ def iter_windows(
                     continue
                 joined = np.concatenate(pending)
                 cut = _quiet_cut(joined, target)
+                _return_free_memory()
                 yield AudioWindow(start=start / SAMPLE_RATE, samples=joined[:cut].astype(np.float32) / 32768.0)
                 start += cut
                 pending, buffered = [joined[cut:]], len(joined) - cut
                 target = int(window_seconds * SAMPLE_RATE)
     except (av.error.FFmpegError, IndexError, ValueError) as exc:
         if isinstance(exc, IndexError):
-            raise EmptyAudioError(f"{path.name} has no audio stream.") from None
+            raise EmptyAudioError(f"{_name(path)} has no audio stream.") from None
         raise _not_media(path, exc) from None
     rest = np.concatenate(pending) if pending else np.zeros(0, dtype=np.int16)
     total = (start + len(rest)) / SAMPLE_RATE
     if total < _MIN_SECONDS:
         raise EmptyAudioError(
-            f"{path.name} contains no audio ({total:.2f} s decoded).",
+            f"{_name(path)} contains no audio ({total:.2f} s decoded).",
             hint="Check that the file plays and is not silent or truncated.",
         )
     if len(rest):
         yield AudioWindow(start=start / SAMPLE_RATE, samples=rest.astype(np.float32) / 32768.0)
 
 
+def _openable(media: Path | Media) -> str | Media:
+    return str(media) if isinstance(media, Path) else media
+
+
+def _name(media: Path | Media) -> str:
+    return media.name if isinstance(media, Path) else str(getattr(media, "name", "media"))
+
+
 @functools.cache
-def _large_buffers_back_to_the_os() -> None:
-    """Pin glibc's mmap threshold at 1 MiB: each window's arrays (samples, features) are then mapped and
-    unmapped instead of carved from the heap, which glibc's growing dynamic threshold would otherwise let
-    fragment, so peak memory crept up with the number of windows (+100 MB from 30 min to 2 h). No-op off glibc.
-    """
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, when this process runs on it (musl and others: None, and the allocator is left alone)."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
-    except (OSError, AttributeError):  # musl and others: no mallopt, nothing to tune
-        logger.debug("mallopt is not available; leaving the allocator as it is")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both must exist
+    except (OSError, AttributeError):
+        logger.debug("glibc's mallopt/malloc_trim are not available; leaving the allocator as it is")
+        return None
+    return libc
+
+
+@functools.cache
+def _large_buffers_back_to_the_os() -> None:
+    """Pin glibc's mmap threshold at 16 MiB: a window's big arrays (a 300 s window is 19 MB of samples) are
+    then mapped and unmapped instead of carved from the heap, which glibc's growing dynamic threshold would
+    otherwise let fragment, so peak memory crept up with the number of windows (+100 MB from 30 min to 2 h).
+    Smaller buffers (a chunk's features, CTranslate2's tensors) stay on the heap: pinning the threshold at
+    1 MiB kept memory just as flat but cost 23 % more CPU on 30 minutes of speech, every allocation becoming a
+    map, page faults and an unmap (docs/performance.md). :func:`_return_free_memory` trims the heap between
+    windows. No-op off glibc.
+    """
+    if (libc := _glibc()) is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+
+
+def _return_free_memory() -> None:
+    """Give the heap's free pages back to the OS (``malloc_trim``) between windows, so the next window's
+    arrays do not grow the peak. Takes milliseconds. No-op off glibc."""
+    if (libc := _glibc()) is not None:
+        libc.malloc_trim(0)
 
 
 def _quiet_cut(samples: npt.NDArray[np.int16], target: int) -> int:

@@ -14,9 +14,13 @@ are downloaded for them, because HLS/DASH downloads may be handed to ffmpeg, whi
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +32,16 @@ from tubesum.errors import (
     FetchError,
     SizeLimitError,
     SourceError,
+    TubesumError,
     UnsupportedMediaError,
 )
+from tubesum.pipeline.growing_file import GrowingFile, Growth
 from tubesum.pipeline.ytdlp import UrlGuard, map_ytdlp_error, open_ydl, source_guard, source_url
-from tubesum.progress import ProgressFn, no_progress
+from tubesum.progress import ProgressFn, Stage, no_progress
 from tubesum.records import Audio, MediaInfo, Source
 
 __all__ = [
+    "AudioStream",
     "check_limits",
     "expand_playlist",
     "fetch_audio",
@@ -42,6 +49,8 @@ __all__ = [
     "media_info",
     "playlist_sources",
     "probe",
+    "stream_audio",
+    "streamable",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +58,8 @@ logger = logging.getLogger(__name__)
 AUDIO_FORMAT = "bestaudio/best"
 GUARDED_AUDIO_FORMAT = "bestaudio[protocol~='^https?$']/best[protocol~='^https?$']"
 _YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+_STOP_SECONDS = 5.0  # how long leaving stream_audio early waits for the download thread to stop
+_REPORT_SECONDS = 0.5  # a blocked reader reports the download's progress at most this often
 _UNREUSABLE_KEYS = frozenset(
     {"requested_downloads", "requested_formats", "requested_subtitles", "filepath", "_filename", "filename"}
 )
@@ -137,12 +148,155 @@ def fetch_audio(
     Refuses before downloading when the metadata is over the limits, and stops a download that grows past
     ``max_filesize_mb``. Raises ``ValueError`` for ``kind == "file"`` (nothing to fetch).
     """
-    guard = source_guard(source, settings=settings, url_guard=url_guard)
     if info is None:
         info = probe(source, settings=settings, url_guard=url_guard)
+    return _download(
+        source,
+        settings=settings,
+        workdir=workdir,
+        hook=_DownloadHook(progress, settings=settings),
+        info=info,
+        url_guard=url_guard,
+    )
+
+
+def streamable(info: Mapping[str, Any]) -> bool:
+    """Whether the format :func:`probe` chose can be decoded while it downloads (:func:`stream_audio`).
+
+    Only one plain HTTP(S) file qualifies: yt-dlp writes it front to back into one ``.part`` file. Formats
+    that need a merge (separate audio and video) or a fragment downloader are downloaded first.
+    """
+    if info.get("requested_formats") or info.get("_type") not in (None, "video"):
+        return False
+    return info.get("protocol") in ("http", "https")
+
+
+@contextmanager
+def stream_audio(
+    source: Source,
+    *,
+    settings: Settings,
+    workdir: Path,
+    info: Mapping[str, Any],
+    url_guard: UrlGuard | None = None,
+) -> Iterator[AudioStream]:
+    """Download ``source`` in a background thread and yield an :class:`AudioStream` to decode it meanwhile.
+
+    The download is :func:`fetch_audio`'s (same limits, SSRF guard, errors); :meth:`AudioStream.reader` gives
+    file objects that block until the bytes they need arrive, and raise the download's error when it fails.
+    Leaving the block early (an error, a cancellation) stops the download and removes its partial file; an
+    error of the decoding side (a tubesum error) is replaced by the download's own when the download failed.
+    """
+    check_limits(info, settings=settings)  # refuse before starting anything
+    stream = AudioStream(source, settings=settings, workdir=workdir, info=info, url_guard=url_guard)
+    stream.start()
+    try:
+        yield stream
+    except BaseException as exc:
+        failed = stream.growth.error  # the download's own failure, read before stopping it
+        stream.stop()
+        if isinstance(exc, TubesumError) and failed is not None and failed is not exc:
+            raise failed from exc  # the decoder's view of a broken download (a cancellation stays one)
+        raise
+    stream.stop()
+
+
+class AudioStream:
+    """A download running in a background thread (see :func:`stream_audio`)."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        settings: Settings,
+        workdir: Path,
+        info: Mapping[str, Any],
+        url_guard: UrlGuard | None,
+    ) -> None:
+        self.source = source
+        self.growth = Growth()
+        self._stopping = threading.Event()
+        self._hook = _DownloadHook(self._grew, settings=settings, stop=self._stopping)
+        self._audio: Audio | None = None
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,  # the job's log context (job id, ...) goes along
+            args=(self._download,),
+            kwargs={"settings": settings, "workdir": workdir, "info": info, "url_guard": url_guard},
+            name=f"download {source.label}",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def reader(self, *, progress: ProgressFn = no_progress) -> GrowingFile:
+        """A new reader from the first byte; it reports ``progress("download", ...)`` while it waits."""
+
+        last = 0.0
+
+        def report() -> None:  # a cancellation point too: the progress callable may raise
+            nonlocal last
+            now = time.monotonic()
+            if now - last < _REPORT_SECONDS:
+                return
+            last = now
+            progress("download", float(self.growth.written), float(self.growth.total) if self.growth.total else None)
+
+        return self.growth.reader(on_wait=report)
+
+    def audio(self) -> Audio:
+        """Wait for the download to end; return its :class:`Audio` or raise its error."""
+        self._thread.join()
+        if self.growth.error is not None:
+            raise self.growth.error
+        assert self._audio is not None
+        return self._audio
+
+    def stop(self) -> None:
+        """Stop the download if it still runs (at its next block of data), wait for it, remove a partial file.
+
+        The wait is bounded: a server that sends nothing more leaves the thread in a socket read until yt-dlp's
+        own timeout; it then removes its partial file itself and ends (it is a daemon thread).
+        """
+        self._stopping.set()
+        self._thread.join(_STOP_SECONDS)
+        if self._thread.is_alive():
+            logger.warning("download of %s still waits for its server; leaving it to time out", self.source.label)
+        if self._audio is None:
+            self._hook.remove_partial()
+
+    def _grew(self, stage: Stage, done: float, total: float | None = None, /) -> None:
+        if self._hook.partial is not None:
+            self.growth.started(Path(self._hook.partial))
+        self.growth.grew(int(done), int(total) if total else None)
+
+    def _download(
+        self, *, settings: Settings, workdir: Path, info: Mapping[str, Any], url_guard: UrlGuard | None
+    ) -> None:
+        try:
+            audio = _download(
+                self.source, settings=settings, workdir=workdir, hook=self._hook, info=info, url_guard=url_guard
+            )
+        except BaseException as exc:  # handed to the readers, raised in the decoding thread
+            self._hook.remove_partial()
+            self.growth.fail(exc if not self._stopping.is_set() else _Stopped("download stopped"))
+            return
+        self._audio = audio
+        self.growth.finish(audio.path)
+
+
+def _download(
+    source: Source,
+    *,
+    settings: Settings,
+    workdir: Path,
+    hook: _DownloadHook,
+    info: Mapping[str, Any],
+    url_guard: UrlGuard | None,
+) -> Audio:
+    guard = source_guard(source, settings=settings, url_guard=url_guard)
     check_limits(info, settings=settings)
     workdir.mkdir(parents=True, exist_ok=True)
-    hook = _DownloadHook(progress, settings=settings)
     params = {
         "format": _format_for(source),
         "paths": {"home": str(workdir), "temp": str(workdir)},
@@ -162,7 +316,7 @@ def fetch_audio(
                 check_limits(fresh, settings=settings)
                 result = ydl.process_ie_result(_reusable(fresh), download=True)
             messages = list(ydl.messages)
-    except SizeLimitError:
+    except BaseException:  # a failed or stopped download leaves no partial file behind
         hook.remove_partial()
         raise
     path = _downloaded_file(result)
@@ -231,12 +385,15 @@ def playlist_sources(info: Mapping[str, Any], *, limit: int) -> list[Source]:
 class _DownloadHook:
     """yt-dlp progress hook: report bytes, and stop a download that grows past the size limit."""
 
-    def __init__(self, progress: ProgressFn, *, settings: Settings) -> None:
+    def __init__(self, progress: ProgressFn, *, settings: Settings, stop: threading.Event | None = None) -> None:
         self.progress = progress
         self.settings = settings
+        self.stop = stop
         self.partial: str | None = None
 
     def __call__(self, status: dict[str, Any]) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise _Stopped("download stopped")
         done = status.get("downloaded_bytes") or 0
         total = status.get("total_bytes") or status.get("total_bytes_estimate")
         self.partial = status.get("tmpfilename") or self.partial
@@ -248,6 +405,10 @@ class _DownloadHook:
     def remove_partial(self) -> None:
         if self.partial:
             Path(self.partial).unlink(missing_ok=True)
+
+
+class _Stopped(Exception):
+    """Raised in yt-dlp's progress hook to end a download nobody reads any more."""
 
 
 def _playlist_url(source: Source) -> str:

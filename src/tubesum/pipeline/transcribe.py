@@ -123,13 +123,19 @@ class DecodingPlan:
 
     ``batched``: faster-whisper's ``BatchedInferencePipeline`` (needs the VAD: it decodes speech chunks of up
     to 30 s side by side). ``without_timestamps``: the model samples text tokens only. Measured on the espeak
-    corpus and on real speech (tiny.en, CPU), batched decoding with segment timestamps lost words (WER 0.123
-    against 0.103 sequential), while batched decoding of text only kept every word (0.078) and was the fastest.
-    A text-only chunk is one segment of up to 30 s, so the plan asks for word timings (``word_timestamps``) and
-    the segments are cut at sentence ends by :mod:`tubesum.pipeline.resegment`; the words leave the transcript
-    again unless the user asked for them (``keep_words``). With ``batched="auto"`` an initial prompt or hotwords
-    choose sequential decoding: text-only batched decoding did not follow a prompt (tiny.en kept mishearing the
-    prompted name "Siobhan", which sequential decoding spells; tests/test_decoding.py).
+    corpus and on real speech (tiny.en, CPU; ``benchmarks/decoding_variants.py``), batched decoding with segment
+    timestamps lost words (WER 0.111 on 5 min of espeak, 0.087 on real speech), and still did (0.088 / 0.076)
+    when each chunk's unfinished end was kept and decoded again (:mod:`tubesum.pipeline.batched_forward`), at more
+    CPU than text-only; batched decoding of text only kept every word (0.067 / 0.054) and was the fastest.
+    A text-only chunk is one run of up to 30 s of text, which :func:`~tubesum.pipeline.batched_forward.
+    forward_keeping_tail` cuts into sentences timed from their share of the text and the VAD's pauses (boundaries
+    0.06 s from word-aligned ones in the median, 0.4 s at most, on real speech; 0.15 s median on espeak), at the
+    CPU of the bare call (10.7 s against 10.6 s, medians of 3 on 5 min of espeak). Word alignment
+    (``word_timestamps``) cost 9 % more (11.6 s) and is done only when the user asks for words (``keep_words``),
+    which then also time the sentence cuts (:mod:`tubesum.pipeline.resegment`).
+    With ``batched="auto"`` an initial prompt or hotwords choose sequential decoding: text-only batched decoding
+    did not follow a prompt (tiny.en kept mishearing the prompted name "Siobhan", which sequential decoding
+    spells; tests/test_decoding.py).
     """
 
     batched: bool
@@ -147,7 +153,7 @@ def decoding_plan(options: WhisperOptions, device: str) -> DecodingPlan:
     return DecodingPlan(
         batched=batched,
         without_timestamps=batched,
-        word_timestamps=options.word_timestamps or batched,
+        word_timestamps=options.word_timestamps,
         keep_words=options.word_timestamps,
     )
 
@@ -275,12 +281,18 @@ def _batched_pipeline(whisper: Any) -> Any:
 
     The pipeline yields nothing until its first batch is decoded: with 8 chunks of up to 30 s that is minutes
     of audio. Decoding the first chunk as a batch of one puts the first words on screen after one chunk's work
-    (live transcripts); the rest is batched as before. Falls back to the plain pipeline when faster-whisper's
-    generator changes shape.
+    (live transcripts); the rest is batched as before. Every batch goes through
+    :func:`~tubesum.pipeline.batched_forward.forward_keeping_tail` (sentence-sized segments of text-only
+    chunks). Falls back to the plain pipeline when faster-whisper's generator changes shape.
     """
     from faster_whisper import BatchedInferencePipeline
 
+    from tubesum.pipeline.batched_forward import forward_keeping_tail
+
     class FirstChunkFirst(BatchedInferencePipeline):  # type: ignore[misc]
+        def forward(self, features: Any, tokenizer: Any, chunks_metadata: Any, options: Any) -> Any:
+            return forward_keeping_tail(self, features, tokenizer, chunks_metadata, options)
+
         def _batched_segments_generator(
             self, features: Any, tokenizer: Any, chunks: Any, batch_size: int, options: Any, log_progress: bool
         ) -> Iterator[Any]:
@@ -297,7 +309,8 @@ def _batched_pipeline(whisper: Any) -> Any:
 
 
 def _segments(raw: Any, plan: DecodingPlan) -> Iterator[Segment]:
-    """The segments of one faster-whisper segment: itself, or (text-only decoding) its sentences."""
+    """The segments of one faster-whisper segment: itself, or (text-only decoding with word timings) its
+    sentences; text-only decoding without them comes already cut by the batched forward."""
     if not (plan.without_timestamps and raw.words):
         yield _segment(raw, keep_words=plan.keep_words)
         return
