@@ -8,7 +8,9 @@ compared by value) is equal. Results and exceptions reach each caller through it
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -16,12 +18,29 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["BatchStats", "CrossBatcher", "batcher_for", "request_key"]
+
 Forward = Callable[[Any, Any, list[Any], Any], list[Any]]
+
+_registry_lock = threading.Lock()
+_registry: weakref.WeakKeyDictionary[Any, dict[int, CrossBatcher]] = weakref.WeakKeyDictionary()
+
+
+# Per-audio fields of faster-whisper's TranscriptionOptions that the batched model call does not read: the
+# batched pipeline stores each file's VAD speech ranges in ``clip_timestamps``.
+_PER_AUDIO = frozenset({"clip_timestamps"})
 
 
 def request_key(tokenizer: Any, options: Any) -> tuple[Any, ...]:
-    """Requests with equal keys may share a model call (options hold lists: compare by repr)."""
-    return (getattr(tokenizer, "language_code", None), getattr(tokenizer, "task", None), repr(options))
+    """Requests with equal keys may share a model call: same language and task, same decoding options (compared
+    by value: they hold lists), whatever audio they came from."""
+    if dataclasses.is_dataclass(options) and not isinstance(options, type):
+        decoding: Any = {
+            f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name not in _PER_AUDIO
+        }
+    else:
+        decoding = options
+    return (getattr(tokenizer, "language_code", None), getattr(tokenizer, "task", None), repr(decoding))
 
 
 @dataclass
@@ -109,3 +128,14 @@ class CrossBatcher:
         for request in group:
             request.future.set_result(list(output[start : start + request.rows]))
             start += request.rows
+
+
+def batcher_for(model: Any, *, max_rows: int, forward: Callable[[], Forward]) -> CrossBatcher:
+    """The process-wide batcher of ``model`` for merged calls of at most ``max_rows`` rows: every job that
+    decodes with the same loaded model (the model registry loads each once) shares it. ``forward`` builds the
+    model call the first time. The batcher goes when the model is unloaded (weak reference)."""
+    with _registry_lock:
+        batchers = _registry.setdefault(model, {})
+        if max_rows not in batchers:
+            batchers[max_rows] = CrossBatcher(forward(), max_rows)
+        return batchers[max_rows]

@@ -261,7 +261,7 @@ def _transcribe_window(
         kwargs["initial_prompt"] = prompt
     try:
         if plan.batched:
-            raw_segments, info = _batched_pipeline(model.model).transcribe(
+            raw_segments, info = _batched_pipeline(model.model, batch_size=options.batch_size).transcribe(
                 window.samples, batch_size=options.batch_size, without_timestamps=plan.without_timestamps, **kwargs
             )
         else:
@@ -276,7 +276,7 @@ def _transcribe_window(
     return info
 
 
-def _batched_pipeline(whisper: Any) -> Any:
+def _batched_pipeline(whisper: Any, *, batch_size: int = 0) -> Any:
     """faster-whisper's batched pipeline, decoding its first speech chunk alone before batching the rest.
 
     The pipeline yields nothing until its first batch is decoded: with 8 chunks of up to 30 s that is minutes
@@ -284,14 +284,30 @@ def _batched_pipeline(whisper: Any) -> Any:
     (live transcripts); the rest is batched as before. Every batch goes through
     :func:`~tubesum.pipeline.batched_forward.forward_keeping_tail` (sentence-sized segments of text-only
     chunks). Falls back to the plain pipeline when faster-whisper's generator changes shape.
+
+    With ``batch_size``, batches go through the model's :class:`~tubesum.pipeline.cross_batch.CrossBatcher`:
+    jobs decoding at the same time with the same model and options share model calls of up to ``batch_size``
+    chunks (cross-job batching). Not with word timestamps: faster-whisper's word alignment carries state from
+    one call to the next (``last_speech_timestamp``), which must not mix jobs.
     """
     from faster_whisper import BatchedInferencePipeline
 
     from tubesum.pipeline.batched_forward import forward_keeping_tail
+    from tubesum.pipeline.cross_batch import batcher_for
+
+    def shared_forward() -> Any:
+        leader = BatchedInferencePipeline(whisper)
+        return lambda features, tokenizer, chunks, options: forward_keeping_tail(
+            leader, features, tokenizer, chunks, options
+        )
+
+    batcher = batcher_for(whisper, max_rows=batch_size, forward=shared_forward) if batch_size else None
 
     class FirstChunkFirst(BatchedInferencePipeline):  # type: ignore[misc]
         def forward(self, features: Any, tokenizer: Any, chunks_metadata: Any, options: Any) -> Any:
-            return forward_keeping_tail(self, features, tokenizer, chunks_metadata, options)
+            if batcher is None or options.word_timestamps:
+                return forward_keeping_tail(self, features, tokenizer, chunks_metadata, options)
+            return batcher.submit(features, tokenizer, chunks_metadata, options)
 
         def _batched_segments_generator(
             self, features: Any, tokenizer: Any, chunks: Any, batch_size: int, options: Any, log_progress: bool
