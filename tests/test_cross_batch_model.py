@@ -3,6 +3,7 @@ calls, and each gets the same transcript it gets alone."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,8 +12,12 @@ from typing import Any
 
 import pytest
 
+from conftest import LoopbackServer
+from jobs_fakes import make_store, new_job, wait_for
 from tubesum.bench.corpus import build_corpus
 from tubesum.config import Settings
+from tubesum.jobs.executor import LocalExecutor, worker_count
+from tubesum.jobs.types import JobState
 from tubesum.pipeline import decode, models
 from tubesum.pipeline.cross_batch import CrossBatcher, batcher_for
 from tubesum.pipeline.transcribe import WhisperOptions, transcribe_windows
@@ -111,3 +116,36 @@ def test_an_error_in_a_shared_call_fails_every_job_in_it(settings: Settings, cli
     assert started.is_set()
     assert all(e is not None and "out of memory" in str(e) for e in errors), errors
     assert _transcribe(clips[0], loaded, options)  # the batcher works again afterwards
+
+
+@pytest.mark.usefixtures("loopback_dns_only")
+def test_the_embedded_executor_runs_four_cpu_jobs_at_once_and_they_share_model_calls(
+    settings: Settings, clips: list[Path], http_server: LoopbackServer
+) -> None:
+    """With the default ``workers=0`` on CPU, four queued jobs run side by side (their run times overlap), share
+    the model's batched calls (the shared batcher counts merged calls) and each gets its own transcript."""
+    web = settings.model_copy(update={"allow_generic_urls": True, "workers": 0, "device": "cpu"})
+    assert worker_count(web) >= 4
+    four = [*clips, clips[0]][:4]
+    for n, clip in enumerate(four):
+        shutil.copy(clip, http_server.root / f"clip{n}.wav")
+    loaded = models.load_model(web)
+    batcher = batcher_for(loaded.model, max_rows=web.batch_size, forward=lambda: pytest.fail("not shared"))
+    merged = batcher.stats.merged_calls
+    store = make_store("sqlite", settings.work_dir)
+    jobs = [store.create(new_job(http_server.url(f"clip{n}.wav"), formats=("txt",)))[0] for n in range(4)]
+    executor = LocalExecutor(store, web, poll_interval=0.05)
+    executor.start()
+    try:
+        wait_for(
+            lambda: all((j := store.get(job.id)) is not None and j.state.finished for job in jobs),
+            timeout=240,
+            what="four jobs",
+        )
+    finally:
+        executor.stop()
+    done = [store.get(job.id) for job in jobs]
+    assert all(j is not None and j.state == JobState.SUCCEEDED for j in done), [j and j.error for j in done]
+    runs = [(j.started_at, j.finished_at) for j in done if j is not None]
+    assert max(start for start, _ in runs) < min(end for _, end in runs), "the four jobs never ran at the same time"
+    assert batcher.stats.merged_calls > merged

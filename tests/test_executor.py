@@ -300,9 +300,9 @@ def test_worker_count_follows_settings_then_gpus_then_cpus(settings: Settings, m
     assert worker_count(settings.model_copy(update={"workers": 3})) == 3
     monkeypatch.setattr(models, "cuda_device_count", lambda: (2, None))
     assert worker_count(settings.model_copy(update={"device": "auto"})) == 2
-    assert worker_count(settings) == max(1, (os.cpu_count() or 1) // 4)  # device=cpu ignores GPUs
+    assert worker_count(settings) == max(4, (os.cpu_count() or 1) // 4)  # device=cpu ignores GPUs
     monkeypatch.setattr(models, "cuda_device_count", lambda: (0, "no GPU"))
-    assert worker_count(settings.model_copy(update={"device": "auto"})) == max(1, (os.cpu_count() or 1) // 4)
+    assert worker_count(settings.model_copy(update={"device": "auto"})) == max(4, (os.cpu_count() or 1) // 4)
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)

@@ -298,7 +298,9 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Proxies trusted for X-Forwarded-For/Proto (comma separated; nginx's address)."
     )
     auth_disabled: bool = Field(False, description="Serve without API keys (a warning is logged off loopback).")
-    workers: int = Field(0, ge=0, le=64, description="Jobs run at once (0: one per GPU, else one per 4 CPU cores).")
+    workers: int = Field(
+        0, ge=0, le=64, description="Jobs run at once (0: one per GPU; on CPU 4, or one per 4 cores if more)."
+    )
     job_retries: int = Field(3, ge=0, le=20, description="Retries of a job after a transient failure.")
     retry_backoff: float = Field(10.0, ge=0, description="First retry delay in seconds (doubles each time).")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds running jobs get to finish on SIGTERM.")

@@ -57,15 +57,24 @@ _WORKDIR = re.compile(r"^tubesum-(\d+)-(?:n(\d+)-)?")
 _CLOCK_SLACK = 2.0  # seconds: /proc's boot time is whole seconds
 
 
+CPU_JOBS_AT_ONCE = 4  # on CPU, jobs running together share batched model calls (cross-job batching)
+
+
 def worker_count(settings: Settings) -> int:
-    """Return how many jobs run at once: ``settings.workers``, else one per GPU, else one per 4 CPU cores."""
+    """Return how many jobs run at once: ``settings.workers``, else one per GPU, else on CPU
+    :data:`CPU_JOBS_AT_ONCE` or one per 4 cores, whichever is more.
+
+    Jobs decoding with the same model share its batched calls (:mod:`tubesum.pipeline.cross_batch`): on 2 CPU
+    cores, 4 one-minute jobs took 8.8 s at once against 13.1 s one after another, 8 jobs 18.4 s against 25.7 s
+    (docs/performance.md). The job admission still holds a job back when memory is short.
+    """
     if settings.workers:
         return settings.workers
     if settings.device != "cpu":
         gpus, _why_not = models.cuda_device_count()
         if gpus > 0:
             return gpus
-    return max(1, (os.cpu_count() or 1) // 4)
+    return max(CPU_JOBS_AT_ONCE, (os.cpu_count() or 1) // 4)
 
 
 class LocalExecutor:
