@@ -23,6 +23,8 @@ from tubesum.jobs.store import SqlJobStore
 if TYPE_CHECKING:
     import openai
 
+    from tubesum.client import TubesumClient
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -158,3 +160,25 @@ def openai_client(server: Server, *, api_key: str | None = None, timeout: float 
 
     token = api_key or server.headers["Authorization"].removeprefix("Bearer ")
     return openai.OpenAI(base_url=f"{server.base}/v1", api_key=token, max_retries=0, timeout=timeout)
+
+
+def tubesum_client(server: Server, **kwargs: Any) -> TubesumClient:
+    """tubesum's own Python client pointed at ``server``, with its key."""
+    from tubesum.client import TubesumClient
+
+    token = server.headers["Authorization"].removeprefix("Bearer ")
+    return TubesumClient(server.base, api_key=token, **kwargs)
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, float]]:
+    """Parse Server-Sent Events from text lines: (event, data, arrival time)."""
+    event, data = "message", []
+    for line in lines:
+        if not line:
+            if data:
+                yield event, "\n".join(data), time.monotonic()
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            data.append(line.split(":", 1)[1].strip())

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import SPEECH_WORDS, LoopbackServer, word_overlap
-from servers import Server, free_port, running_server
+from servers import Server, free_port, running_server, tubesum_client
 from tubesum.client import JobEvent, TubesumClient, _sse, error_from_problem
 from tubesum.errors import ApiError, ConfigError, InvalidUrlError, MissingExtraError, NetworkError
 from tubesum.jobs.types import JobOptions, JobState
@@ -23,16 +23,11 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
 
 
-def _client(server: Server, **kwargs: Any) -> TubesumClient:
-    token = server.headers["Authorization"].removeprefix("Bearer ")
-    return TubesumClient(server.base, api_key=token, **kwargs)
-
-
 def test_submit_follow_download_list_and_delete(server: Server, http_server: LoopbackServer, make_media: Any) -> None:
     media = make_media("speech.m4a")
     shutil.copy(media, http_server.root / media.name)
     events: list[JobEvent] = []
-    with _client(server) as client:
+    with tubesum_client(server) as client:
         job = client.submit(http_server.url(media.name), JobOptions(formats=("txt", "srt", "json")))
         assert job.state is JobState.QUEUED
         final = client.wait(job.id, on_event=events.append)
@@ -59,7 +54,7 @@ def test_submit_follow_download_list_and_delete(server: Server, http_server: Loo
 
 
 def test_server_errors_keep_their_stable_codes(server: Server) -> None:
-    with _client(server) as client:
+    with tubesum_client(server) as client:
         with pytest.raises(InvalidUrlError) as bad:
             client.submit("https://www.youtube.com/watch?v=x")
         assert bad.value.code == "invalid_url" and bad.value.message

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from conftest import LoopbackServer
-from servers import Server, running_server
+from servers import Server, running_server, tubesum_client
 from tubesum.client import JobEvent, ResetEvent, SegmentEvent, TubesumClient
 from tubesum.frontends.session import LiveText, RunRequest, build_options, run_remote
 from tubesum.jobs.types import JobOptions, JobState
@@ -25,11 +25,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
 
 
-def _client(server: Server, **kwargs: Any) -> TubesumClient:
-    token = server.headers["Authorization"].removeprefix("Bearer ")
-    return TubesumClient(server.base, api_key=token, **kwargs)
-
-
 def test_segments_arrive_in_order_once_and_make_the_final_transcript(
     server: Server, http_server: LoopbackServer, make_media: Any
 ) -> None:
@@ -37,7 +32,7 @@ def test_segments_arrive_in_order_once_and_make_the_final_transcript(
     shutil.copy(media, http_server.root / media.name)
     got: list[SegmentEvent | ResetEvent] = []
     progress: list[JobEvent] = []
-    with _client(server) as client:
+    with tubesum_client(server) as client:
         job = client.submit(http_server.url(media.name), JobOptions(formats=("json",)))
         final = client.wait(job.id, on_event=progress.append, on_segment=got.append)
         assert final.state is JobState.SUCCEEDED, final.error
@@ -56,7 +51,7 @@ def test_run_remote_grows_the_live_text_to_the_final_transcript(
     media = make_media("speech.m4a")
     shutil.copy(media, http_server.root / media.name)
     live = LiveText()
-    with _client(server) as client:
+    with tubesum_client(server) as client:
         result = run_remote(
             RunRequest(http_server.url(media.name), build_options({})),
             client=client,

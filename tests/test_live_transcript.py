@@ -13,7 +13,7 @@ import httpx
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from servers import Server, openai_client, running_server
+from servers import Server, openai_client, running_server, sse_events
 from tubesum.bench.corpus import build_corpus
 from tubesum.config import Settings
 from tubesum.live import LiveTranscripts
@@ -148,20 +148,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
 
 
-def _sse(lines: Iterator[str]) -> Iterator[tuple[str, str, float]]:
-    """Parse Server-Sent Events: (event, data, arrival time)."""
-    event, data = "message", []
-    for line in lines:
-        if not line:
-            if data:
-                yield event, "\n".join(data), time.monotonic()
-            event, data = "message", []
-        elif line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            data.append(line.split(":", 1)[1].strip())
-
-
 def test_job_events_carry_each_segment_once_in_order(server: Server, long_speech: Path) -> None:
     headers = server.headers
     with httpx.Client(base_url=server.base, headers=headers, timeout=120) as client:
@@ -174,7 +160,7 @@ def test_job_events_carry_each_segment_once_in_order(server: Server, long_speech
         job = client.post("/v1/jobs", json={"source": ref, "options": {"formats": ["json"]}}).json()
         events: list[tuple[str, str, float]] = []
         with client.stream("GET", f"/v1/jobs/{job['id']}/events", params={"segments": "true"}) as answer:
-            for event in _sse(answer.iter_lines()):
+            for event in sse_events(answer.iter_lines()):
                 events.append(event)
                 if event[0] == "end":
                     break

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from servers import running_server
+from servers import running_server, sse_events
 from tubesum import service
 from tubesum.config import Settings
 from tubesum.errors import SizeLimitError, TubesumError
@@ -192,20 +192,6 @@ def test_first_segment_arrives_before_the_download_ends_and_the_transcript_is_th
     assert "museum" in transcript.text.lower()
 
 
-def _sse(lines: Iterator[str]) -> Iterator[tuple[str, str, float]]:
-    """Parse Server-Sent Events: (event, data, arrival time)."""
-    event, data = "message", []
-    for line in lines:
-        if not line:
-            if data:
-                yield event, "\n".join(data), time.monotonic()
-            event, data = "message", []
-        elif line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            data.append(line.split(":", 1)[1].strip())
-
-
 def test_served_job_sends_its_first_segment_event_before_the_download_ends(
     throttled: Any, long_webm: Path, tmp_path: Path
 ) -> None:
@@ -220,7 +206,7 @@ def test_served_job_sends_its_first_segment_event_before_the_download_ends(
         job_id = job.json()["id"]
         events: list[tuple[str, str, float]] = []
         with client.stream("GET", f"/v1/jobs/{job_id}/events", params={"segments": "true"}) as answer:
-            for event in _sse(answer.iter_lines()):
+            for event in sse_events(answer.iter_lines()):
                 events.append(event)
                 if event[0] == "end":
                     break
