@@ -182,3 +182,14 @@ def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, float]]:
             event = line.split(":", 1)[1].strip()
         elif line.startswith("data:"):
             data.append(line.split(":", 1)[1].strip())
+
+
+def job_events(client: httpx.Client, job_id: str) -> list[tuple[str, str, float]]:
+    """Every Server-Sent Event of ``GET /v1/jobs/{id}/events?segments=true`` up to ``end``: (event, data, arrival)."""
+    events: list[tuple[str, str, float]] = []
+    with client.stream("GET", f"/v1/jobs/{job_id}/events", params={"segments": "true"}) as answer:
+        for event in sse_events(answer.iter_lines()):
+            events.append(event)
+            if event[0] == "end":
+                break
+    return events

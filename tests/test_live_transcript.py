@@ -13,7 +13,7 @@ import httpx
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from servers import Server, openai_client, running_server, sse_events
+from servers import Server, job_events, openai_client, running_server
 from tubesum.bench.corpus import build_corpus
 from tubesum.config import Settings
 from tubesum.live import LiveTranscripts
@@ -158,12 +158,7 @@ def test_job_events_carry_each_segment_once_in_order(server: Server, long_speech
             headers={"Content-Type": "audio/wav"},
         ).json()["source"]
         job = client.post("/v1/jobs", json={"source": ref, "options": {"formats": ["json"]}}).json()
-        events: list[tuple[str, str, float]] = []
-        with client.stream("GET", f"/v1/jobs/{job['id']}/events", params={"segments": "true"}) as answer:
-            for event in sse_events(answer.iter_lines()):
-                events.append(event)
-                if event[0] == "end":
-                    break
+        events = job_events(client, job["id"])
         result = client.get(f"/v1/jobs/{job['id']}/result", params={"format": "json"}).json()
     segments = [json.loads(data) for name, data, _ in events if name == "segment"]
     assert [s["index"] for s in segments] == list(range(len(segments))) and len(segments) >= 5

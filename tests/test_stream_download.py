@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from servers import running_server, sse_events
+from servers import job_events, running_server
 from tubesum import service
 from tubesum.config import Settings
 from tubesum.errors import SizeLimitError, TubesumError
@@ -204,12 +204,7 @@ def test_served_job_sends_its_first_segment_event_before_the_download_ends(
         job = client.post("/v1/jobs", json={"source": server.url(), "options": {"formats": ["json"]}})
         assert job.status_code in (200, 201, 202), job.text
         job_id = job.json()["id"]
-        events: list[tuple[str, str, float]] = []
-        with client.stream("GET", f"/v1/jobs/{job_id}/events", params={"segments": "true"}) as answer:
-            for event in sse_events(answer.iter_lines()):
-                events.append(event)
-                if event[0] == "end":
-                    break
+        events = job_events(client, job_id)
         result = client.get(f"/v1/jobs/{job_id}/result", params={"format": "json"}).json()
     segments = [(json.loads(data), at) for name, data, at in events if name == "segment"]
     assert segments and server.finished, events[-3:]
