@@ -88,19 +88,9 @@ def test_default_decoding_is_batched_text_only_without_word_alignment_on_cpu(
 def test_the_plan_per_device_and_option() -> None:
     for device in ("cpu", "cuda"):
         plan = decoding_plan(WhisperOptions(), device)
-        assert (plan.batched, plan.without_timestamps, plan.word_timestamps, plan.keep_words) == (
-            True,
-            True,
-            False,
-            False,
-        )
+        assert (plan.batched, plan.without_timestamps, plan.word_timestamps) == (True, True, False)
     words = decoding_plan(WhisperOptions(word_timestamps=True), "cpu")  # asked for: aligned, kept, and they cut
-    assert (words.batched, words.without_timestamps, words.word_timestamps, words.keep_words) == (
-        True,
-        True,
-        True,
-        True,
-    )
+    assert (words.batched, words.without_timestamps, words.word_timestamps) == (True, True, True)
     no_vad = decoding_plan(WhisperOptions(vad_filter=False), "cuda")  # the batched pipeline needs the VAD
     for prompt in ({"initial_prompt": "Siobhan"}, {"hotwords": "Siobhan"}):  # auto: sequential follows a prompt
         assert not decoding_plan(WhisperOptions(**prompt), "cpu").batched

@@ -154,13 +154,6 @@ class GrowingFile(io.RawIOBase):
         self._pos += len(data)
         return len(data)
 
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            return self.readall()
-        buffer = bytearray(size)
-        got = self.readinto(buffer)
-        return bytes(buffer[:got])
-
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)

@@ -131,8 +131,8 @@ class DecodingPlan:
     forward_keeping_tail` cuts into sentences timed from their share of the text and the VAD's pauses (boundaries
     0.06 s from word-aligned ones in the median, 0.4 s at most, on real speech; 0.15 s median on espeak), at the
     CPU of the bare call (10.7 s against 10.6 s, medians of 3 on 5 min of espeak). Word alignment
-    (``word_timestamps``) cost 9 % more (11.6 s) and is done only when the user asks for words (``keep_words``),
-    which then also time the sentence cuts (:mod:`tubesum.pipeline.resegment`).
+    (``word_timestamps``) cost 9 % more (11.6 s) and is done only when the user asks for words, which then also
+    time the sentence cuts (:mod:`tubesum.pipeline.resegment`).
     With ``batched="auto"`` an initial prompt or hotwords choose sequential decoding: text-only batched decoding
     did not follow a prompt (tiny.en kept mishearing the prompted name "Siobhan", which sequential decoding
     spells; tests/test_decoding.py).
@@ -141,7 +141,6 @@ class DecodingPlan:
     batched: bool
     without_timestamps: bool
     word_timestamps: bool
-    keep_words: bool
 
 
 def decoding_plan(options: WhisperOptions, device: str) -> DecodingPlan:
@@ -154,12 +153,7 @@ def decoding_plan(options: WhisperOptions, device: str) -> DecodingPlan:
         batched=batched,
         without_timestamps=batched,
         word_timestamps=options.word_timestamps,
-        keep_words=options.word_timestamps,
     )
-
-
-def _use_batched(options: WhisperOptions, device: str) -> bool:
-    return decoding_plan(options, device).batched
 
 
 def transcribe_speech(
@@ -328,13 +322,11 @@ def _segments(raw: Any, plan: DecodingPlan) -> Iterator[Segment]:
     """The segments of one faster-whisper segment: itself, or (text-only decoding with word timings) its
     sentences; text-only decoding without them comes already cut by the batched forward."""
     if not (plan.without_timestamps and raw.words):
-        yield _segment(raw, keep_words=plan.keep_words)
+        yield _segment(raw)
         return
     for words in split_words(raw.words):
         text = "".join(w.word for w in words).strip()
-        yield _segment(
-            SimpleNamespace(start=words[0].start, end=words[-1].end, text=text, words=words), keep_words=plan.keep_words
-        )
+        yield _segment(SimpleNamespace(start=words[0].start, end=words[-1].end, text=text, words=words))
 
 
 def _window_prompt(segments: list[Segment], options: WhisperOptions) -> str | None:
@@ -351,7 +343,7 @@ def _shifted(segment: Segment, offset: float) -> Segment:
     return replace(segment, start=round(segment.start + offset, 3), end=round(segment.end + offset, 3), words=words)
 
 
-def _segment(raw: Any, *, keep_words: bool = True) -> Segment:
+def _segment(raw: Any) -> Segment:
     words = tuple(
         Word(
             start=round(float(w.start), 3),
@@ -359,6 +351,6 @@ def _segment(raw: Any, *, keep_words: bool = True) -> Segment:
             text=w.word.strip(),
             probability=round(float(w.probability), 4),
         )
-        for w in ((raw.words or ()) if keep_words else ())
+        for w in (raw.words or ())
     )
     return Segment(start=round(float(raw.start), 3), end=round(float(raw.end), 3), text=raw.text.strip(), words=words)
